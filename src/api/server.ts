@@ -1,0 +1,208 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { Logger } from 'pino';
+import type { RateLimits } from '../config.js';
+import type { Clock } from '../tasks/ports.js';
+import type { TaskService } from '../tasks/service.js';
+import { parseStartWebcast, parseTaskKey, parseTaskQuery } from '../tasks/validation.js';
+import type { Task } from '../tasks/types.js';
+import { redactUrl } from '../log.js';
+import { resolveAction, type ActionDef } from './actions.js';
+import { verifyRequest } from './auth.js';
+import { mayUseApp, type AccessKeyPair, type KeyRing } from './credentials.js';
+import { errorBody, newRequestId, successBody, type ResponseMetadata } from './envelope.js';
+import { ApiError, toApiError } from './errors.js';
+
+export interface ApiDeps {
+  tasks: TaskService;
+  keys: KeyRing;
+  log: Logger;
+  rateLimits: RateLimits;
+  region: string;
+  maxClockSkewMs: number;
+  clock?: Clock;
+}
+
+export const ALREADY_STARTED = 'The task has been started. Please do not call the startup task interface repeatedly';
+const BODY_LIMIT = 64 * 1024;
+
+interface CallState {
+  meta: Omit<ResponseMetadata, 'Error'>;
+  action?: ActionDef;
+  caller?: AccessKeyPair;
+  errorCode?: string;
+  startedAt: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    call: CallState;
+  }
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The query exactly as sent, in order and with repeats, as the signature covers it. */
+function queryPairs(rawUrl: string): [string, string][] {
+  const q = rawUrl.indexOf('?');
+  return q < 0 ? [] : [...new URLSearchParams(rawUrl.slice(q + 1)).entries()];
+}
+
+function jsonBody(req: FastifyRequest): unknown {
+  const raw = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
+  if (raw.toString('utf8').trim() === '') throw new ApiError('InvalidParameter.BodyIsEmpty', 'the request body is empty; send the parameters as a JSON object');
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new ApiError('InvalidParameter.Unmarshal', `the request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function toWebCastTask(t: Task) {
+  return {
+    StartTime: t.StartTime,
+    EndTime: t.EndTime,
+    Status: t.Status,
+    StopReason: t.StopReason,
+    UserId: t.UserId,
+    SourceURL: t.SourceURL,
+    BusinessId: t.BusinessId,
+    VideoSolutions: t.VideoSolutions,
+    MaxRunningTime: t.MaxRunningTime,
+    MonitorConfig: t.MonitorConfig,
+    EventNotifyConfig: t.EventNotifyConfig,
+  };
+}
+
+/** The OpenAPI gateway: one route, `/`, dispatched on the Action in the query string. */
+export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
+  const clock = deps.clock ?? Date.now;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    // Our own access log line below leaves out query strings (signatures) and bodies (SourceURL).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+  });
+
+  // Signatures cover the raw bytes, so bodies stay raw until the action parses them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.decorateRequest('call');
+  app.addHook('onRequest', async (req) => {
+    const query = req.query as Query;
+    req.call = {
+      startedAt: performance.now(),
+      meta: {
+        RequestId: newRequestId(clock()),
+        Action: firstValue(query.Action) ?? '',
+        Version: firstValue(query.Version) ?? '',
+        Service: 'rtc',
+        Region: deps.region,
+      },
+    };
+  });
+
+  app.setErrorHandler(async (error, req, reply) => {
+    let apiError: ApiError;
+    if (error instanceof ApiError) apiError = error;
+    else if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      apiError = new ApiError('InvalidParameter', `the request body is larger than ${BODY_LIMIT / 1024} KiB`);
+    } else {
+      apiError = toApiError(error);
+      if (apiError.code === 'InternalError') req.log.error({ err: error, requestId: req.call.meta.RequestId }, 'request failed');
+    }
+    req.call.errorCode = apiError.code;
+    return reply.code(apiError.statusCode).send(errorBody(req.call.meta, apiError));
+  });
+
+  app.setNotFoundHandler(async (req) => {
+    throw new ApiError('InvalidActionOrVersion', `no API at ${req.method} ${req.url.split('?')[0] ?? ''}; call / with Action and Version in the query`);
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      {
+        requestId: req.call.meta.RequestId,
+        action: req.call.action?.name ?? req.call.meta.Action,
+        accessKey: req.call.caller?.accessKey,
+        status: reply.statusCode,
+        code: req.call.errorCode,
+        ms: Math.round(performance.now() - req.call.startedAt),
+      },
+      'api request',
+    );
+  });
+
+  await app.register(rateLimit, { global: false });
+  const limitPerAccount = app.rateLimit({
+    hook: 'preHandler',
+    timeWindow: 1000,
+    keyGenerator: (req) => `${req.call.caller?.accessKey ?? ''}|${req.call.action?.name ?? ''}`,
+    max: (req) => (req.call.action ? deps.rateLimits[req.call.action.name] : 1),
+    errorResponseBuilder: (req, ctx) =>
+      new ApiError('FlowLimitExceeded', `more than ${ctx.max} ${req.call.action?.name ?? ''} requests per second for this access key; retry in ${ctx.after}`),
+  });
+
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
+    const query = req.query as Query;
+    req.call.action = resolveAction(firstValue(query.Action), firstValue(query.Version));
+    req.call.caller = verifyRequest(
+      {
+        method: req.method,
+        path: req.url.split('?')[0] || '/',
+        query: queryPairs(req.url),
+        headers: req.headers,
+        body: req.body instanceof Buffer ? req.body : Buffer.alloc(0),
+      },
+      { keys: deps.keys, now: clock(), maxClockSkewMs: deps.maxClockSkewMs },
+    );
+  };
+
+  const handle = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const { action, caller } = req.call;
+    if (!action || !caller) throw new ApiError('InternalError', 'request reached its handler unauthenticated');
+    if (req.method !== action.method) {
+      throw new ApiError('InvalidParameter', `${action.name} must be sent with ${action.method}${action.method === 'POST' ? ' and a JSON body' : ' and its parameters in the query'}`);
+    }
+    const allowed = (appId: string): void => {
+      if (!mayUseApp(caller, appId)) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} may not act on AppId ${appId}`);
+    };
+    let result: unknown;
+    switch (action.name) {
+      case 'StartWebcast': {
+        const spec = parseStartWebcast(jsonBody(req));
+        allowed(spec.AppId);
+        const outcome = await deps.tasks.start(spec);
+        if (outcome.started) {
+          req.log.info({ app: spec.AppId, room: spec.RoomId, task: spec.TaskId, user: spec.UserId, url: redactUrl(spec.SourceURL) }, 'task accepted');
+        }
+        result = outcome.started ? 'ok' : ALREADY_STARTED;
+        break;
+      }
+      case 'StopWebcast': {
+        const key = parseTaskKey(jsonBody(req));
+        allowed(key.AppId);
+        await deps.tasks.stop(key);
+        req.log.info({ app: key.AppId, room: key.RoomId, task: key.TaskId }, 'task stopped by API');
+        result = 'ok';
+        break;
+      }
+      case 'GetWebCastTask': {
+        const query = Object.fromEntries(Object.entries(req.query as Query).map(([k, v]) => [k, firstValue(v)]));
+        const q = parseTaskQuery(query);
+        allowed(q.AppId);
+        result = { WebCastTask: toWebCastTask(await deps.tasks.get(q)) };
+        break;
+      }
+    }
+    return reply.code(200).send(successBody(req.call.meta, result));
+  };
+
+  app.route({ method: ['GET', 'POST'], url: '/', preValidation: authenticate, preHandler: limitPerAccount, handler: handle });
+  return app;
+}

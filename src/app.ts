@@ -1,0 +1,64 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { buildApiServer } from './api/server.js';
+import { KeyRing, loadOrCreateGeneratedKey, readKeysFile, type AccessKeyPair, type GeneratedKey } from './api/credentials.js';
+import { SqliteTaskStore } from './store/sqlite-task-store.js';
+import { TaskQueue } from './scheduler/task-queue.js';
+import { TaskService } from './tasks/service.js';
+import type { Clock } from './tasks/ports.js';
+import { TaskStatus } from './tasks/types.js';
+
+/** Everything one node runs, wired together; `main.ts` only adds the process around it. */
+export interface WebcastNode {
+  server: FastifyInstance;
+  queue: TaskQueue;
+  generatedKey: GeneratedKey | undefined;
+  close(): Promise<void>;
+}
+
+function loadKeys(config: Config): { keys: KeyRing; generatedKey: GeneratedKey | undefined } {
+  const pairs: AccessKeyPair[] = [];
+  if (config.accessKey && config.secretKey) pairs.push({ accessKey: config.accessKey, secretKey: config.secretKey, appIds: ['*'] });
+  if (config.keysFile) pairs.push(...readKeysFile(config.keysFile));
+  let generatedKey: GeneratedKey | undefined;
+  if (pairs.length === 0) {
+    generatedKey = loadOrCreateGeneratedKey(config.dataDir);
+    pairs.push(generatedKey.pair);
+  }
+  return { keys: new KeyRing(pairs), generatedKey };
+}
+
+export async function createNode(config: Config, log: Logger, clock: Clock = Date.now): Promise<WebcastNode> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const { keys, generatedKey } = loadKeys(config);
+  const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
+  const queue = new TaskQueue(log.child({ module: 'scheduler' }));
+  const tasks = new TaskService(store, queue, clock);
+
+  // Tasks that were active when this node last stopped are this node's again.
+  const active = await store.list({ statuses: [TaskStatus.NotStarted, TaskStatus.Running] });
+  for (const task of active.reverse()) await queue.submit(task);
+  if (active.length > 0) log.info({ resumed: active.length }, 'resumed the tasks that were active before the restart');
+
+  const server = await buildApiServer({
+    tasks,
+    keys,
+    log,
+    rateLimits: config.rateLimits,
+    region: config.region,
+    maxClockSkewMs: config.maxClockSkewMs,
+    clock,
+  });
+  return {
+    server,
+    queue,
+    generatedKey,
+    async close() {
+      await server.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting of the service. Environment variables win over the optional JSON config file
+ * named by WEBCAST_CONFIG, which wins over the defaults.
+ */
+export interface RateLimits {
+  StartWebcast: number;
+  StopWebcast: number;
+  GetWebCastTask: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  accessKey: string | undefined;
+  secretKey: string | undefined;
+  /** JSON file of several key pairs, each bound to AppIds. */
+  keysFile: string | undefined;
+  region: string;
+  /** Requests per second, per access key and action. */
+  rateLimits: RateLimits;
+  /** How far X-Date may be from now. */
+  maxClockSkewMs: number;
+  logLevel: string;
+}
+
+const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60 };
+
+const fileSchema = z
+  .object({
+    WEBCAST_HOST: z.string(),
+    WEBCAST_PORT: z.union([z.string(), z.number()]),
+    WEBCAST_DATA_DIR: z.string(),
+    WEBCAST_ACCESS_KEY: z.string(),
+    WEBCAST_SECRET_KEY: z.string(),
+    WEBCAST_KEYS_FILE: z.string(),
+    WEBCAST_REGION: z.string(),
+    WEBCAST_RATE_LIMITS: z.string(),
+    WEBCAST_LOG_LEVEL: z.string(),
+  })
+  .partial()
+  .strict();
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function parsePort(raw: string): number {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`WEBCAST_PORT must be an integer in [0, 65535], got "${raw}"`);
+  return port;
+}
+
+/** `StartWebcast=150,StopWebcast=150,GetWebCastTask=60`; names not given keep their default. */
+export function parseRateLimits(raw: string | undefined): RateLimits {
+  const limits = { ...DEFAULT_RATE_LIMITS };
+  if (!raw) return limits;
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, value] = part.split('=').map((s) => s.trim());
+    if (!name || !(name in limits)) {
+      throw new ConfigError(`WEBCAST_RATE_LIMITS: unknown action "${name ?? ''}"; expected ${Object.keys(limits).join(', ')}`);
+    }
+    const qps = Number(value);
+    if (!Number.isInteger(qps) || qps < 1) throw new ConfigError(`WEBCAST_RATE_LIMITS: ${name} must be a positive integer, got "${value ?? ''}"`);
+    limits[name as keyof RateLimits] = qps;
+  }
+  return limits;
+}
+
+function readConfigFile(file: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read the config file ${file}: ${(err as Error).message}`);
+  }
+  const result = fileSchema.safeParse(parsed);
+  if (!result.success) throw new ConfigError(`config file ${file}: ${result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  return Object.fromEntries(Object.entries(result.data).map(([k, v]) => [k, String(v)]));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const file = env.WEBCAST_CONFIG ? readConfigFile(env.WEBCAST_CONFIG) : {};
+  const get = (name: string): string | undefined => env[name] ?? file[name];
+  const accessKey = get('WEBCAST_ACCESS_KEY') || undefined;
+  const secretKey = get('WEBCAST_SECRET_KEY') || undefined;
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    throw new ConfigError('set both WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY, or neither (a pair is then generated)');
+  }
+  return {
+    host: get('WEBCAST_HOST') ?? '127.0.0.1',
+    port: parsePort(get('WEBCAST_PORT') ?? '8080'),
+    dataDir: path.resolve(get('WEBCAST_DATA_DIR') ?? './data'),
+    accessKey,
+    secretKey,
+    keysFile: get('WEBCAST_KEYS_FILE') || undefined,
+    region: get('WEBCAST_REGION') ?? 'cn-north-1',
+    rateLimits: parseRateLimits(get('WEBCAST_RATE_LIMITS')),
+    maxClockSkewMs: 15 * 60 * 1000,
+    logLevel: get('WEBCAST_LOG_LEVEL') ?? 'info',
+  };
+}

@@ -1,0 +1,52 @@
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { createNode } from './app.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ level: config.logLevel });
+  const node = await createNode(config, log);
+  const address = await node.server.listen({ host: config.host, port: config.port });
+  log.info({ address, dataDir: config.dataDir }, 'webcast service listening');
+  process.stdout.write(`webcast OpenAPI listening on ${address}\n`);
+
+  const key = node.generatedKey;
+  if (key?.isNew) {
+    // Shown once, on the start that created it; it stays in the data folder, readable by its owner only.
+    process.stdout.write(
+      [
+        '',
+        `A key pair was generated and saved in ${key.file}:`,
+        `  AccessKey: ${key.pair.accessKey}`,
+        `  SecretKey: ${key.pair.secretKey}`,
+        'Try it:',
+        `  WEBCAST_ENDPOINT=${address} WEBCAST_ACCESS_KEY=${key.pair.accessKey} WEBCAST_SECRET_KEY=${key.pair.secretKey} \\`,
+        `    npx tsx scripts/call.ts GetWebCastTask AppId=demo RoomId=room1 TaskId=task1`,
+        '',
+      ].join('\n'),
+    );
+  } else if (key) {
+    process.stdout.write(`using the key pair ${key.pair.accessKey} from ${key.file}\n`);
+  }
+
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    node.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`webcast: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { TaskRunner } from '../tasks/ports.js';
+import { taskKeyOf, type Task, type TaskKey } from '../tasks/types.js';
+import { redactUrl } from '../log.js';
+
+const keyString = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
+
+/**
+ * The tasks this node has accepted and not yet handed to a capture engine, in order.
+ * Tasks wait here in Status 1 until an engine takes them; a stop removes them.
+ */
+export class TaskQueue implements TaskRunner {
+  private readonly pending = new Map<string, Task>();
+
+  constructor(private readonly log: Logger) {}
+
+  submit(task: Task): Promise<void> {
+    this.pending.set(keyString(task), task);
+    this.log.info({ task: keyString(task), url: redactUrl(task.SourceURL), queued: this.pending.size }, 'task queued');
+    return Promise.resolve();
+  }
+
+  release(task: Task): Promise<void> {
+    const removed = this.pending.delete(keyString(task));
+    this.log.info({ task: keyString(task), status: task.Status, reason: task.StopReason, wasQueued: removed }, 'task released');
+    return Promise.resolve();
+  }
+
+  /** Waiting tasks, oldest first. */
+  waiting(): TaskKey[] {
+    return [...this.pending.values()].map(taskKeyOf);
+  }
+}

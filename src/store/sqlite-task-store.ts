@@ -1,0 +1,182 @@
+import Database from 'better-sqlite3';
+import type { CreateOutcome, TaskFilter, TaskStore } from '../tasks/ports.js';
+import { isFinal } from '../tasks/state-machine.js';
+import type { Task, TaskKey, TaskStatus, StopReason } from '../tasks/types.js';
+import { sqliteMigrations, type Migration } from './migrations.js';
+
+interface TaskRow {
+  app_id: string;
+  room_id: string;
+  task_id: string;
+  user_id: string;
+  source_url: string;
+  business_id: string;
+  max_running_time: number;
+  video_solutions: string;
+  monitor_config: string;
+  event_notify_config: string;
+  status: number;
+  stop_reason: string;
+  start_time: number;
+  end_time: number;
+  updated_at: number;
+  failure_detail: string;
+}
+
+const toRow = (t: Task): TaskRow => ({
+  app_id: t.AppId,
+  room_id: t.RoomId,
+  task_id: t.TaskId,
+  user_id: t.UserId,
+  source_url: t.SourceURL,
+  business_id: t.BusinessId,
+  max_running_time: t.MaxRunningTime,
+  video_solutions: JSON.stringify(t.VideoSolutions),
+  monitor_config: JSON.stringify(t.MonitorConfig),
+  event_notify_config: JSON.stringify(t.EventNotifyConfig),
+  status: t.Status,
+  stop_reason: t.StopReason,
+  start_time: t.StartTime,
+  end_time: t.EndTime,
+  updated_at: t.UpdatedAt,
+  failure_detail: t.FailureDetail,
+});
+
+const fromRow = (r: TaskRow): Task => ({
+  AppId: r.app_id,
+  RoomId: r.room_id,
+  TaskId: r.task_id,
+  UserId: r.user_id,
+  SourceURL: r.source_url,
+  BusinessId: r.business_id,
+  MaxRunningTime: r.max_running_time,
+  VideoSolutions: JSON.parse(r.video_solutions) as Task['VideoSolutions'],
+  MonitorConfig: JSON.parse(r.monitor_config) as Task['MonitorConfig'],
+  EventNotifyConfig: JSON.parse(r.event_notify_config) as Task['EventNotifyConfig'],
+  Status: r.status as TaskStatus,
+  StopReason: r.stop_reason as StopReason,
+  StartTime: r.start_time,
+  EndTime: r.end_time,
+  UpdatedAt: r.updated_at,
+  FailureDetail: r.failure_detail,
+});
+
+const COLUMNS = Object.keys(toRow({} as Task)) as (keyof TaskRow)[];
+const KEY_MATCH = 'app_id = @app_id AND room_id = @room_id AND task_id = @task_id';
+const keyParams = (k: TaskKey) => ({ app_id: k.AppId, room_id: k.RoomId, task_id: k.TaskId });
+
+export function migrate(db: Database.Database, migrations: readonly Migration[] = sqliteMigrations): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set(
+    db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    })();
+  }
+  return Math.max(0, ...migrations.map((m) => m.version));
+}
+
+/**
+ * SQLite behind the TaskStore port. better-sqlite3 is synchronous, so each method is one
+ * transaction that no other request can interleave with; the promises keep the port's shape
+ * for stores that are truly asynchronous.
+ */
+export class SqliteTaskStore implements TaskStore {
+  private readonly db: Database.Database;
+  private readonly insertStmt: Database.Statement;
+  private readonly replaceStmt: Database.Statement;
+  private readonly getStmt: Database.Statement<ReturnType<typeof keyParams>, TaskRow>;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: an acknowledged Start survives a power cut, not only a crash of the process.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    const cols = COLUMNS.join(', ');
+    const vals = COLUMNS.map((c) => `@${c}`).join(', ');
+    this.insertStmt = this.db.prepare(`INSERT INTO tasks (${cols}) VALUES (${vals})`);
+    this.replaceStmt = this.db.prepare(
+      `UPDATE tasks SET ${COLUMNS.map((c) => `${c} = @${c}`).join(', ')} WHERE ${KEY_MATCH}`,
+    );
+    this.getStmt = this.db.prepare(`SELECT * FROM tasks WHERE ${KEY_MATCH}`);
+  }
+
+  create(task: Task, reusableBefore: number): Promise<CreateOutcome> {
+    const run = this.db.transaction((): CreateOutcome => {
+      const row = this.getStmt.get(keyParams(task));
+      if (!row) {
+        this.insertStmt.run(toRow(task));
+        return { created: true, task };
+      }
+      const existing = fromRow(row);
+      if (isFinal(existing.Status) && existing.StartTime < reusableBefore) {
+        this.replaceStmt.run(toRow(task));
+        return { created: true, task };
+      }
+      return { created: false, existing };
+    });
+    return Promise.resolve(run.immediate());
+  }
+
+  get(key: TaskKey): Promise<Task | undefined> {
+    const row = this.getStmt.get(keyParams(key));
+    return Promise.resolve(row && fromRow(row));
+  }
+
+  latestInRoom(appId: string, roomId: string, startedSince: number): Promise<Task | undefined> {
+    const row = this.db
+      .prepare<[string, string, number], TaskRow>(
+        'SELECT * FROM tasks WHERE app_id = ? AND room_id = ? AND start_time >= ? ORDER BY start_time DESC, task_id DESC LIMIT 1',
+      )
+      .get(appId, roomId, startedSince);
+    return Promise.resolve(row && fromRow(row));
+  }
+
+  list(filter: TaskFilter): Promise<Task[]> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (filter.AppId !== undefined) {
+      where.push('app_id = @app_id');
+      params.app_id = filter.AppId;
+    }
+    if (filter.RoomId !== undefined) {
+      where.push('room_id = @room_id');
+      params.room_id = filter.RoomId;
+    }
+    if (filter.startedSince !== undefined) {
+      where.push('start_time >= @since');
+      params.since = filter.startedSince;
+    }
+    if (filter.statuses !== undefined) {
+      if (filter.statuses.length === 0) return Promise.resolve([]);
+      where.push(`status IN (${filter.statuses.map((s) => Number(s)).join(', ')})`);
+    }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_time DESC LIMIT @limit`;
+    params.limit = filter.limit ?? 1000;
+    return Promise.resolve(this.db.prepare<Record<string, string | number>, TaskRow>(sql).all(params).map(fromRow));
+  }
+
+  update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined> {
+    const run = this.db.transaction((): Task | undefined => {
+      const row = this.getStmt.get(keyParams(key));
+      if (!row) return undefined;
+      const next = change(fromRow(row));
+      if (!next) return undefined;
+      this.replaceStmt.run(toRow(next));
+      return next;
+    });
+    return Promise.resolve(run.immediate());
+  }
+
+  close(): Promise<void> {
+    this.db.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,44 @@
+import type { Task, TaskKey, TaskStatus } from './types.js';
+
+/**
+ * What the task core needs from the outside world. The store and the scheduler implement
+ * these; the core never imports them, so the dependencies point one way.
+ */
+
+export type CreateOutcome = { created: true; task: Task } | { created: false; existing: Task };
+
+export interface TaskFilter {
+  AppId?: string;
+  RoomId?: string;
+  statuses?: readonly TaskStatus[];
+  /** Only tasks with StartTime at or after this Unix ms. */
+  startedSince?: number;
+  limit?: number;
+}
+
+export interface TaskStore {
+  /**
+   * Inserts the task unless its key is taken. A finished task whose StartTime is before
+   * `reusableBefore` no longer holds its key and is replaced. Atomic.
+   */
+  create(task: Task, reusableBefore: number): Promise<CreateOutcome>;
+  get(key: TaskKey): Promise<Task | undefined>;
+  /** The room's most recently started task since `startedSince`. */
+  latestInRoom(appId: string, roomId: string, startedSince: number): Promise<Task | undefined>;
+  list(filter: TaskFilter): Promise<Task[]>;
+  /**
+   * Reads the task, applies `change` and writes the result, all in one transaction, so
+   * concurrent changes of one task are serialised. `change` returning undefined writes nothing.
+   */
+  update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined>;
+  close(): Promise<void>;
+}
+
+/** Whatever runs tasks. Told of every new task and of every stop; it owns the media side. */
+export interface TaskRunner {
+  submit(task: Task): Promise<void>;
+  /** The task has already been moved to its final status; release what runs it. */
+  release(task: Task): Promise<void>;
+}
+
+export type Clock = () => number;
