@@ -31,12 +31,17 @@ function loadKeys(config: Config): { keys: KeyRing; generatedKey: GeneratedKey |
   return { keys: new KeyRing(pairs), generatedKey };
 }
 
-export async function createNode(config: Config, log: Logger, clock: Clock = Date.now): Promise<WebcastNode> {
+export interface NodeOptions {
+  /** The clock of task times (StartTime, EndTime, the 72-hour window); tests move it. */
+  taskClock?: Clock | undefined;
+}
+
+export async function createNode(config: Config, log: Logger, options: NodeOptions = {}): Promise<WebcastNode> {
   mkdirSync(config.dataDir, { recursive: true });
   const { keys, generatedKey } = loadKeys(config);
   const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
   const queue = new TaskQueue(log.child({ module: 'scheduler' }));
-  const tasks = new TaskService(store, queue, clock);
+  const tasks = new TaskService(store, queue, options.taskClock ?? Date.now);
 
   // Tasks that were active when this node last stopped are this node's again.
   const active = await store.list({ statuses: [TaskStatus.NotStarted, TaskStatus.Running] });
@@ -50,7 +55,6 @@ export async function createNode(config: Config, log: Logger, clock: Clock = Dat
     rateLimits: config.rateLimits,
     region: config.region,
     maxClockSkewMs: config.maxClockSkewMs,
-    clock,
   });
   return {
     server,

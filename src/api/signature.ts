@@ -36,7 +36,9 @@ export interface CanonicalInput {
 
 export function canonicalRequest(r: CanonicalInput): string {
   const names = [...r.signedHeaders].sort();
-  const headerLines = names.map((n) => `${n}:${(r.headers.get(n) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  // Each header line ends in a newline, and the block ends in one more even when it is empty,
+  // exactly as the vendor's SDKs build it.
+  const headerLines = `${names.map((n) => `${n}:${(r.headers.get(n) ?? '').trim().replace(/\s+/g, ' ')}`).join('\n')}\n`;
   return [r.method.toUpperCase(), r.path || '/', canonicalQuery(r.query), headerLines, names.join(';'), r.bodyHash].join('\n');
 }
 

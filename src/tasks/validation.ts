@@ -41,19 +41,20 @@ function isHttpUrl(value: string): boolean {
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
 }
 
-/** An integer in [min, max]; `null` counts as absent, as JSON encoders of other languages send it. */
-function intIn(min: number, max: number, unit = '') {
-  const rule = `must be an integer in [${min}, ${max}]${unit}`;
-  return z.number({ error: rule }).int({ error: rule }).min(min, { error: rule }).max(max, { error: rule });
+/** An integer in [min, max]; with `zero`, 0 is also accepted and says what it means. */
+function intIn(min: number, max: number, unit = '', zero?: string) {
+  const rule = `must be ${zero ? `0 (${zero}) or ` : ''}an integer in [${min}, ${max}]${unit}`;
+  return z
+    .number({ error: rule })
+    .int({ error: rule })
+    .refine((v) => (zero !== undefined && v === 0) || (v >= min && v <= max), { error: rule });
 }
 
 /**
  * Go clients send 0 for a field they did not set; where 0 is outside the documented range
  * it means "use the default", as the vendor's docs say of absent fields.
  */
-function intInOrUnset(min: number, max: number, unit = '') {
-  return z.union([z.literal(0), intIn(min, max, unit)], { error: `must be an integer in [${min}, ${max}]${unit}, or 0 for the default` });
-}
+const intInOrUnset = (min: number, max: number, unit = '') => intIn(min, max, unit, 'the default');
 
 function optional<T extends z.ZodType>(schema: T) {
   return schema.nullish();
@@ -66,8 +67,7 @@ const videoSolution = z.object({
   Bitrate: optional(intIn(0, 10_000, ' kbps')),
 }, { error: 'must be an object' });
 
-const monitorInterval = (min: number) =>
-  optional(z.union([z.literal(0), intIn(min, 30, ' seconds')], { error: `must be 0 (off) or an integer in [${min}, 30] seconds` }));
+const monitorInterval = (min: number) => optional(intIn(min, 30, ' seconds', 'off'));
 
 const monitorConfig = z.object({
   BlankCheckInterval: monitorInterval(2),

@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Service } from '@volcengine/openapi';
+import { createNode, type WebcastNode } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import type { Clock } from '../../src/tasks/ports.js';
+
+export const ACCESS_KEY = 'AKTESTKEY0000000001';
+export const SECRET_KEY = 'test-secret-key-that-is-long-enough';
+
+export interface TestNode {
+  node: WebcastNode;
+  url: string;
+  host: string;
+  dataDir: string;
+  config: Config;
+  /** Every line the node logged, as written. */
+  logs: string[];
+  close(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+export async function startTestNode(
+  opts: { env?: Record<string, string>; taskClock?: Clock; dataDir?: string } = {},
+): Promise<TestNode> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'webcast-test-'));
+  const config = loadConfig({
+    WEBCAST_DATA_DIR: dataDir,
+    WEBCAST_PORT: '0',
+    WEBCAST_ACCESS_KEY: ACCESS_KEY,
+    WEBCAST_SECRET_KEY: SECRET_KEY,
+    ...opts.env,
+  });
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const node = await createNode(config, createLogger({ level: 'debug', destination }), { taskClock: opts.taskClock });
+  const url = await node.server.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    node,
+    url,
+    host: new URL(url).host,
+    dataDir,
+    config,
+    logs,
+    async close({ keepData = false } = {}) {
+      await node.close();
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiResponse {
+  ResponseMetadata: {
+    RequestId: string;
+    Action: string;
+    Version: string;
+    Service: string;
+    Region: string;
+    Error?: { Code: string; CodeN?: number; Message: string };
+  };
+  Result?: unknown;
+}
+
+type ApiCall = (data: Record<string, unknown>) => Promise<ApiResponse>;
+
+/** The vendor's official Node SDK, pointed at our host: what a migrating customer runs. */
+export function sdkClient(host: string, keys: { accessKey: string; secretKey: string } = { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }, version = '2020-12-01') {
+  const service = new Service({
+    host,
+    protocol: 'http:',
+    region: 'cn-north-1',
+    serviceName: 'rtc',
+    accessKeyId: keys.accessKey,
+    secretKey: keys.secretKey,
+  });
+  const api = (action: string, method: 'GET' | 'POST'): ApiCall => {
+    const call = service.createAPI(action, { method, contentType: 'json', Version: version });
+    return (data) => call(data) as Promise<ApiResponse>;
+  };
+  return {
+    start: api('StartWebcast', 'POST'),
+    stop: api('StopWebcast', 'POST'),
+    get: api('GetWebCastTask', 'GET'),
+    api,
+  };
+}
+
+export const validStart = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  AppId: 'app1',
+  RoomId: 'room1',
+  TaskId: 'task1',
+  UserId: 'webcast-bot',
+  SourceURL: 'https://example.com/slides?token=abc',
+  ...over,
+});
