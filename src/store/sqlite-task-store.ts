@@ -83,8 +83,8 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
 
 /**
  * SQLite behind the TaskStore port. better-sqlite3 is synchronous, so each method is one
- * transaction that no other request can interleave with; the promises keep the port's shape
- * for stores that are truly asynchronous.
+ * transaction that no other request can interleave with; the methods are async only to keep
+ * the port's shape for stores that are truly asynchronous (and so a throw is a rejection).
  */
 export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
@@ -108,7 +108,7 @@ export class SqliteTaskStore implements TaskStore {
     this.getStmt = this.db.prepare(`SELECT * FROM tasks WHERE ${KEY_MATCH}`);
   }
 
-  create(task: Task, reusableBefore: number): Promise<CreateOutcome> {
+  async create(task: Task, reusableBefore: number): Promise<CreateOutcome> {
     const run = this.db.transaction((): CreateOutcome => {
       const row = this.getStmt.get(keyParams(task));
       if (!row) {
@@ -122,24 +122,24 @@ export class SqliteTaskStore implements TaskStore {
       }
       return { created: false, existing };
     });
-    return Promise.resolve(run.immediate());
+    return run.immediate();
   }
 
-  get(key: TaskKey): Promise<Task | undefined> {
+  async get(key: TaskKey): Promise<Task | undefined> {
     const row = this.getStmt.get(keyParams(key));
-    return Promise.resolve(row && fromRow(row));
+    return row && fromRow(row);
   }
 
-  latestInRoom(appId: string, roomId: string, startedSince: number): Promise<Task | undefined> {
+  async latestInRoom(appId: string, roomId: string, startedSince: number): Promise<Task | undefined> {
     const row = this.db
       .prepare<[string, string, number], TaskRow>(
         'SELECT * FROM tasks WHERE app_id = ? AND room_id = ? AND start_time >= ? ORDER BY start_time DESC, task_id DESC LIMIT 1',
       )
       .get(appId, roomId, startedSince);
-    return Promise.resolve(row && fromRow(row));
+    return row && fromRow(row);
   }
 
-  list(filter: TaskFilter): Promise<Task[]> {
+  async list(filter: TaskFilter): Promise<Task[]> {
     const where: string[] = [];
     const params: Record<string, string | number> = {};
     if (filter.AppId !== undefined) {
@@ -155,15 +155,15 @@ export class SqliteTaskStore implements TaskStore {
       params.since = filter.startedSince;
     }
     if (filter.statuses !== undefined) {
-      if (filter.statuses.length === 0) return Promise.resolve([]);
+      if (filter.statuses.length === 0) return [];
       where.push(`status IN (${filter.statuses.map((s) => Number(s)).join(', ')})`);
     }
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_time DESC LIMIT @limit`;
     params.limit = filter.limit ?? 1000;
-    return Promise.resolve(this.db.prepare<Record<string, string | number>, TaskRow>(sql).all(params).map(fromRow));
+    return this.db.prepare<Record<string, string | number>, TaskRow>(sql).all(params).map(fromRow);
   }
 
-  update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined> {
+  async update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined> {
     const run = this.db.transaction((): Task | undefined => {
       const row = this.getStmt.get(keyParams(key));
       if (!row) return undefined;
@@ -172,11 +172,10 @@ export class SqliteTaskStore implements TaskStore {
       this.replaceStmt.run(toRow(next));
       return next;
     });
-    return Promise.resolve(run.immediate());
+    return run.immediate();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.db.close();
-    return Promise.resolve();
   }
 }
