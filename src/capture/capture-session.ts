@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { Logger } from 'pino';
+import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
+import type { VideoSolution } from '../tasks/types.js';
+import { redactUrl } from '../log.js';
+import type { CloudBrowser } from './cloud-browser.js';
+import { CAPTURE_TITLE } from './cloud-browser.js';
+import type { EgressProxy } from './egress-proxy.js';
+import { planCapture, type CapturePlan } from './layers.js';
+
+export type VideoCodec = 'VP8' | 'H264';
+
+export interface SessionSpec {
+  /** `AppId/RoomId/TaskId`, for logs. */
+  label: string;
+  sourceUrl: string;
+  solutions: readonly VideoSolution[];
+  room: RoomRef;
+  userId: string;
+  codec: VideoCodec;
+}
+
+export interface SessionDeps {
+  browser: CloudBrowser;
+  rooms: RoomBackend;
+  proxy: EgressProxy;
+  log: Logger;
+}
+
+/** The page itself could not be opened: the customer's problem, not ours (StartTaskFailed). */
+export class PageOpenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PageOpenError';
+  }
+}
+
+interface LayerStats {
+  rid: string;
+  framesSent: number;
+  width: number;
+  height: number;
+  fps: number;
+  bytesSent: number;
+  encoder: string;
+  limitation: string;
+}
+export interface PublishStats {
+  state: string;
+  video: LayerStats[];
+  audio?: { packetsSent: number; bytesSent: number };
+}
+
+const CONTROLLER_ORIGIN = `https://controller-${randomBytes(6).toString('hex')}.webcast.invalid`;
+const CONTROLLER_SCRIPT = readFileSync(new URL('./controller/controller.js', import.meta.url), 'utf8');
+const CONTROLLER_HTML = `<!doctype html><meta charset="utf-8"><title>webcast controller</title><script>${CONTROLLER_SCRIPT}</script>`;
+const PAGE_LOAD_TIMEOUT_MS = 30_000;
+const FIRST_FRAME_TIMEOUT_MS = 20_000;
+const WATCH_INTERVAL_MS = 2_000;
+
+// Pages have no business capturing screens; only our controller does.
+const PAGE_GUARD = `(() => {
+  if (location.origin === ${JSON.stringify(CONTROLLER_ORIGIN)}) return;
+  try { if (navigator.mediaDevices) { navigator.mediaDevices.getDisplayMedia = undefined; } } catch {}
+})();`;
+
+/**
+ * One task's page on air: its own browser context holding the page and our controller,
+ * the page captured by tab capture and published into the room. Emits 'lost' when the
+ * publication breaks by itself (the engine decides what to do).
+ */
+export class CaptureSession extends EventEmitter<{ lost: [string] }> {
+  private publication: Publication | undefined;
+  private watch: NodeJS.Timeout | undefined;
+  private closed = false;
+  readonly plan: CapturePlan;
+
+  private constructor(
+    private readonly deps: SessionDeps,
+    readonly spec: SessionSpec,
+    private readonly context: BrowserContext,
+    readonly page: Page,
+    private readonly controller: Page,
+  ) {
+    super();
+    this.plan = planCapture(spec.solutions);
+  }
+
+  /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */
+  static async start(deps: SessionDeps, spec: SessionSpec): Promise<CaptureSession> {
+    const log = deps.log.child({ task: spec.label });
+    const context = await deps.browser.newContext();
+    try {
+      await context.route(`${CONTROLLER_ORIGIN}/**`, (route) => route.fulfill({ contentType: 'text/html', body: CONTROLLER_HTML }));
+      await context.addInitScript(PAGE_GUARD);
+      const controller = await context.newPage();
+      await controller.goto(`${CONTROLLER_ORIGIN}/`);
+      const page = await context.newPage();
+      const session = new CaptureSession(deps, spec, context, page, controller);
+      await session.capture();
+      await session.open(log);
+      await session.publish();
+      await session.waitFirstFrame();
+      session.startWatching();
+      log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`) }, 'page on air');
+      return session;
+    } catch (err) {
+      await context.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async windowFitting(width: number, height: number): Promise<void> {
+    const cdp = await this.context.newCDPSession(this.page);
+    try {
+      const { windowId } = (await cdp.send('Browser.getWindowForTarget')) as { windowId: number };
+      // Two passes: the first learns how much the window's frame (and the "sharing this tab" bar) takes.
+      for (let i = 0; i < 3; i += 1) {
+        const [w, h] = await this.page.evaluate(() => [window.innerWidth, window.innerHeight]);
+        if (w === width && h === height) return;
+        const { bounds } = (await cdp.send('Browser.getWindowBounds', { windowId })) as { bounds: { width: number; height: number } };
+        await cdp.send('Browser.setWindowBounds', { windowId, bounds: { width: bounds.width + width - (w ?? 0), height: bounds.height + height - (h ?? 0) } });
+      }
+      const [w, h] = await this.page.evaluate(() => [window.innerWidth, window.innerHeight]);
+      if (w !== width || h !== height) throw new Error(`the page window is ${w}x${h}, not ${width}x${height}`);
+    } finally {
+      await cdp.detach().catch(() => undefined);
+    }
+  }
+
+  private async capture(): Promise<void> {
+    const { render } = this.plan;
+    await this.deps.browser.withCaptureTitle(async () => {
+      await this.page.goto('about:blank');
+      await this.page.evaluate((title) => (document.title = title), CAPTURE_TITLE);
+      await this.page.bringToFront();
+      await this.windowFitting(render.width, render.height);
+      await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), render);
+      await this.page.evaluate(() => (document.title = ''));
+    });
+    // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
+    // keep its exact size, so wait for the bar and make the window taller by as much.
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && (await this.page.evaluate(() => window.innerHeight)) === render.height) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.windowFitting(render.width, render.height);
+    await this.page.bringToFront();
+  }
+
+  private async open(log: Logger): Promise<void> {
+    const url = this.spec.sourceUrl;
+    let response;
+    try {
+      response = await this.page.goto(url, { waitUntil: 'load', timeout: PAGE_LOAD_TIMEOUT_MS });
+    } catch (err) {
+      const host = new URL(url).hostname;
+      const why = this.deps.proxy.failureFor(host);
+      const message = (err as Error).message.split('\n')[0] ?? String(err);
+      throw new PageOpenError(why ? `${why} (${message.replace(url, redactUrl(url))})` : message.replace(url, redactUrl(url)));
+    }
+    const status = response?.status() ?? 0;
+    if (status >= 400) {
+      const why = response?.headers()['x-webcast-egress'] === 'refused' ? this.deps.proxy.failureFor(new URL(url).hostname) : undefined;
+      throw new PageOpenError(why ?? `the page answered HTTP ${status} ${response?.statusText() ?? ''}`.trim());
+    }
+    await this.windowFitting(this.plan.render.width, this.plan.render.height);
+    log.debug({ status }, 'page loaded');
+  }
+
+  private async publish(): Promise<void> {
+    const offer = await this.controller.evaluate(
+      (o) => (window as unknown as WebcastController).webcast.offer(o),
+      { layers: this.plan.layers, codec: `video/${this.spec.codec}`, contentHint: '' },
+    );
+    const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
+    this.publication = publication;
+    publication.onLost((reason) => this.lose(reason));
+    await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), publication.answerSdp);
+  }
+
+  stats(): Promise<PublishStats> {
+    return this.controller.evaluate(() => (window as unknown as WebcastController).webcast.stats());
+  }
+
+  private async waitFirstFrame(): Promise<void> {
+    const deadline = Date.now() + FIRST_FRAME_TIMEOUT_MS;
+    let last: PublishStats | undefined;
+    while (Date.now() < deadline) {
+      last = await this.stats();
+      if (last.state === 'failed') throw new Error('the WebRTC connection to the room failed');
+      if (last.video.length > 0 && last.video.every((v) => v.framesSent > 0)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no frame was sent within ${FIRST_FRAME_TIMEOUT_MS / 1000} s (connection ${last?.state ?? 'unknown'})`);
+  }
+
+  private startWatching(): void {
+    this.page.on('crash', () => this.lose('the page crashed'));
+    this.context.on('close', () => this.lose('the browser context closed'));
+    this.watch = setInterval(() => {
+      this.stats().then(
+        (s) => {
+          if (s.state === 'failed' || s.state === 'closed') this.lose(`the WebRTC connection is ${s.state}`);
+        },
+        () => this.lose('the controller stopped answering'),
+      );
+    }, WATCH_INTERVAL_MS);
+    this.watch.unref();
+  }
+
+  private lose(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watch);
+    this.emit('lost', reason);
+  }
+
+  /** Leaves the room, then closes the context; safe to call more than once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.watch);
+    await this.publication?.close().catch(() => undefined);
+    await this.context.close().catch(() => undefined);
+  }
+}
+
+/** What controller.js puts on window, as seen from Node. */
+interface WebcastController {
+  webcast: {
+    capture(r: { width: number; height: number; frameRate: number }): Promise<unknown>;
+    offer(o: { layers: CapturePlan['layers']; codec: string; contentHint: string }): Promise<string>;
+    answer(sdp: string): Promise<void>;
+    stats(): Promise<PublishStats>;
+  };
+}

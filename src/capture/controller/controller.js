@@ -1,0 +1,108 @@
+// The capture controller: a page of ours, in the task's own browser context, beside the page
+// being webcast. It captures that page's tab (chosen by Chromium by its title at the moment of
+// capture) and publishes it. Living in another document, it survives every navigation and
+// refresh of the captured page. Driven from Node through window.webcast.
+'use strict';
+
+const state = { stream: undefined, pc: undefined };
+
+async function capture({ width, height, frameRate }) {
+  const stream = await navigator.mediaDevices.getDisplayMedia({
+    video: { width: { max: width }, height: { max: height }, frameRate: { max: frameRate } },
+    // Music and speech from pages must pass unprocessed.
+    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    preferCurrentTab: false,
+    selfBrowserSurface: 'exclude',
+    surfaceSwitching: 'exclude',
+    systemAudio: 'exclude',
+  });
+  state.stream = stream;
+  const [video] = stream.getVideoTracks();
+  return { video: video.getSettings(), audio: stream.getAudioTracks().map((t) => t.label) };
+}
+
+function preferCodec(transceiver, mimeType) {
+  const codecs = RTCRtpSender.getCapabilities('video').codecs;
+  const chosen = codecs.filter((c) => c.mimeType.toLowerCase() === mimeType.toLowerCase());
+  if (chosen.length === 0) throw new Error(`this Chromium cannot send ${mimeType}`);
+  const rest = codecs.filter((c) => /rtx|red|ulpfec/i.test(c.mimeType));
+  transceiver.setCodecPreferences([...chosen, ...rest]);
+}
+
+function waitIceComplete(pc, timeoutMs) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === 'complete') resolve();
+    };
+    pc.addEventListener('icegatheringstatechange', done);
+    setTimeout(resolve, timeoutMs);
+  });
+}
+
+/** layers: the big layer first; each { rid, scaleResolutionDownBy, maxFramerate, maxBitrate? } */
+async function offer({ layers, codec, contentHint }) {
+  if (!state.stream) throw new Error('nothing captured yet');
+  const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
+  state.pc = pc;
+  const [video] = state.stream.getVideoTracks();
+  if (contentHint) video.contentHint = contentHint;
+  const sendEncodings = layers.map((l) => ({
+    ...(layers.length > 1 ? { rid: l.rid } : {}),
+    scaleResolutionDownBy: l.scaleResolutionDownBy,
+    maxFramerate: l.maxFramerate,
+    ...(l.maxBitrate ? { maxBitrate: l.maxBitrate } : {}),
+  }));
+  const vt = pc.addTransceiver(video, { direction: 'sendonly', streams: [state.stream], sendEncodings });
+  preferCodec(vt, codec);
+  const [audio] = state.stream.getAudioTracks();
+  if (audio) pc.addTransceiver(audio, { direction: 'sendonly', streams: [state.stream] });
+  const description = await pc.createOffer();
+  // Stereo Opus, as music pages want it.
+  description.sdp = description.sdp.replace(/(a=fmtp:\d+ .*useinbandfec=1)/, '$1;stereo=1;sprop-stereo=1');
+  await pc.setLocalDescription(description);
+  await waitIceComplete(pc, 3000);
+  return pc.localDescription.sdp;
+}
+
+async function answer(sdp) {
+  await state.pc.setRemoteDescription({ type: 'answer', sdp });
+}
+
+async function stats() {
+  const out = { state: state.pc?.connectionState ?? 'new', video: [], audio: undefined };
+  if (!state.pc) return out;
+  const report = await state.pc.getStats();
+  report.forEach((s) => {
+    if (s.type !== 'outbound-rtp') return;
+    if (s.kind === 'video') {
+      out.video.push({
+        rid: s.rid ?? '',
+        framesSent: s.framesSent ?? 0,
+        framesEncoded: s.framesEncoded ?? 0,
+        width: s.frameWidth ?? 0,
+        height: s.frameHeight ?? 0,
+        fps: s.framesPerSecond ?? 0,
+        bytesSent: s.bytesSent ?? 0,
+        encoder: s.encoderImplementation ?? '',
+        limitation: s.qualityLimitationReason ?? '',
+      });
+    } else if (s.kind === 'audio') {
+      out.audio = { packetsSent: s.packetsSent ?? 0, bytesSent: s.bytesSent ?? 0 };
+    }
+  });
+  return out;
+}
+
+function trackStates() {
+  return (state.stream?.getTracks() ?? []).map((t) => ({ kind: t.kind, readyState: t.readyState }));
+}
+
+function release() {
+  state.pc?.close();
+  state.stream?.getTracks().forEach((t) => t.stop());
+  state.pc = undefined;
+  state.stream = undefined;
+}
+
+window.webcast = { capture, offer, answer, stats, trackStates, release };

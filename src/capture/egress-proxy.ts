@@ -1,0 +1,125 @@
+import http, { type IncomingMessage } from 'node:http';
+import net, { type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { redactUrl } from '../log.js';
+import type { EgressPolicy } from './egress-policy.js';
+
+/**
+ * The only way out of the cloud browser: an HTTP proxy on loopback that checks, on every
+ * request (documents, subresources, redirects, WebSockets, HTTPS tunnels), where it goes, then
+ * connects to the very address it checked. Chromium is started with it as its proxy and with
+ * no implicit loopback bypass.
+ */
+export class EgressProxy {
+  private readonly server = http.createServer();
+  private readonly sockets = new Set<Socket>();
+  /** The latest refusal or failure per host, so a task that cannot open its page can say why. */
+  private readonly failures = new Map<string, string>();
+
+  constructor(
+    private readonly policy: EgressPolicy,
+    private readonly log: Logger,
+  ) {
+    this.server.on('request', (req, res) => void this.forward(req, res));
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.tunnel(req, socket, head));
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    if (!address || typeof address === 'string') throw new Error('the egress proxy has no port');
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  failureFor(host: string): string | undefined {
+    return this.failures.get(host.toLowerCase());
+  }
+
+  private remember(host: string, reason: string): void {
+    if (this.failures.size > 1000) this.failures.clear();
+    this.failures.set(host.toLowerCase(), reason);
+  }
+
+  private async check(host: string): Promise<{ address: string } | { status: number; reason: string }> {
+    const result = await this.policy.resolve(host);
+    if ('address' in result) return result;
+    const reason = 'refused' in result ? result.refused : result.failed;
+    this.remember(host.replace(/^\[|\]$/g, ''), reason);
+    if ('refused' in result) this.log.info({ host, reason }, 'cloud browser request refused');
+    else this.log.debug({ host, reason }, 'cloud browser request failed');
+    return { status: 'refused' in result ? 403 : 502, reason };
+  }
+
+  private async forward(req: IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let target: URL;
+    try {
+      target = new URL(req.url ?? '');
+    } catch {
+      res.writeHead(400).end('a proxy request needs an absolute URL');
+      return;
+    }
+    if (target.protocol !== 'http:') {
+      res.writeHead(400).end('only http:// is forwarded; https goes through CONNECT');
+      return;
+    }
+    const verdict = await this.check(target.hostname);
+    if ('status' in verdict) {
+      res.writeHead(verdict.status, { 'content-type': 'text/plain', 'x-webcast-egress': 'refused' }).end(`${verdict.reason}\n`);
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers['proxy-connection'];
+    delete headers['proxy-authorization'];
+    const upstream = http.request(
+      { host: verdict.address, port: target.port || 80, path: `${target.pathname}${target.search}`, method: req.method, headers, setHost: false },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.rawHeaders);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', (err) => {
+      const reason = `connecting to ${target.host} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
+      this.remember(target.hostname, reason);
+      this.log.debug({ url: redactUrl(target.href), reason }, 'upstream failed');
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`${reason}\n`);
+      else res.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  private async tunnel(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(req.url ?? '');
+    if (!m || !m[1] || !m[2]) {
+      client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+      return;
+    }
+    const host = m[1];
+    const port = Number(m[2]);
+    client.on('error', () => client.destroy());
+    const verdict = await this.check(host);
+    if ('status' in verdict) {
+      client.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 403 ? 'Forbidden' : 'Bad Gateway'}\r\nx-webcast-egress: refused\r\n\r\n`);
+      return;
+    }
+    const upstream = net.connect(port, verdict.address, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', (err) => {
+      this.remember(host, `connecting to ${host}:${port} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`);
+      if (client.writable) client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    });
+    client.on('close', () => upstream.destroy());
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+}

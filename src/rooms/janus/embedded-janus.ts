@@ -1,0 +1,222 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createWriteStream, mkdirSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+
+/**
+ * Runs Debian's `janus` as a child process with a configuration of our own: loopback only,
+ * the VideoRoom plugin with string room ids, and the WebSocket and HTTP transports. Restarts
+ * it when it dies and says so ('restarted'), so that publishers can be re-published.
+ */
+export interface EmbeddedJanusOptions {
+  dataDir: string;
+  log: Logger;
+  binary?: string;
+  /** 0 = a free port. */
+  wsPort?: number;
+  httpPort?: number;
+  /** UDP ports for media, as Janus writes them: "20000-40000". */
+  rtpPortRange?: string;
+  libDir?: string;
+}
+
+export interface JanusEndpoints {
+  wsUrl: string;
+  httpUrl: string;
+}
+
+const DEFAULT_LIB_DIR = '/usr/lib/x86_64-linux-gnu/janus';
+const KEEP = { plugins: ['libjanus_videoroom.so'], transports: ['libjanus_websockets.so', 'libjanus_http.so'] };
+const READY_TIMEOUT_MS = 15_000;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Every module of a kind except the ones we keep, as Janus's `disable` lists want them. */
+function disabled(libDir: string, kind: 'plugins' | 'transports' | 'events' | 'loggers', keep: readonly string[]): string {
+  let files: string[] = [];
+  try {
+    files = readdirSync(path.join(libDir, kind)).filter((f) => f.endsWith('.so'));
+  } catch {
+    // A Janus built elsewhere may lack a folder; nothing of that kind then needs disabling.
+  }
+  return files.filter((f) => !keep.includes(f)).join(',');
+}
+
+export function janusConfigFiles(o: { libDir: string; wsPort: number; httpPort: number; rtpPortRange: string }): Record<string, string> {
+  return {
+    'janus.jcfg': `general: {
+  configs_folder = "."
+  plugins_folder = "${o.libDir}/plugins"
+  transports_folder = "${o.libDir}/transports"
+  events_folder = "${o.libDir}/events"
+  loggers_folder = "${o.libDir}/loggers"
+  debug_level = 4
+  debug_timestamps = true
+  session_timeout = 60
+}
+media: {
+  rtp_port_range = "${o.rtpPortRange}"
+}
+nat: {
+  ice_enforce_list = "lo"
+  nice_debug = false
+}
+plugins: {
+  disable = "${disabled(o.libDir, 'plugins', KEEP.plugins)}"
+}
+transports: {
+  disable = "${disabled(o.libDir, 'transports', KEEP.transports)}"
+}
+events: {
+  broadcast = false
+  disable = "${disabled(o.libDir, 'events', [])}"
+}
+loggers: {
+  disable = "${disabled(o.libDir, 'loggers', [])}"
+}
+`,
+    'janus.plugin.videoroom.jcfg': `general: {
+  string_ids = true
+}
+`,
+    'janus.transport.websockets.jcfg': `general: {
+  json = "indented"
+  ws = true
+  ws_port = ${o.wsPort}
+  ws_ip = "127.0.0.1"
+  wss = false
+}
+admin: {
+  admin_ws = false
+  admin_wss = false
+}
+`,
+    'janus.transport.http.jcfg': `general: {
+  json = "indented"
+  base_path = "/janus"
+  http = true
+  port = ${o.httpPort}
+  ip = "127.0.0.1"
+  https = false
+}
+admin: {
+  admin_http = false
+  admin_https = false
+}
+`,
+  };
+}
+
+export class EmbeddedJanus extends EventEmitter<{ restarted: [JanusEndpoints]; exited: [number | null] }> {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private endpoints: JanusEndpoints | undefined;
+  private logFile: WriteStream | undefined;
+  private restarts = 0;
+  readonly configDir: string;
+
+  constructor(private readonly o: EmbeddedJanusOptions) {
+    super();
+    this.configDir = path.join(o.dataDir, 'janus');
+  }
+
+  get urls(): JanusEndpoints {
+    if (!this.endpoints) throw new Error('Janus has not been started');
+    return this.endpoints;
+  }
+
+  async start(): Promise<JanusEndpoints> {
+    const wsPort = this.o.wsPort || (await freePort());
+    const httpPort = this.o.httpPort || (await freePort());
+    mkdirSync(this.configDir, { recursive: true });
+    const files = janusConfigFiles({ libDir: this.o.libDir ?? DEFAULT_LIB_DIR, wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000' });
+    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.configDir, name), text);
+    this.endpoints = { wsUrl: `ws://127.0.0.1:${wsPort}/`, httpUrl: `http://127.0.0.1:${httpPort}/janus` };
+    this.logFile ??= createWriteStream(path.join(this.o.dataDir, 'janus.log'), { flags: 'a' });
+    await this.spawnAndWait();
+    return this.endpoints;
+  }
+
+  private async spawnAndWait(): Promise<void> {
+    const binary = this.o.binary ?? 'janus';
+    const child = spawn(binary, ['-F', this.configDir, '-C', path.join(this.configDir, 'janus.jcfg'), '-N'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    if (this.logFile) {
+      child.stdout?.pipe(this.logFile, { end: false });
+      child.stderr?.pipe(this.logFile, { end: false });
+    }
+    const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot run ${binary}: ${err.message}`))));
+    spawnError.catch(() => undefined);
+    child.once('exit', (code, signal) => this.onExit(child, code, signal));
+    await Promise.race([this.waitReady(child), spawnError]);
+    this.o.log.info({ pid: child.pid, ws: this.urls.wsUrl }, 'janus ready');
+  }
+
+  private async waitReady(child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`janus exited with ${child.exitCode} while starting; see ${path.join(this.o.dataDir, 'janus.log')}`);
+      try {
+        const res = await fetch(`${this.urls.httpUrl}/info`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`janus did not answer within ${READY_TIMEOUT_MS} ms; see ${path.join(this.o.dataDir, 'janus.log')}`);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    this.emit('exited', code);
+    if (this.stopping) return;
+    this.restarts += 1;
+    const delay = Math.min(10_000, 500 * 2 ** Math.min(this.restarts - 1, 5));
+    this.o.log.error({ code, signal, restartInMs: delay }, 'janus died; restarting it');
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.spawnAndWait().then(
+        () => {
+          this.restarts = 0;
+          this.emit('restarted', this.urls);
+        },
+        // A restart that dies or times out exits again, and its own exit schedules the next try.
+        (err: unknown) => this.o.log.error({ err }, 'janus failed to restart'),
+      );
+    }, delay).unref();
+  }
+
+  /** For tests and supervision: the running process. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.logFile?.end();
+  }
+}

@@ -1,0 +1,173 @@
+import Janode, { type JanodeConnection, type JanodeSession } from 'janode';
+import VideoRoomPlugin, { type VideoRoomHandle } from 'janode/plugins/videoroom';
+import type { Logger } from 'pino';
+import { RoomError, type Publication, type PublishRequest, type RoomBackend, type RoomPublisher, type RoomRef, type Subscription } from '../room-backend.js';
+
+/** (AppId, RoomId) is the Janus room `AppId/RoomId`; string room ids must be on in the videoroom config. */
+export const janusRoomId = (room: RoomRef): string => `${room.appId}/${room.roomId}`;
+
+const ROOM_EXISTS = 427;
+const PLUGIN_KICKED = 'videoroom_kicked';
+const errorCode = (err: unknown): number | undefined => (err as { _code?: number })._code;
+
+/**
+ * Rooms on a Janus VideoRoom, signalled through janode over WebSocket. One Janus session holds
+ * a control handle (create, list, kick) and one handle per publisher or subscriber.
+ */
+export class JanusRoomBackend implements RoomBackend {
+  private connection: JanodeConnection | undefined;
+  private session: JanodeSession | undefined;
+  private control: VideoRoomHandle | undefined;
+  private readonly resetListeners: (() => void)[] = [];
+  private closing = false;
+
+  private constructor(private readonly log: Logger) {}
+
+  static async connect(wsUrl: string, log: Logger): Promise<JanusRoomBackend> {
+    const backend = new JanusRoomBackend(log);
+    await backend.open(wsUrl);
+    return backend;
+  }
+
+  /** Opens a new connection, as after a restart of Janus; everything published before is gone. */
+  async reconnect(wsUrl: string): Promise<void> {
+    await this.connection?.close().catch(() => undefined);
+    await this.open(wsUrl);
+  }
+
+  private async open(wsUrl: string): Promise<void> {
+    const connection = await Janode.connect({ address: { url: wsUrl }, retry_time_secs: 1, max_retries: 3 });
+    connection.once(Janode.EVENT.CONNECTION_CLOSED, () => this.lost(connection, 'connection closed'));
+    connection.once(Janode.EVENT.CONNECTION_ERROR, (err: Error) => this.lost(connection, `connection error: ${err.message}`));
+    this.connection = connection;
+    this.session = await connection.create(15);
+    this.control = await this.session.attach(VideoRoomPlugin);
+  }
+
+  private lost(connection: JanodeConnection, reason: string): void {
+    if (connection !== this.connection || this.closing) return;
+    this.log.warn({ reason }, 'lost the connection to janus');
+    this.connection = undefined;
+    for (const l of this.resetListeners) l();
+  }
+
+  onReset(listener: () => void): void {
+    this.resetListeners.push(listener);
+  }
+
+  private ready(): { session: JanodeSession; control: VideoRoomHandle } {
+    if (!this.session || !this.control || !this.connection) throw new RoomError('not connected to janus');
+    return { session: this.session, control: this.control };
+  }
+
+  private async ensureRoom(room: string): Promise<void> {
+    const { control } = this.ready();
+    const { exists } = await control.exists({ room });
+    if (exists) return;
+    try {
+      await control.create({ room, permanent: false, max_publishers: 100, videocodec: 'vp8,h264', audiocodec: 'opus', notify_joining: true, bitrate: 0 });
+      this.log.info({ room }, 'room created');
+    } catch (err) {
+      if (errorCode(err) !== ROOM_EXISTS) throw err;
+    }
+  }
+
+  async publishers(ref: RoomRef): Promise<RoomPublisher[]> {
+    const room = janusRoomId(ref);
+    const { control } = this.ready();
+    const { exists } = await control.exists({ room });
+    if (!exists) return [];
+    const { participants } = await control.listParticipants({ room });
+    return participants.filter((p) => p.publisher).map((p) => ({ id: String(p.feed), userId: p.display ?? '' }));
+  }
+
+  async publish(request: PublishRequest): Promise<Publication> {
+    const room = janusRoomId(request.room);
+    await this.ensureRoom(room);
+    const { session, control } = this.ready();
+    // The same UserId publishing again replaces the earlier publisher.
+    const { participants } = await control.listParticipants({ room });
+    for (const p of participants.filter((x) => x.display === request.userId)) {
+      await control.kick({ room, feed: p.feed }).catch((err: unknown) => this.log.warn({ err, room, feed: p.feed }, 'kick failed'));
+      this.log.info({ room, user: request.userId, feed: p.feed }, 'replaced an earlier publisher with the same UserId');
+    }
+    const handle = await session.attach(VideoRoomPlugin);
+    let joined;
+    try {
+      joined = await handle.joinConfigurePublisher({ room, display: request.userId, audio: true, video: true, jsep: { type: 'offer', sdp: request.offerSdp } });
+    } catch (err) {
+      await handle.detach().catch(() => undefined);
+      throw new RoomError(`janus refused the publisher: ${(err as Error).message}`);
+    }
+    if (!joined.jsep) {
+      await handle.detach().catch(() => undefined);
+      throw new RoomError('janus answered the publisher without SDP');
+    }
+    return new JanusPublication(handle, joined.jsep.sdp, String(joined.feed));
+  }
+
+  async subscribe(ref: RoomRef, userId: string, layer?: number): Promise<Subscription> {
+    const room = janusRoomId(ref);
+    const publisher = (await this.publishers(ref)).find((p) => p.userId === userId);
+    if (!publisher) throw new RoomError(`nobody publishes as ${userId} in room ${room}`);
+    const { session } = this.ready();
+    const handle = await session.attach(VideoRoomPlugin);
+    const joined = await handle.joinSubscriber({ room, feed: publisher.id, ...(layer === undefined ? {} : { sc_substream_layer: layer }) });
+    return {
+      offerSdp: joined.jsep.sdp,
+      userId,
+      start: async (answerSdp) => {
+        await handle.start({ jsep: { type: 'answer', sdp: answerSdp } });
+      },
+      setLayer: async (n) => {
+        await handle.configure({ sc_substream_layer: n });
+      },
+      close: async () => {
+        await handle.leave().catch(() => undefined);
+        await handle.detach().catch(() => undefined);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.session?.destroy().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
+  }
+}
+
+class JanusPublication implements Publication {
+  private closed = false;
+  private lostListener: ((reason: string) => void) | undefined;
+  private lostReason: string | undefined;
+
+  constructor(
+    private readonly handle: VideoRoomHandle,
+    readonly answerSdp: string,
+    readonly feed: string,
+  ) {
+    const lose = (reason: string) => () => this.lose(reason);
+    handle.once(Janode.EVENT.HANDLE_DETACHED, lose('the janus handle was detached'));
+    handle.once(Janode.EVENT.HANDLE_HANGUP, lose('janus hung up the publisher'));
+    handle.once(Janode.EVENT.HANDLE_ICE_FAILED, lose('ICE failed between the browser and janus'));
+    handle.once(VideoRoomPlugin.EVENT.VIDEOROOM_KICKED ?? PLUGIN_KICKED, lose('kicked from the room'));
+  }
+
+  private lose(reason: string): void {
+    if (this.closed || this.lostReason) return;
+    this.lostReason = reason;
+    this.lostListener?.(reason);
+  }
+
+  onLost(listener: (reason: string) => void): void {
+    this.lostListener = listener;
+    if (this.lostReason) listener(this.lostReason);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.leave().catch(() => undefined);
+    await this.handle.detach().catch(() => undefined);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Where pages are published to. Janus is the built-in backend; a WHIP backend can sit beside
+ * it behind the same interface. Capture knows rooms only through this file.
+ */
+export interface RoomRef {
+  appId: string;
+  roomId: string;
+}
+
+export interface PublishRequest {
+  room: RoomRef;
+  userId: string;
+  /** A complete SDP offer, candidates included (no trickle). */
+  offerSdp: string;
+}
+
+export interface Publication {
+  readonly answerSdp: string;
+  /** Leaves the room; safe to call twice. */
+  close(): Promise<void>;
+  /** Called once if the backend drops the publisher by itself (kicked, hung up, connection lost). */
+  onLost(listener: (reason: string) => void): void;
+}
+
+export interface Subscription {
+  /** The backend's SDP offer; answer it with `start`. */
+  readonly offerSdp: string;
+  readonly userId: string;
+  start(answerSdp: string): Promise<void>;
+  /** Simulcast layer to receive: 0 = the smallest. */
+  setLayer(layer: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RoomPublisher {
+  id: string;
+  userId: string;
+}
+
+export interface RoomBackend {
+  publish(request: PublishRequest): Promise<Publication>;
+  subscribe(room: RoomRef, userId: string, layer?: number): Promise<Subscription>;
+  publishers(room: RoomRef): Promise<RoomPublisher[]>;
+  /** Fires when every publication was lost at once (the backend restarted or went away). */
+  onReset(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+export class RoomError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RoomError';
+  }
+}

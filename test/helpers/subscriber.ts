@@ -1,0 +1,127 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { RoomBackend, RoomRef, Subscription } from '../../src/rooms/room-backend.js';
+
+/**
+ * A real subscriber: its own headless Chromium receiving one publisher of a room over WebRTC,
+ * and measuring what it decodes (size, frame rate, colour, the loudest audio frequency).
+ */
+export interface Received {
+  width: number;
+  height: number;
+  fps: number;
+  framesDecoded: number;
+  /** The decoded colour at a point, as [r, g, b]. */
+  pixel(x: number, y: number): Promise<[number, number, number]>;
+}
+
+const SUBSCRIBER_PAGE = `<!doctype html><title>subscriber</title><video id=v autoplay playsinline muted></video><script>
+window.sub = {
+  async answer(offer) {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    window.pc = pc;
+    window.stream = new MediaStream();
+    pc.ontrack = (e) => { window.stream.addTrack(e.track); document.getElementById('v').srcObject = window.stream; };
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); setTimeout(r, 3000); });
+    return pc.localDescription.sdp;
+  },
+  async video() {
+    const stats = await window.pc.getStats();
+    let out = { width: 0, height: 0, fps: 0, framesDecoded: 0 };
+    stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out = { width: s.frameWidth || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0, framesDecoded: s.framesDecoded || 0 }; });
+    return out;
+  },
+  pixel(x, y) {
+    const v = document.getElementById('v');
+    const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+    const g = c.getContext('2d'); g.drawImage(v, 0, 0);
+    return [...g.getImageData(Math.round(x * c.width), Math.round(y * c.height), 1, 1).data.slice(0, 3)];
+  },
+  async loudestFrequency(ms) {
+    const ctx = new AudioContext();
+    const src = ctx.createMediaStreamSource(new MediaStream(window.stream.getAudioTracks()));
+    const an = ctx.createAnalyser(); an.fftSize = 8192; src.connect(an);
+    const bins = new Float32Array(an.frequencyBinCount), sum = new Float32Array(an.frequencyBinCount);
+    const end = Date.now() + ms;
+    while (Date.now() < end) { await new Promise((r) => setTimeout(r, 100)); an.getFloatFrequencyData(bins); for (let i = 0; i < bins.length; i++) sum[i] += Math.pow(10, bins[i] / 20); }
+    let best = 1; for (let i = 2; i < sum.length; i++) if (sum[i] > sum[best]) best = i;
+    const total = sum.reduce((a, b) => a + b, 0);
+    await ctx.close();
+    return { hz: best * ctx.sampleRate / an.fftSize, share: sum[best] / (total || 1) };
+  },
+};
+</script>`;
+
+export class Subscriber {
+  private constructor(
+    private readonly browser: Browser,
+    private readonly page: Page,
+    private readonly subscription: Subscription,
+  ) {}
+
+  static async join(rooms: RoomBackend, room: RoomRef, userId: string, layer?: number): Promise<Subscriber> {
+    const browser = await chromium.launch({
+      executablePath: process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'],
+      ignoreDefaultArgs: ['--mute-audio'],
+    });
+    const page = await browser.newPage();
+    await page.route('https://subscriber.test/**', (r) => r.fulfill({ contentType: 'text/html', body: SUBSCRIBER_PAGE }));
+    await page.goto('https://subscriber.test/');
+    const subscription = await rooms.subscribe(room, userId, layer);
+    const answer = await page.evaluate((offer) => (window as unknown as SubWindow).sub.answer(offer), subscription.offerSdp);
+    await subscription.start(answer);
+    return new Subscriber(browser, page, subscription);
+  }
+
+  async video(): Promise<{ width: number; height: number; fps: number; framesDecoded: number }> {
+    return this.page.evaluate(() => (window as unknown as SubWindow).sub.video());
+  }
+
+  /** Waits until frames of the given size arrive, and returns the stats then. */
+  async waitForVideo(check: (v: { width: number; height: number; fps: number; framesDecoded: number }) => boolean, timeoutMs = 15_000) {
+    const deadline = Date.now() + timeoutMs;
+    let v = await this.video();
+    while (!check(v) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      v = await this.video();
+    }
+    return v;
+  }
+
+  /** Frames decoded over a span, divided by the span: the frame rate actually received. */
+  async measuredFps(ms: number): Promise<number> {
+    const a = await this.video();
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = await this.video();
+    return ((b.framesDecoded - a.framesDecoded) * 1000) / (Date.now() - t0);
+  }
+
+  pixel(x: number, y: number): Promise<[number, number, number]> {
+    return this.page.evaluate(([px, py]) => (window as unknown as SubWindow).sub.pixel(px, py), [x, y] as const) as Promise<[number, number, number]>;
+  }
+
+  loudestFrequency(ms: number): Promise<{ hz: number; share: number }> {
+    return this.page.evaluate((d) => (window as unknown as SubWindow).sub.loudestFrequency(d), ms);
+  }
+
+  setLayer(layer: number): Promise<void> {
+    return this.subscription.setLayer(layer);
+  }
+
+  async leave(): Promise<void> {
+    await this.subscription.close();
+    await this.browser.close();
+  }
+}
+
+interface SubWindow {
+  sub: {
+    answer(offer: string): Promise<string>;
+    video(): Promise<{ width: number; height: number; fps: number; framesDecoded: number }>;
+    pixel(x: number, y: number): number[];
+    loudestFrequency(ms: number): Promise<{ hz: number; share: number }>;
+  };
+}
