@@ -8,13 +8,17 @@ import { KeyRing, loadOrCreateGeneratedKey, readKeysFile, type AccessKeyPair, ty
 import { SqliteTaskStore } from './store/sqlite-task-store.js';
 import { TaskQueue } from './scheduler/task-queue.js';
 import { TaskService } from './tasks/service.js';
-import type { Clock } from './tasks/ports.js';
+import type { Clock, TaskRunner } from './tasks/ports.js';
+import { startWorker, type Worker } from './worker.js';
 import { TaskStatus } from './tasks/types.js';
 
 /** Everything one node runs, wired together; `main.ts` only adds the process around it. */
 export interface WebcastNode {
   server: FastifyInstance;
-  queue: TaskQueue;
+  /** The runner of an API-only node (WEBCAST_WORKER=false). */
+  queue: TaskQueue | undefined;
+  /** The media side of a worker node. */
+  worker: Worker | undefined;
   generatedKey: GeneratedKey | undefined;
   close(): Promise<void>;
 }
@@ -40,12 +44,22 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   mkdirSync(config.dataDir, { recursive: true });
   const { keys, generatedKey } = loadKeys(config);
   const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
-  const queue = new TaskQueue(log.child({ module: 'scheduler' }));
-  const tasks = new TaskService(store, queue, options.taskClock ?? Date.now);
+  const clock = options.taskClock ?? Date.now;
+  let worker: Worker | undefined;
+  let queue: TaskQueue | undefined;
+  try {
+    if (config.worker) worker = await startWorker(config, store, log, clock);
+    else queue = new TaskQueue(log.child({ module: 'scheduler' }));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const runner: TaskRunner = worker?.engine ?? (queue as TaskQueue);
+  const tasks = new TaskService(store, runner, clock);
 
   // Tasks that were active when this node last stopped are this node's again.
   const active = await store.list({ statuses: [TaskStatus.NotStarted, TaskStatus.Running] });
-  for (const task of active.reverse()) await queue.submit(task);
+  for (const task of active.reverse()) await runner.submit(task);
   if (active.length > 0) log.info({ resumed: active.length }, 'resumed the tasks that were active before the restart');
 
   const server = await buildApiServer({
@@ -59,9 +73,11 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   return {
     server,
     queue,
+    worker,
     generatedKey,
     async close() {
       await server.close();
+      await worker?.close();
       await store.close();
     },
   };

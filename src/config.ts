@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -26,6 +27,16 @@ export interface Config {
   /** How far X-Date may be from now. */
   maxClockSkewMs: number;
   logLevel: string;
+  /** Runs tasks here (Chromium, Janus); false for a node that only answers the API. */
+  worker: boolean;
+  /** An external Janus (ws://…); undefined = start the embedded one. */
+  janusUrl: string | undefined;
+  maxTasks: number;
+  queueSize: number;
+  /** Hosts and CIDRs the cloud browser may reach although they are loopback or private. */
+  urlAllowlist: string[];
+  chromiumPath: string;
+  videoCodec: 'VP8' | 'H264';
 }
 
 const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60 };
@@ -41,6 +52,13 @@ const fileSchema = z
     WEBCAST_REGION: z.string(),
     WEBCAST_RATE_LIMITS: z.string(),
     WEBCAST_LOG_LEVEL: z.string(),
+    WEBCAST_WORKER: z.union([z.string(), z.boolean()]),
+    WEBCAST_JANUS_URL: z.string(),
+    WEBCAST_MAX_TASKS: z.union([z.string(), z.number()]),
+    WEBCAST_QUEUE_SIZE: z.union([z.string(), z.number()]),
+    WEBCAST_URL_ALLOWLIST: z.string(),
+    WEBCAST_CHROMIUM_PATH: z.string(),
+    WEBCAST_VIDEO_CODEC: z.string(),
   })
   .partial()
   .strict();
@@ -74,6 +92,27 @@ export function parseRateLimits(raw: string | undefined): RateLimits {
   return limits;
 }
 
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function bool(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/**
+ * Tasks one node puts on air at once unless WEBCAST_MAX_TASKS says otherwise: one per core,
+ * as a light 720p page costs about a core to render, capture and encode (see the README's
+ * benchmark figures).
+ */
+export const defaultMaxTasks = (): number => Math.max(1, availableParallelism());
+
 function readConfigFile(file: string): Record<string, string> {
   let parsed: unknown;
   try {
@@ -84,6 +123,12 @@ function readConfigFile(file: string): Record<string, string> {
   const result = fileSchema.safeParse(parsed);
   if (!result.success) throw new ConfigError(`config file ${file}: ${result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   return Object.fromEntries(Object.entries(result.data).map(([k, v]) => [k, String(v)]));
+}
+
+function videoCodec(raw: string | undefined): 'VP8' | 'H264' {
+  const v = (raw ?? 'vp8').toUpperCase();
+  if (v === 'VP8' || v === 'H264') return v;
+  throw new ConfigError(`WEBCAST_VIDEO_CODEC must be vp8 or h264, got "${raw ?? ''}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -105,5 +150,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: parseRateLimits(get('WEBCAST_RATE_LIMITS')),
     maxClockSkewMs: 15 * 60 * 1000,
     logLevel: get('WEBCAST_LOG_LEVEL') ?? 'info',
+    worker: bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true),
+    janusUrl: get('WEBCAST_JANUS_URL') || undefined,
+    maxTasks: positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks()),
+    queueSize: positiveInt('WEBCAST_QUEUE_SIZE', get('WEBCAST_QUEUE_SIZE'), 32),
+    urlAllowlist: (get('WEBCAST_URL_ALLOWLIST') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    chromiumPath: get('WEBCAST_CHROMIUM_PATH') ?? '/usr/bin/chromium',
+    videoCodec: videoCodec(get('WEBCAST_VIDEO_CODEC')),
   };
 }

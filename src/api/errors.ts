@@ -1,5 +1,5 @@
 import { RequestError } from '../tasks/validation.js';
-import { ActiveTaskNotFoundError, TaskAlreadyExistsError } from '../tasks/service.js';
+import { ActiveTaskNotFoundError, CapacityError, TaskAlreadyExistsError } from '../tasks/service.js';
 
 /** The error codes of the API, with their numeric code where the vendor has one, and HTTP status. */
 const CODES = {
@@ -43,6 +43,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof RequestError) return new ApiError(err.kind, err.message);
   if (err instanceof TaskAlreadyExistsError) return new ApiError('InvalidParameter.TaskAlreadyExists', err.message);
+  if (err instanceof CapacityError) return new ApiError('FlowLimitExceeded.TaskNumberOverLimit', err.message);
   if (err instanceof ActiveTaskNotFoundError) return new ApiError('InvalidParameter.ErrorActiveTaskNotFound', err.message);
   return new ApiError('InternalError', 'the service failed to handle the request; it has been logged');
 }

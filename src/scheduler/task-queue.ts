@@ -6,13 +6,18 @@ import { redactUrl } from '../log.js';
 const keyString = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
 
 /**
- * The tasks this node has accepted and not yet handed to a capture engine, in order.
- * Tasks wait here in Status 1 until an engine takes them; a stop removes them.
+ * The runner of a node without a capture engine (WEBCAST_WORKER=false): it accepts tasks and
+ * keeps them, in order and in Status 1, for a worker; a stop removes them.
  */
 export class TaskQueue implements TaskRunner {
   private readonly pending = new Map<string, Task>();
 
   constructor(private readonly log: Logger) {}
+
+  /** An API-only node holds every task for the workers. */
+  canAccept(): boolean {
+    return true;
+  }
 
   submit(task: Task): Promise<void> {
     this.pending.set(keyString(task), task);

@@ -36,6 +36,8 @@ export interface TaskStore {
 
 /** Whatever runs tasks. Told of every new task and of every stop; it owns the media side. */
 export interface TaskRunner {
+  /** False when the node's tasks and its waiting line are both full. */
+  canAccept(): boolean;
   submit(task: Task): Promise<void>;
   /** The task has already been moved to its final status; release what runs it. */
   release(task: Task): Promise<void>;

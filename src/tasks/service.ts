@@ -17,6 +17,13 @@ export class ActiveTaskNotFoundError extends Error {
   }
 }
 
+export class CapacityError extends Error {
+  constructor() {
+    super('this node runs as many tasks as it can and its waiting line is full; try again later');
+    this.name = 'CapacityError';
+  }
+}
+
 export type StartOutcome = { started: true; task: Task } | { started: false; task: Task };
 
 export class TaskService {
@@ -32,6 +39,12 @@ export class TaskService {
 
   /** Starting a task that is already active is not an error: `started` is false then. */
   async start(spec: TaskSpec): Promise<StartOutcome> {
+    if (!this.runner.canAccept()) {
+      // A repeated Start of an active task is still answered as such when the node is full.
+      const existing = await this.store.get(spec);
+      if (!existing || !isActive(existing.Status) || existing.StartTime < this.visibleSince()) throw new CapacityError();
+      return { started: false, task: existing };
+    }
     const outcome = await this.store.create(newTask(spec, this.clock()), this.visibleSince());
     if (!outcome.created) {
       if (isActive(outcome.existing.Status)) return { started: false, task: outcome.existing };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ALREADY_STARTED } from '../../src/api/server.js';
-import { sdkClient, startTestNode, validStart, type TestNode } from '../helpers/node.js';
+import { sdkClient, startTestNode, validStart, type TestNode, queueOf } from '../helpers/node.js';
 
 describe('Start, Get and Stop through the official SDK', () => {
   let t: TestNode;
@@ -36,7 +36,7 @@ describe('Start, Get and Stop through the official SDK', () => {
   });
 
   it('hands the new task to the scheduler', () => {
-    assert.deepEqual(t.node.queue.waiting(), [{ AppId: 'app1', RoomId: 'room1', TaskId: 'task1' }]);
+    assert.deepEqual(queueOf(t).waiting(), [{ AppId: 'app1', RoomId: 'room1', TaskId: 'task1' }]);
   });
 
   it('answers a second Start of a running task with the vendor sentence, not an error', async () => {
@@ -55,7 +55,7 @@ describe('Start, Get and Stop through the official SDK', () => {
     assert.equal(task.Status, 3);
     assert.equal(task.StopReason, 'StopByAPI');
     assert.ok((task.EndTime as number) >= (task.StartTime as number));
-    assert.deepEqual(t.node.queue.waiting(), []);
+    assert.deepEqual(queueOf(t).waiting(), []);
   });
 
   it('refuses to stop a task that is no longer running', async () => {

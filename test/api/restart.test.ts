@@ -7,7 +7,7 @@ import { sdkClient, validStart } from '../helpers/node.js';
 import { spawnService } from '../helpers/process.js';
 
 const keys = { accessKey: 'AKRESTART00000001', secretKey: 'restart-test-secret-key-0000001' };
-const env = (dataDir: string) => ({ WEBCAST_DATA_DIR: dataDir, WEBCAST_ACCESS_KEY: keys.accessKey, WEBCAST_SECRET_KEY: keys.secretKey });
+const env = (dataDir: string) => ({ WEBCAST_WORKER: 'false', WEBCAST_DATA_DIR: dataDir, WEBCAST_ACCESS_KEY: keys.accessKey, WEBCAST_SECRET_KEY: keys.secretKey });
 const statusOf = async (host: string, TaskId: string) => {
   const res = await sdkClient(host, keys).get({ AppId: 'app1', RoomId: 'room1', TaskId });
   return (res.Result as { WebCastTask: { Status: number; StopReason: string; StartTime: number } } | undefined)?.WebCastTask;
@@ -66,14 +66,14 @@ describe('the service as a process', () => {
 
   it('generates a key pair on first start, shows its secret that once, and keeps it private', async () => {
     const dataDir = tempDir();
-    const first = await spawnService({ WEBCAST_DATA_DIR: dataDir });
+    const first = await spawnService({ WEBCAST_WORKER: 'false', WEBCAST_DATA_DIR: dataDir });
     await first.stop();
     const shown = /SecretKey: (\S+)/.exec(first.output())?.[1];
     const accessKey = /AccessKey: (\S+)/.exec(first.output())?.[1];
     assert.ok(shown && accessKey, first.output());
     assert.equal(statSync(path.join(dataDir, 'credentials.json')).mode & 0o777, 0o600);
 
-    const second = await spawnService({ WEBCAST_DATA_DIR: dataDir });
+    const second = await spawnService({ WEBCAST_WORKER: 'false', WEBCAST_DATA_DIR: dataDir });
     try {
       assert.equal(second.output().includes(shown), false);
       assert.match(second.output(), new RegExp(`using the key pair ${accessKey}`));
@@ -85,6 +85,6 @@ describe('the service as a process', () => {
   });
 
   it('refuses to start with half a key pair, and says why', async () => {
-    await assert.rejects(spawnService({ WEBCAST_DATA_DIR: tempDir(), WEBCAST_ACCESS_KEY: 'AKONLY' }), /set both WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY/);
+    await assert.rejects(spawnService({ WEBCAST_WORKER: 'false', WEBCAST_DATA_DIR: tempDir(), WEBCAST_ACCESS_KEY: 'AKONLY' }), /set both WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY/);
   });
 });

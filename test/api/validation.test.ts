@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { signRequest } from '../../src/api/signature.js';
-import { ACCESS_KEY, SECRET_KEY, sdkClient, startTestNode, validStart, type ApiResponse, type TestNode } from '../helpers/node.js';
+import { ACCESS_KEY, SECRET_KEY, sdkClient, startTestNode, validStart, type ApiResponse, type TestNode, queueOf } from '../helpers/node.js';
 
 const long = (n: number): string => 'a'.repeat(n);
 
@@ -65,7 +65,7 @@ describe('validation of StartWebcast, StopWebcast and GetWebCastTask', () => {
         const got = await api.get(key);
         assert.equal(got.ResponseMetadata.Error?.Code, 'InvalidParameter.ErrorActiveTaskNotFound', 'a refused Start must leave no task behind');
       }
-      assert.deepEqual(t.node.queue.waiting(), []);
+      assert.deepEqual(queueOf(t).waiting(), []);
     });
   }
 

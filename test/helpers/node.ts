@@ -7,6 +7,7 @@ import { createNode, type WebcastNode } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { Clock } from '../../src/tasks/ports.js';
+import type { TaskQueue } from '../../src/scheduler/task-queue.js';
 
 export const ACCESS_KEY = 'AKTESTKEY0000000001';
 export const SECRET_KEY = 'test-secret-key-that-is-long-enough';
@@ -31,6 +32,8 @@ export async function startTestNode(
     WEBCAST_PORT: '0',
     WEBCAST_ACCESS_KEY: ACCESS_KEY,
     WEBCAST_SECRET_KEY: SECRET_KEY,
+    // The API tests need no media side; the engine tests turn it on.
+    WEBCAST_WORKER: 'false',
     ...opts.env,
   });
   const logs: string[] = [];
@@ -100,3 +103,9 @@ export const validStart = (over: Record<string, unknown> = {}): Record<string, u
   SourceURL: 'https://example.com/slides?token=abc',
   ...over,
 });
+
+/** The task holder of an API-only test node. */
+export function queueOf(t: TestNode): TaskQueue {
+  if (!t.node.queue) throw new Error('this test node runs a worker, not a queue');
+  return t.node.queue;
+}

@@ -1,0 +1,197 @@
+import type { Logger } from 'pino';
+import { CaptureSession, PageOpenError, type SessionDeps, type VideoCodec } from '../capture/capture-session.js';
+import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
+import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
+import { StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
+import { redactUrl } from '../log.js';
+
+export interface EngineOptions {
+  store: TaskStore;
+  session: SessionDeps;
+  clock: Clock;
+  log: Logger;
+  /** Tasks on air at once on this node. */
+  maxTasks: number;
+  /** Tasks that may wait in Status 1 for a free slot. */
+  maxQueue: number;
+  codec: VideoCodec;
+  /** Consecutive failed attempts to put a task on air before it fails. */
+  maxAttempts?: number;
+}
+
+/** One task this node owns, from submit until its end. */
+interface Slot {
+  task: Task;
+  state: 'waiting' | 'starting' | 'on-air' | 'backoff' | 'done';
+  session?: CaptureSession;
+  attempts: number;
+  deadline?: NodeJS.Timeout;
+  retry?: NodeJS.Timeout;
+}
+
+const keyOf = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
+/** Read through a function: the slot may have been released while an await was pending. */
+const released = (slot: Slot): boolean => slot.state === 'done';
+
+/**
+ * Runs tasks on this node: a bounded number on air, the rest waiting in order. Each task is
+ * started, watched and restarted (after a lost browser, Janus or connection) until it ends by
+ * Stop, by MaxRunningTime, or by failing to come on air.
+ */
+export class Engine implements TaskRunner {
+  private readonly slots = new Map<string, Slot>();
+  private readonly waiting: Slot[] = [];
+  private closing = false;
+
+  constructor(private readonly o: EngineOptions) {}
+
+  private get onAirCount(): number {
+    return [...this.slots.values()].filter((s) => s.state !== 'waiting' && s.state !== 'done').length;
+  }
+
+  canAccept(): boolean {
+    return this.slots.size < this.o.maxTasks + this.o.maxQueue;
+  }
+
+  async submit(task: Task): Promise<void> {
+    const key = keyOf(task);
+    if (this.slots.has(key)) return;
+    const slot: Slot = { task, state: 'waiting', attempts: 0 };
+    this.slots.set(key, slot);
+    const endsAt = task.StartTime + task.MaxRunningTime * 1000;
+    slot.deadline = setTimeout(() => void this.finish(slot, { type: 'ended', reason: StopReason.ExceedMaxRunningTime }), Math.max(0, endsAt - this.o.clock()));
+    slot.deadline.unref();
+    this.waiting.push(slot);
+    this.o.log.info({ task: key, url: redactUrl(task.SourceURL), waiting: this.waiting.length }, 'task submitted');
+    this.pump();
+  }
+
+  async release(task: Task): Promise<void> {
+    const slot = this.slots.get(keyOf(task));
+    if (!slot) return;
+    this.o.log.info({ task: keyOf(task), reason: task.StopReason }, 'task released');
+    await this.dispose(slot);
+  }
+
+  /** Every task on air is put on air again, as after the room backend restarted. */
+  republishAll(reason: string): void {
+    for (const slot of this.slots.values()) {
+      if (slot.state === 'on-air') void this.restart(slot, reason);
+    }
+  }
+
+  /** What runs now, for health checks and tests. */
+  snapshot(): { onAir: string[]; waiting: string[] } {
+    return {
+      onAir: [...this.slots.entries()].filter(([, s]) => s.state === 'on-air').map(([k]) => k),
+      waiting: this.waiting.map((s) => keyOf(s.task)),
+    };
+  }
+
+  session(key: TaskKey): CaptureSession | undefined {
+    return this.slots.get(keyOf(key))?.session;
+  }
+
+  private pump(): void {
+    while (!this.closing && this.waiting.length > 0 && this.onAirCount < this.o.maxTasks) {
+      const slot = this.waiting.shift();
+      if (slot) void this.start(slot);
+    }
+  }
+
+  private async start(slot: Slot): Promise<void> {
+    const key = keyOf(slot.task);
+    slot.state = 'starting';
+    slot.attempts += 1;
+    const log = this.o.log.child({ task: key });
+    let session: CaptureSession;
+    try {
+      session = await CaptureSession.start(this.o.session, {
+        label: key,
+        sourceUrl: slot.task.SourceURL,
+        solutions: slot.task.VideoSolutions,
+        room: { appId: slot.task.AppId, roomId: slot.task.RoomId },
+        userId: slot.task.UserId,
+        codec: this.o.codec,
+      });
+    } catch (err) {
+      if (released(slot)) return;
+      const detail = (err as Error).message;
+      if (err instanceof PageOpenError) {
+        log.warn({ detail }, 'the page cannot be opened');
+        await this.finish(slot, { type: 'failed', reason: StopReason.StartTaskFailed, detail });
+        return;
+      }
+      const max = this.o.maxAttempts ?? 5;
+      if (slot.attempts >= max) {
+        log.error({ detail, attempts: slot.attempts }, 'the task could not be put on air');
+        await this.finish(slot, { type: 'failed', reason: StopReason.StartTaskFailed, detail: `after ${slot.attempts} attempts: ${detail}` });
+        return;
+      }
+      const delay = 1000 * 2 ** (slot.attempts - 1);
+      log.warn({ detail, attempt: slot.attempts, retryInMs: delay }, 'putting the task on air failed; trying again');
+      slot.state = 'backoff';
+      slot.retry = setTimeout(() => void this.start(slot), delay);
+      slot.retry.unref();
+      return;
+    }
+    if (released(slot)) {
+      await session.close();
+      return;
+    }
+    slot.session = session;
+    slot.state = 'on-air';
+    slot.attempts = 0;
+    session.once('lost', (reason) => void this.restart(slot, reason));
+    const updated = await this.o.store.update(slot.task, (t) => (t.Status === TaskStatus.NotStarted ? transition(t, { type: 'published' }, this.o.clock()) : undefined));
+    if (updated) {
+      slot.task = updated;
+      log.info('first frame published: task running');
+    }
+  }
+
+  private async restart(slot: Slot, reason: string): Promise<void> {
+    if (slot.state !== 'on-air' || this.closing) return;
+    this.o.log.warn({ task: keyOf(slot.task), reason }, 'the task went off air; putting it back');
+    const old = slot.session;
+    slot.session = undefined;
+    slot.state = 'backoff';
+    await old?.close();
+    if (slot.state === 'backoff') await this.start(slot);
+  }
+
+  /** Ends the task with `event` (unless it already ended) and frees its slot. */
+  private async finish(slot: Slot, event: TaskEvent): Promise<void> {
+    if (slot.state === 'done') return;
+    const now = this.o.clock();
+    const updated = await this.o.store.update(slot.task, (t) => (isActive(t.Status) ? transition(t, event, now) : undefined));
+    if (updated) this.o.log.info({ task: keyOf(slot.task), status: updated.Status, reason: updated.StopReason }, 'task ended');
+    await this.dispose(slot);
+  }
+
+  private async dispose(slot: Slot): Promise<void> {
+    if (slot.state === 'done') return;
+    slot.state = 'done';
+    clearTimeout(slot.deadline);
+    clearTimeout(slot.retry);
+    this.slots.delete(keyOf(slot.task));
+    const i = this.waiting.indexOf(slot);
+    if (i >= 0) this.waiting.splice(i, 1);
+    const session = slot.session;
+    slot.session = undefined;
+    await session?.close();
+    this.pump();
+  }
+
+  /** Takes everything off air without ending any task: they resume when the node starts again. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.slots.values()].map(async (slot) => {
+      clearTimeout(slot.deadline);
+      clearTimeout(slot.retry);
+      slot.state = 'done';
+      await slot.session?.close();
+    }));
+    this.slots.clear();
+  }
+}

@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { CloudBrowser } from './capture/cloud-browser.js';
+import { EgressPolicy } from './capture/egress-policy.js';
+import { EgressProxy } from './capture/egress-proxy.js';
+import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
+import { JanusRoomBackend } from './rooms/janus/janus-rooms.js';
+import { Engine } from './scheduler/engine.js';
+import type { Clock, TaskStore } from './tasks/ports.js';
+
+/** The media side of a node: the SSRF proxy, Janus (embedded or external), Chromium, the engine. */
+export interface Worker {
+  engine: Engine;
+  rooms: JanusRoomBackend;
+  browser: CloudBrowser;
+  janus: EmbeddedJanus | undefined;
+  close(): Promise<void>;
+}
+
+const RECONNECT_INTERVAL_MS = 1000;
+
+export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock): Promise<Worker> {
+  const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
+  const proxy = new EgressProxy(policy, log.child({ module: 'egress' }));
+  const proxyUrl = await proxy.listen();
+
+  let janus: EmbeddedJanus | undefined;
+  let janusUrl = config.janusUrl;
+  if (!janusUrl) {
+    janus = new EmbeddedJanus({ dataDir: config.dataDir, log: log.child({ module: 'janus' }) });
+    janusUrl = (await janus.start()).wsUrl;
+  }
+  const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }));
+  const browser = new CloudBrowser({ executablePath: config.chromiumPath, dataDir: config.dataDir, proxyUrl, log: log.child({ module: 'chromium' }) });
+  await browser.ensure();
+  const engine = new Engine({
+    store,
+    session: { browser, rooms, proxy, log: log.child({ module: 'capture' }) },
+    clock,
+    log: log.child({ module: 'engine' }),
+    maxTasks: config.maxTasks,
+    maxQueue: config.queueSize,
+    codec: config.videoCodec,
+  });
+
+  let closing = false;
+  // Janus went away (it died, or an external one restarted): reconnect, then put every task back.
+  rooms.onReset(() => {
+    const url = janusUrl;
+    const attempt = (): void => {
+      if (closing || !url) return;
+      rooms.reconnect(url).then(
+        () => {
+          log.info('reconnected to janus; republishing the tasks on air');
+          engine.republishAll('janus restarted');
+        },
+        () => setTimeout(attempt, RECONNECT_INTERVAL_MS).unref(),
+      );
+    };
+    setTimeout(attempt, RECONNECT_INTERVAL_MS).unref();
+  });
+  // A dead Chromium takes every page with it; the sessions notice and restart in a new one.
+  browser.on('lost', () => void browser.ensure().catch((err: unknown) => log.error({ err }, 'chromium failed to start again')));
+
+  return {
+    engine,
+    rooms,
+    browser,
+    janus,
+    async close() {
+      closing = true;
+      await engine.close();
+      await browser.close();
+      await rooms.close();
+      await janus?.stop();
+      await proxy.close();
+    },
+  };
+}
