@@ -8,13 +8,14 @@ import { KeyRing, loadOrCreateGeneratedKey, readKeysFile, type AccessKeyPair, ty
 import { SqliteTaskStore } from './store/sqlite-task-store.js';
 import { TaskQueue } from './scheduler/task-queue.js';
 import { TaskService } from './tasks/service.js';
-import type { Clock, TaskRunner } from './tasks/ports.js';
+import type { Clock, TaskRunner, TaskStore } from './tasks/ports.js';
 import { startWorker, type Worker } from './worker.js';
 import { TaskStatus } from './tasks/types.js';
 
 /** Everything one node runs, wired together; `main.ts` only adds the process around it. */
 export interface WebcastNode {
   server: FastifyInstance;
+  store: TaskStore;
   /** The runner of an API-only node (WEBCAST_WORKER=false). */
   queue: TaskQueue | undefined;
   /** The media side of a worker node. */
@@ -72,6 +73,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   });
   return {
     server,
+    store,
     queue,
     worker,
     generatedKey,

@@ -3,12 +3,12 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
-import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
+import type { Publication, PublicationLoss, RoomBackend, RoomRef } from '../rooms/room-backend.js';
 import type { VideoSolution } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
 import type { CloudBrowser } from './cloud-browser.js';
 import { CAPTURE_TITLE } from './cloud-browser.js';
-import type { EgressProxy } from './egress-proxy.js';
+import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
 
 export type VideoCodec = 'VP8' | 'H264';
@@ -72,7 +72,7 @@ const PAGE_GUARD = `(() => {
  * the page captured by tab capture and published into the room. Emits 'lost' when the
  * publication breaks by itself (the engine decides what to do).
  */
-export class CaptureSession extends EventEmitter<{ lost: [string] }> {
+export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
   private publication: Publication | undefined;
   private watch: NodeJS.Timeout | undefined;
   private closed = false;
@@ -159,12 +159,12 @@ export class CaptureSession extends EventEmitter<{ lost: [string] }> {
     } catch (err) {
       const host = new URL(url).hostname;
       const why = this.deps.proxy.failureFor(host);
-      const message = (err as Error).message.split('\n')[0] ?? String(err);
+      const message = ((err as Error).message.split('\n')[0] ?? String(err)).replace(/^page\.goto: /, '');
       throw new PageOpenError(why ? `${why} (${message.replace(url, redactUrl(url))})` : message.replace(url, redactUrl(url)));
     }
     const status = response?.status() ?? 0;
     if (status >= 400) {
-      const why = response?.headers()['x-webcast-egress'] === 'refused' ? this.deps.proxy.failureFor(new URL(url).hostname) : undefined;
+      const why = response?.headers()[EGRESS_HEADER] ? this.deps.proxy.failureFor(new URL(url).hostname) : undefined;
       throw new PageOpenError(why ?? `the page answered HTTP ${status} ${response?.statusText() ?? ''}`.trim());
     }
     await this.windowFitting(this.plan.render.width, this.plan.render.height);
@@ -178,7 +178,7 @@ export class CaptureSession extends EventEmitter<{ lost: [string] }> {
     );
     const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
     this.publication = publication;
-    publication.onLost((reason) => this.lose(reason));
+    publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
     await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), publication.answerSdp);
   }
 
@@ -212,11 +212,11 @@ export class CaptureSession extends EventEmitter<{ lost: [string] }> {
     this.watch.unref();
   }
 
-  private lose(reason: string): void {
+  private lose(reason: string, replaced = false): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watch);
-    this.emit('lost', reason);
+    this.emit('lost', { reason, replaced });
   }
 
   /** Leaves the room, then closes the context; safe to call more than once. */

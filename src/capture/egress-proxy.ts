@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import { redactUrl } from '../log.js';
 import type { EgressPolicy } from './egress-policy.js';
 
+/** Set on answers the proxy makes itself, so a 403 or 502 of ours is not taken for the site's. */
+export const EGRESS_HEADER = 'x-webcast-egress';
+
 /**
  * The only way out of the cloud browser: an HTTP proxy on loopback that checks, on every
  * request (documents, subresources, redirects, WebSockets, HTTPS tunnels), where it goes, then
@@ -68,7 +71,7 @@ export class EgressProxy {
     }
     const verdict = await this.check(target.hostname);
     if ('status' in verdict) {
-      res.writeHead(verdict.status, { 'content-type': 'text/plain', 'x-webcast-egress': 'refused' }).end(`${verdict.reason}\n`);
+      res.writeHead(verdict.status, { 'content-type': 'text/plain', [EGRESS_HEADER]: verdict.status === 403 ? 'refused' : 'failed' }).end(`${verdict.reason}\n`);
       return;
     }
     const headers = { ...req.headers };
@@ -85,7 +88,7 @@ export class EgressProxy {
       const reason = `connecting to ${target.host} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
       this.remember(target.hostname, reason);
       this.log.debug({ url: redactUrl(target.href), reason }, 'upstream failed');
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`${reason}\n`);
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${reason}\n`);
       else res.destroy();
     });
     req.pipe(upstream);

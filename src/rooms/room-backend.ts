@@ -18,8 +18,14 @@ export interface Publication {
   readonly answerSdp: string;
   /** Leaves the room; safe to call twice. */
   close(): Promise<void>;
-  /** Called once if the backend drops the publisher by itself (kicked, hung up, connection lost). */
-  onLost(listener: (reason: string) => void): void;
+  /** Called once if the backend drops the publisher by itself (replaced, hung up, connection lost). */
+  onLost(listener: (loss: PublicationLoss) => void): void;
+}
+
+export interface PublicationLoss {
+  /** Another publisher took this UserId in the room: the end of this one, not a fault to heal. */
+  replaced: boolean;
+  reason: string;
 }
 
 export interface Subscription {

@@ -142,7 +142,10 @@ export class Engine implements TaskRunner {
     slot.session = session;
     slot.state = 'on-air';
     slot.attempts = 0;
-    session.once('lost', (reason) => void this.restart(slot, reason));
+    session.once('lost', (loss) => {
+      if (loss.replaced) void this.finish(slot, { type: 'ended', reason: StopReason.Unknown }, loss.reason);
+      else void this.restart(slot, loss.reason);
+    });
     const updated = await this.o.store.update(slot.task, (t) => (t.Status === TaskStatus.NotStarted ? transition(t, { type: 'published' }, this.o.clock()) : undefined));
     if (updated) {
       slot.task = updated;
@@ -161,11 +164,11 @@ export class Engine implements TaskRunner {
   }
 
   /** Ends the task with `event` (unless it already ended) and frees its slot. */
-  private async finish(slot: Slot, event: TaskEvent): Promise<void> {
+  private async finish(slot: Slot, event: TaskEvent, why?: string): Promise<void> {
     if (slot.state === 'done') return;
     const now = this.o.clock();
     const updated = await this.o.store.update(slot.task, (t) => (isActive(t.Status) ? transition(t, event, now) : undefined));
-    if (updated) this.o.log.info({ task: keyOf(slot.task), status: updated.Status, reason: updated.StopReason }, 'task ended');
+    if (updated) this.o.log.info({ task: keyOf(slot.task), status: updated.Status, reason: updated.StopReason, why }, 'task ended');
     await this.dispose(slot);
   }
 

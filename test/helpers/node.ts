@@ -109,3 +109,29 @@ export function queueOf(t: TestNode): TaskQueue {
   if (!t.node.queue) throw new Error('this test node runs a worker, not a queue');
   return t.node.queue;
 }
+
+/** Polls `probe` until it returns something truthy, or fails with the last value after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined | false;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+export interface WebCastTaskView {
+  Status: number;
+  StopReason: string;
+  StartTime: number;
+  EndTime: number;
+  UserId: string;
+}
+
+/** GetWebCastTask's task, or undefined when there is none. */
+export async function getTask(host: string, key: { AppId: string; RoomId: string; TaskId: string }): Promise<WebCastTaskView | undefined> {
+  const res = await sdkClient(host).get(key);
+  return (res.Result as { WebCastTask?: WebCastTaskView } | undefined)?.WebCastTask;
+}

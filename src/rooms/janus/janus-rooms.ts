@@ -1,13 +1,14 @@
 import Janode, { type JanodeConnection, type JanodeSession } from 'janode';
 import VideoRoomPlugin, { type VideoRoomHandle } from 'janode/plugins/videoroom';
 import type { Logger } from 'pino';
-import { RoomError, type Publication, type PublishRequest, type RoomBackend, type RoomPublisher, type RoomRef, type Subscription } from '../room-backend.js';
+import { RoomError, type Publication, type PublicationLoss, type PublishRequest, type RoomBackend, type RoomPublisher, type RoomRef, type Subscription } from '../room-backend.js';
 
 /** (AppId, RoomId) is the Janus room `AppId/RoomId`; string room ids must be on in the videoroom config. */
 export const janusRoomId = (room: RoomRef): string => `${room.appId}/${room.roomId}`;
 
 const ROOM_EXISTS = 427;
 const PLUGIN_KICKED = 'videoroom_kicked';
+const PLUGIN_LEAVING = 'videoroom_leaving';
 const errorCode = (err: unknown): number | undefined => (err as { _code?: number })._code;
 
 /**
@@ -19,6 +20,8 @@ export class JanusRoomBackend implements RoomBackend {
   private session: JanodeSession | undefined;
   private control: VideoRoomHandle | undefined;
   private readonly resetListeners: (() => void)[] = [];
+  /** Our publications by Janus room and feed, so that a replaced one knows it was replaced. */
+  private readonly publications = new Map<string, JanusPublication>();
   private closing = false;
 
   private constructor(private readonly log: Logger) {}
@@ -88,6 +91,7 @@ export class JanusRoomBackend implements RoomBackend {
     // The same UserId publishing again replaces the earlier publisher.
     const { participants } = await control.listParticipants({ room });
     for (const p of participants.filter((x) => x.display === request.userId)) {
+      this.publications.get(`${room}#${String(p.feed)}`)?.replacing();
       await control.kick({ room, feed: p.feed }).catch((err: unknown) => this.log.warn({ err, room, feed: p.feed }, 'kick failed'));
       this.log.info({ room, user: request.userId, feed: p.feed }, 'replaced an earlier publisher with the same UserId');
     }
@@ -103,7 +107,10 @@ export class JanusRoomBackend implements RoomBackend {
       await handle.detach().catch(() => undefined);
       throw new RoomError('janus answered the publisher without SDP');
     }
-    return new JanusPublication(handle, joined.jsep.sdp, String(joined.feed));
+    const id = `${room}#${String(joined.feed)}`;
+    const publication = new JanusPublication(handle, joined.jsep.sdp, String(joined.feed), () => this.publications.delete(id));
+    this.publications.set(id, publication);
+    return publication;
   }
 
   async subscribe(ref: RoomRef, userId: string, layer?: number): Promise<Subscription> {
@@ -138,35 +145,48 @@ export class JanusRoomBackend implements RoomBackend {
 
 class JanusPublication implements Publication {
   private closed = false;
-  private lostListener: ((reason: string) => void) | undefined;
-  private lostReason: string | undefined;
+  private lostListener: ((loss: PublicationLoss) => void) | undefined;
+  private loss: PublicationLoss | undefined;
+  private replaced = false;
 
   constructor(
     private readonly handle: VideoRoomHandle,
     readonly answerSdp: string,
     readonly feed: string,
+    private readonly forget: () => void,
   ) {
-    const lose = (reason: string) => () => this.lose(reason);
+    const lose = (reason: string, replaced = false) => () => this.lose({ reason, replaced: replaced || this.replaced });
+    handle.once(VideoRoomPlugin.EVENT.VIDEOROOM_LEAVING ?? PLUGIN_LEAVING, (data: { reason?: string }) => {
+      if (data.reason === 'kicked') this.lose({ reason: 'another publisher took this UserId in the room', replaced: true });
+    });
     handle.once(Janode.EVENT.HANDLE_DETACHED, lose('the janus handle was detached'));
     handle.once(Janode.EVENT.HANDLE_HANGUP, lose('janus hung up the publisher'));
     handle.once(Janode.EVENT.HANDLE_ICE_FAILED, lose('ICE failed between the browser and janus'));
-    handle.once(VideoRoomPlugin.EVENT.VIDEOROOM_KICKED ?? PLUGIN_KICKED, lose('kicked from the room'));
+    // We kick only to replace a publisher with the same UserId.
+    handle.once(VideoRoomPlugin.EVENT.VIDEOROOM_KICKED ?? PLUGIN_KICKED, lose('another publisher took this UserId in the room', true));
   }
 
-  private lose(reason: string): void {
-    if (this.closed || this.lostReason) return;
-    this.lostReason = reason;
-    this.lostListener?.(reason);
+  /** The backend is about to kick this publisher for a new one with the same UserId. */
+  replacing(): void {
+    this.replaced = true;
   }
 
-  onLost(listener: (reason: string) => void): void {
+  private lose(loss: PublicationLoss): void {
+    this.forget();
+    if (this.closed || this.loss) return;
+    this.loss = loss;
+    this.lostListener?.(loss);
+  }
+
+  onLost(listener: (loss: PublicationLoss) => void): void {
     this.lostListener = listener;
-    if (this.lostReason) listener(this.lostReason);
+    if (this.loss) listener(this.loss);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.forget();
     await this.handle.leave().catch(() => undefined);
     await this.handle.detach().catch(() => undefined);
   }

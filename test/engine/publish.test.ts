@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { PAGE_COLOR, SECOND_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
+import { Subscriber } from '../helpers/subscriber.js';
+import { freePort } from '../../src/rooms/janus/embedded-janus.js';
+
+const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
+
+describe('a page published into a real Janus room by a real Chromium', { timeout: 180_000 }, () => {
+  let t: TestNode;
+  let pages: PageServer;
+  const subscribers: Subscriber[] = [];
+  before(async () => {
+    pages = await startPageServer();
+    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: '3' } });
+  });
+  after(async () => {
+    await Promise.all(subscribers.map((s) => s.leave().catch(() => undefined)));
+    await t.close();
+    await pages.close();
+  });
+  const rooms = () => {
+    if (!t.node.worker) throw new Error('no worker');
+    return t.node.worker.rooms;
+  };
+  const join = async (roomId: string, userId: string, layer?: number) => {
+    const s = await Subscriber.join(rooms(), { appId: 'app1', roomId }, userId, layer);
+    subscribers.push(s);
+    return s;
+  };
+
+  it('shows the page in the room as the user, in both simulcast layers, with its colour and its sound', async () => {
+    const key = { AppId: 'app1', RoomId: 'sim', TaskId: 'sim1' };
+    const started = await sdkClient(t.host).start({
+      ...key,
+      UserId: 'slides-bot',
+      SourceURL: `${pages.url}/tone`,
+      VideoSolutions: [
+        { Width: 1280, Height: 720, FrameRate: 30 },
+        { Width: 640, Height: 360, FrameRate: 15 },
+      ],
+    });
+    assert.equal(started.Result, 'ok', JSON.stringify(started.ResponseMetadata.Error));
+    const running = await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2 && (await getTask(t.host, key)));
+    assert.equal(running.StopReason, '');
+
+    const publishers = await rooms().publishers({ appId: 'app1', roomId: 'sim' });
+    assert.deepEqual(publishers.map((p) => p.userId), ['slides-bot']);
+
+    const big = await join('sim', 'slides-bot', 1);
+    const v1 = await big.waitForVideo((v) => v.width === 1280 && v.framesDecoded > 30);
+    assert.deepEqual([v1.width, v1.height], [1280, 720]);
+    const fpsBig = await big.measuredFps(3000);
+    assert.ok(fpsBig >= 0.8 * 30, `big layer at ${fpsBig.toFixed(1)} fps, asked 30`);
+    const colour = await big.pixel(0.5, 0.8);
+    assert.ok(near(colour, PAGE_COLOR), `decoded ${colour.join(',')}, page is ${PAGE_COLOR.join(',')}`);
+    const tone = await big.loudestFrequency(2000);
+    assert.ok(Math.abs(tone.hz - TONE_HZ) < 15, `loudest ${tone.hz} Hz`);
+
+    await big.setLayer(0);
+    const v0 = await big.waitForVideo((v) => v.width === 640);
+    assert.deepEqual([v0.width, v0.height], [640, 360]);
+    const fpsSmall = await big.measuredFps(3000);
+    assert.ok(fpsSmall >= 0.8 * 15 && fpsSmall <= 15 * 1.2, `small layer at ${fpsSmall.toFixed(1)} fps, asked 15`);
+  });
+
+  it('takes the publisher out of the room within 2 s of StopWebcast', async () => {
+    const key = { AppId: 'app1', RoomId: 'sim', TaskId: 'sim1' };
+    const stopped = await sdkClient(t.host).stop(key);
+    assert.equal(stopped.Result, 'ok');
+    const t0 = Date.now();
+    await waitFor('the publisher to leave', async () => (await rooms().publishers({ appId: 'app1', roomId: 'sim' })).length === 0, 2000, 50);
+    const task = await getTask(t.host, key);
+    assert.deepEqual([task?.Status, task?.StopReason], [3, 'StopByAPI']);
+    assert.ok(Date.now() - t0 <= 2000);
+  });
+
+  it('keeps a page that navigates to a second page on air, and shows the second page', async () => {
+    const key = { AppId: 'app1', RoomId: 'nav', TaskId: 'nav1' };
+    await sdkClient(t.host).start({ ...key, UserId: 'nav-bot', SourceURL: `${pages.url}/navigates?after=2500`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    const sub = await join('nav', 'nav-bot');
+    await sub.waitForVideo((v) => v.framesDecoded > 5);
+    const first = await sub.pixel(0.5, 0.8);
+    assert.ok(near(first, PAGE_COLOR), `first page decoded as ${first.join(',')}`);
+    await waitFor('the second page', async () => near(await sub.pixel(0.5, 0.8), SECOND_COLOR), 10_000);
+    const before = (await sub.video()).framesDecoded;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok((await sub.video()).framesDecoded > before + 10, 'frames keep coming after the navigation');
+    assert.equal((await getTask(t.host, key))?.Status, 2);
+    await sdkClient(t.host).stop(key);
+  });
+
+  it('replaces an earlier publisher with the same UserId, and ends the earlier task', async () => {
+    const first = { AppId: 'app1', RoomId: 'same', TaskId: 'first' };
+    const second = { AppId: 'app1', RoomId: 'same', TaskId: 'second' };
+    const body = { UserId: 'twin', SourceURL: `${pages.url}/tone`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
+    await sdkClient(t.host).start({ ...first, ...body });
+    await waitFor('first on air', async () => (await getTask(t.host, first))?.Status === 2);
+    const firstFeed = (await rooms().publishers({ appId: 'app1', roomId: 'same' }))[0]?.id;
+    await sdkClient(t.host).start({ ...second, ...body });
+    await waitFor('second on air', async () => (await getTask(t.host, second))?.Status === 2);
+    const ended = await waitFor('first ended', async () => {
+      const task = await getTask(t.host, first);
+      return task?.Status === 3 && task;
+    });
+    assert.equal(ended.StopReason, 'UnknownStopReason');
+    const publishers = await rooms().publishers({ appId: 'app1', roomId: 'same' });
+    assert.equal(publishers.length, 1);
+    assert.equal(publishers[0]?.userId, 'twin');
+    assert.notEqual(publishers[0]?.id, firstFeed);
+    await sdkClient(t.host).stop(second);
+  });
+
+  it('ends a task at MaxRunningTime', async () => {
+    const key = { AppId: 'app1', RoomId: 'max', TaskId: 'max1' };
+    await sdkClient(t.host).start({ ...key, UserId: 'timer', SourceURL: `${pages.url}/tone`, MaxRunningTime: 10, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    const ended = await waitFor('the end', async () => {
+      const task = await getTask(t.host, key);
+      return task?.Status === 3 && task;
+    }, 15_000);
+    assert.equal(ended.StopReason, 'ExceedMaxRunningTime');
+    const ranMs = ended.EndTime - ended.StartTime;
+    assert.ok(ranMs >= 10_000 && ranMs < 11_500, `ran ${ranMs} ms for MaxRunningTime 10 s`);
+    assert.deepEqual(await rooms().publishers({ appId: 'app1', roomId: 'max' }), []);
+  });
+
+  for (const [what, path, detail] of [
+    ['connection refused', 'closed-port', /ECONNREFUSED/],
+    ['a DNS failure', 'http://no-such-host.invalid/', /DNS lookup of no-such-host\.invalid failed/],
+    ['an HTTP error status', '/missing', /HTTP 404/],
+    ['a private address (SSRF)', 'http://10.1.2.3/admin', /10\.1\.2\.3 is a private address/],
+    ['the cloud metadata address (SSRF)', 'http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a linkLocal address/],
+  ] as const) {
+    it(`fails a task whose page cannot be opened: ${what} → 4/StartTaskFailed`, async () => {
+      const key = { AppId: 'app1', RoomId: 'fail', TaskId: `fail-${what.replace(/\W+/g, '-')}` };
+      const url = path === 'closed-port' ? `http://127.0.0.1:${await freePort()}/` : path.startsWith('/') ? `${pages.url}${path}` : path;
+      await sdkClient(t.host).start({ ...key, UserId: 'nobody', SourceURL: url });
+      const failed = await waitFor('Status 4', async () => {
+        const task = await getTask(t.host, key);
+        return task?.Status === 4 && task;
+      });
+      assert.equal(failed.StopReason, 'StartTaskFailed');
+      assert.ok(failed.EndTime >= failed.StartTime);
+      const stored = await t.node.store.get(key);
+      assert.match(stored?.FailureDetail ?? '', detail);
+      assert.deepEqual(await rooms().publishers({ appId: 'app1', roomId: 'fail' }), []);
+    });
+  }
+});
