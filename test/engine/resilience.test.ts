@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { startPageServer, type PageServer } from '../helpers/pages.js';
+import { Subscriber } from '../helpers/subscriber.js';
+
+const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
+const workerEnv = { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1' };
+
+describe('capacity, restarts and failures of the media side', { timeout: 240_000 }, () => {
+  let pages: PageServer;
+  before(async () => {
+    pages = await startPageServer();
+  });
+  after(() => pages.close());
+
+  it('runs at most WEBCAST_MAX_TASKS at once, queues the next ones in Status 1, and refuses past the queue', async () => {
+    const t = await startTestNode({ env: { ...workerEnv, WEBCAST_MAX_TASKS: '1', WEBCAST_QUEUE_SIZE: '1' } });
+    try {
+      const api = sdkClient(t.host);
+      const key = (TaskId: string) => ({ AppId: 'app1', RoomId: 'cap', TaskId });
+      const body = (TaskId: string) => ({ ...key(TaskId), UserId: `user-${TaskId}`, SourceURL: `${pages.url}/tone`, ...small });
+      assert.equal((await api.start(body('a'))).Result, 'ok');
+      await waitFor('a on air', async () => (await getTask(t.host, key('a')))?.Status === 2);
+      assert.equal((await api.start(body('b'))).Result, 'ok');
+      const full = await api.start(body('c'));
+      assert.equal(full.ResponseMetadata.Error?.Code, 'FlowLimitExceeded.TaskNumberOverLimit');
+      assert.equal((await getTask(t.host, key('c'))), undefined, 'a refused task leaves nothing behind');
+      assert.match((await api.start(body('b'))).Result as string, /has been started/);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await getTask(t.host, key('b')))?.Status, 1, 'b waits while a runs');
+      await api.stop(key('a'));
+      await waitFor('b on air', async () => (await getTask(t.host, key('b')))?.Status === 2);
+      assert.equal((await api.start(body('c'))).Result, 'ok', 'the line has room again');
+    } finally {
+      await t.close();
+    }
+  });
+
+  describe('with a task on air', () => {
+    let t: TestNode;
+    const key = { AppId: 'app1', RoomId: 'heal', TaskId: 'heal1' };
+    const rooms = () => {
+      if (!t.node.worker) throw new Error('no worker');
+      return t.node.worker.rooms;
+    };
+    const feeds = async () => (await rooms().publishers({ appId: 'app1', roomId: 'heal' }).catch(() => [])).filter((p) => p.userId === 'healer');
+    /** A new feed for the user, whose frames a subscriber decodes. */
+    const backOnAir = async (oldFeed: string | undefined) => {
+      const feed = await waitFor('a new feed', async () => {
+        const f = await feeds();
+        return f.length === 1 && f[0]?.id !== oldFeed && f[0];
+      }, 30_000);
+      const sub = await Subscriber.join(rooms(), { appId: 'app1', roomId: 'heal' }, 'healer');
+      try {
+        const v = await sub.waitForVideo((x) => x.framesDecoded > 10);
+        assert.ok(v.framesDecoded > 10, 'frames arrive again');
+      } finally {
+        await sub.leave();
+      }
+      return feed.id;
+    };
+
+    before(async () => {
+      t = await startTestNode({ env: workerEnv });
+      await sdkClient(t.host).start({ ...key, UserId: 'healer', SourceURL: `${pages.url}/tone`, ...small });
+      await waitFor('on air', async () => (await getTask(t.host, key))?.Status === 2);
+    });
+    after(() => t.close());
+
+    it('puts the task back on air in a new Chromium when Chromium dies', async () => {
+      const [before] = await feeds();
+      const profile = t.node.worker?.browser.profile;
+      assert.ok(profile);
+      execFileSync('pkill', ['-KILL', '-f', '--', `user-data-dir=${profile}`]);
+      await backOnAir(before?.id);
+      assert.notEqual(t.node.worker?.browser.profile, profile);
+      assert.equal((await getTask(t.host, key))?.Status, 2);
+    });
+
+    it('restarts the embedded Janus when it dies and publishes the task again', async () => {
+      const [before] = await feeds();
+      const pid = t.node.worker?.janus?.pid;
+      assert.ok(pid);
+      process.kill(pid, 'SIGKILL');
+      await backOnAir(before?.id);
+      assert.notEqual(t.node.worker?.janus?.pid, pid);
+      assert.equal((await getTask(t.host, key))?.Status, 2);
+    });
+
+    it('resumes the task after the node restarts, with its TaskId and StartTime', async () => {
+      const startTime = (await getTask(t.host, key))?.StartTime;
+      const dataDir = t.dataDir;
+      await t.close({ keepData: true });
+      t = await startTestNode({ env: workerEnv, dataDir });
+      await backOnAir(undefined);
+      const task = await getTask(t.host, key);
+      assert.deepEqual([task?.Status, task?.StartTime], [2, startTime]);
+    });
+  });
+});
