@@ -164,7 +164,8 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
     }
     const status = response?.status() ?? 0;
     if (status >= 400) {
-      const why = response?.headers()[EGRESS_HEADER] ? this.deps.proxy.failureFor(new URL(url).hostname) : undefined;
+      // After redirects the refused host is the last one, not the SourceURL's.
+      const why = response?.headers()[EGRESS_HEADER] ? this.deps.proxy.failureFor(new URL(response.url()).hostname) : undefined;
       throw new PageOpenError(why ?? `the page answered HTTP ${status} ${response?.statusText() ?? ''}`.trim());
     }
     await this.windowFitting(this.plan.render.width, this.plan.render.height);

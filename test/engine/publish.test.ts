@@ -133,6 +133,7 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     ['an HTTP error status', '/missing', /HTTP 404/],
     ['a private address (SSRF)', 'http://10.1.2.3/admin', /10\.1\.2\.3 is a private address/],
     ['the cloud metadata address (SSRF)', 'http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a linkLocal address/],
+    ['a redirect to a private address (SSRF)', '/redirect?to=http://10.20.30.40/', /10\.20\.30\.40 is a private address/],
   ] as const) {
     it(`fails a task whose page cannot be opened: ${what} → 4/StartTaskFailed`, async () => {
       const key = { AppId: 'app1', RoomId: 'fail', TaskId: `fail-${what.replace(/\W+/g, '-')}` };
@@ -149,4 +150,13 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
       assert.deepEqual(await rooms().publishers({ appId: 'app1', roomId: 'fail' }), []);
     });
   }
+
+  it('keeps a page on air whose subresource points into a private network, and refuses that request', async () => {
+    const key = { AppId: 'app1', RoomId: 'sub', TaskId: 'sub1' };
+    await sdkClient(t.host).start({ ...key, UserId: 'img', SourceURL: `${pages.url}/subresource?src=http://192.168.77.1/pixel.png`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    const refusal = await waitFor('the refusal in the log', async () => t.logs.find((l) => l.includes('cloud browser request refused') && l.includes('192.168.77.1')), 5000);
+    assert.match(refusal, /192\.168\.77\.1 is a private address/);
+    await sdkClient(t.host).stop(key);
+  });
 });

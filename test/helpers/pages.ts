@@ -35,6 +35,10 @@ export async function startPageServer(): Promise<PageServer> {
         return html(tonePage(PAGE_COLOR, 'first', `setTimeout(() => { location.href = '/second'; }, ${Number(new URL(req.url ?? '/', 'http://x').searchParams.get('after') ?? 3000)});`));
       case '/second':
         return html(tonePage(SECOND_COLOR, 'second'));
+      case '/redirect':
+        return res.writeHead(302, { location: new URL(req.url ?? '/', 'http://x').searchParams.get('to') ?? '/' }).end();
+      case '/subresource':
+        return html(tonePage(PAGE_COLOR, 'subresource', `const img = new Image(); img.src = ${JSON.stringify(new URL(req.url ?? '/', 'http://x').searchParams.get('src') ?? '')}; document.body.append(img);`));
       case '/missing':
         return html('<h1>not here</h1>', 404);
       default:
