@@ -51,6 +51,7 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     const big = await join('sim', 'slides-bot', 1);
     const v1 = await big.waitForVideo((v) => v.width === 1280 && v.framesDecoded > 30);
     assert.deepEqual([v1.width, v1.height], [1280, 720]);
+    assert.equal(v1.codec, 'video/VP8');
     const fpsBig = await big.measuredFps(3000);
     assert.ok(fpsBig >= 0.8 * 30, `big layer at ${fpsBig.toFixed(1)} fps, asked 30`);
     const colour = await big.pixel(0.5, 0.8);

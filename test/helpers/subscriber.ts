@@ -28,8 +28,8 @@ window.sub = {
   },
   async video() {
     const stats = await window.pc.getStats();
-    let out = { width: 0, height: 0, fps: 0, framesDecoded: 0 };
-    stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out = { width: s.frameWidth || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0, framesDecoded: s.framesDecoded || 0 }; });
+    let out = { width: 0, height: 0, fps: 0, framesDecoded: 0, codec: '' };
+    stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out = { width: s.frameWidth || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0, framesDecoded: s.framesDecoded || 0, codec: (s.codecId && stats.get(s.codecId) && stats.get(s.codecId).mimeType) || '' }; });
     return out;
   },
   pixel(x, y) {
@@ -53,6 +53,15 @@ window.sub = {
 };
 </script>`;
 
+export interface VideoReceived {
+  width: number;
+  height: number;
+  fps: number;
+  framesDecoded: number;
+  /** e.g. video/VP8 */
+  codec: string;
+}
+
 export class Subscriber {
   private constructor(
     private readonly browser: Browser,
@@ -75,12 +84,12 @@ export class Subscriber {
     return new Subscriber(browser, page, subscription);
   }
 
-  async video(): Promise<{ width: number; height: number; fps: number; framesDecoded: number }> {
+  async video(): Promise<VideoReceived> {
     return this.page.evaluate(() => (window as unknown as SubWindow).sub.video());
   }
 
   /** Waits until frames of the given size arrive, and returns the stats then. */
-  async waitForVideo(check: (v: { width: number; height: number; fps: number; framesDecoded: number }) => boolean, timeoutMs = 15_000) {
+  async waitForVideo(check: (v: VideoReceived) => boolean, timeoutMs = 15_000) {
     const deadline = Date.now() + timeoutMs;
     let v = await this.video();
     while (!check(v) && Date.now() < deadline) {
@@ -120,7 +129,7 @@ export class Subscriber {
 interface SubWindow {
   sub: {
     answer(offer: string): Promise<string>;
-    video(): Promise<{ width: number; height: number; fps: number; framesDecoded: number }>;
+    video(): Promise<VideoReceived>;
     pixel(x: number, y: number): number[];
     loudestFrequency(ms: number): Promise<{ hz: number; share: number }>;
   };

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { PAGE_COLOR, startPageServer, type PageServer } from '../helpers/pages.js';
+import { Subscriber } from '../helpers/subscriber.js';
+
+describe('the video codec setting', { timeout: 120_000 }, () => {
+  let t: TestNode;
+  let pages: PageServer;
+  before(async () => {
+    pages = await startPageServer();
+    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_VIDEO_CODEC: 'h264' } });
+  });
+  after(async () => {
+    await t.close();
+    await pages.close();
+  });
+
+  it('publishes H.264 through Chromium’s OpenH264 when WEBCAST_VIDEO_CODEC=h264, in both layers', async () => {
+    const key = { AppId: 'app1', RoomId: 'h264', TaskId: 'h1' };
+    await sdkClient(t.host).start({ ...key, UserId: 'h264-bot', SourceURL: `${pages.url}/tone`, VideoSolutions: [{ Width: 960, Height: 540, FrameRate: 15 }, { Width: 480, Height: 270, FrameRate: 15 }] });
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    if (!t.node.worker) throw new Error('no worker');
+    const sub = await Subscriber.join(t.node.worker.rooms, { appId: 'app1', roomId: 'h264' }, 'h264-bot', 1);
+    try {
+      const big = await sub.waitForVideo((v) => v.width === 960 && v.framesDecoded > 10);
+      assert.equal(big.codec, 'video/H264');
+      assert.deepEqual([big.width, big.height], [960, 540]);
+      const colour = await sub.pixel(0.5, 0.8);
+      assert.ok(colour.every((c, i) => Math.abs(c - (PAGE_COLOR[i] ?? 0)) <= 16), `decoded ${colour.join(',')}`);
+      await sub.setLayer(0);
+      const small = await sub.waitForVideo((v) => v.width === 480);
+      assert.deepEqual([small.width, small.height], [480, 270]);
+    } finally {
+      await sub.leave();
+    }
+  });
+});
