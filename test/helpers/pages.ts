@@ -19,6 +19,30 @@ osc.connect(gain).connect(ctx.destination); osc.start();
 ${extra}
 </script></body></html>`;
 
+/**
+ * Black, with a white flash and a 1 kHz beep at the same instant once a second, both timed on
+ * the audio clock as it reaches the output, for measuring audio/video sync.
+ */
+const syncPage = `<!doctype html><html><head><meta charset="utf-8"><title>sync</title>
+<style>html,body{margin:0;height:100%;background:#000;overflow:hidden}</style></head><body><script>
+const ctx = new AudioContext();
+const gain = ctx.createGain(); gain.gain.value = 0; gain.connect(ctx.destination);
+const osc = ctx.createOscillator(); osc.frequency.value = 1000; osc.connect(gain); osc.start();
+let scheduled = 0;
+function schedule() {
+  const now = ctx.currentTime;
+  for (let k = Math.max(scheduled, Math.ceil(now + 0.2)); k < now + 3; k++) {
+    gain.gain.setValueAtTime(0.8, k); gain.gain.setValueAtTime(0, k + 0.1); scheduled = k + 1;
+  }
+}
+setInterval(schedule, 500); schedule();
+(function frame() {
+  const t = ctx.getOutputTimestamp().contextTime ?? ctx.currentTime;
+  document.body.style.background = (t % 1) < 0.1 && t > 0.2 ? '#fff' : '#000';
+  requestAnimationFrame(frame);
+})();
+</script></body></html>`;
+
 export interface PageServer {
   url: string;
   close(): Promise<void>;
@@ -35,6 +59,8 @@ export async function startPageServer(): Promise<PageServer> {
         return html(tonePage(PAGE_COLOR, 'first', `setTimeout(() => { location.href = '/second'; }, ${Number(new URL(req.url ?? '/', 'http://x').searchParams.get('after') ?? 3000)});`));
       case '/second':
         return html(tonePage(SECOND_COLOR, 'second'));
+      case '/sync':
+        return html(syncPage);
       case '/redirect':
         return res.writeHead(302, { location: new URL(req.url ?? '/', 'http://x').searchParams.get('to') ?? '/' }).end();
       case '/subresource':

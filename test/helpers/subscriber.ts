@@ -38,6 +38,18 @@ window.sub = {
     const g = c.getContext('2d'); g.drawImage(v, 0, 0);
     return [...g.getImageData(Math.round(x * c.width), Math.round(y * c.height), 1, 1).data.slice(0, 3)];
   },
+  async record(ms) {
+    const rec = new MediaRecorder(window.stream, { mimeType: 'video/webm;codecs=vp8,opus' });
+    const chunks = [];
+    rec.ondataavailable = (e) => chunks.push(e.data);
+    const done = new Promise((r) => (rec.onstop = r));
+    rec.start(1000);
+    await new Promise((r) => setTimeout(r, ms));
+    rec.stop(); await done;
+    const buf = new Uint8Array(await new Blob(chunks).arrayBuffer());
+    let bin = ''; for (let i = 0; i < buf.length; i += 0x8000) bin += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+    return btoa(bin);
+  },
   async loudestFrequency(ms) {
     const ctx = new AudioContext();
     const src = ctx.createMediaStreamSource(new MediaStream(window.stream.getAudioTracks()));
@@ -116,6 +128,11 @@ export class Subscriber {
     return this.page.evaluate((d) => (window as unknown as SubWindow).sub.loudestFrequency(d), ms);
   }
 
+  /** What the subscriber receives, recorded by MediaRecorder as WebM (VP8 + Opus). */
+  async record(ms: number): Promise<Buffer> {
+    return Buffer.from(await this.page.evaluate((d) => (window as unknown as SubWindow).sub.record(d), ms), 'base64');
+  }
+
   setLayer(layer: number): Promise<void> {
     return this.subscription.setLayer(layer);
   }
@@ -132,5 +149,6 @@ interface SubWindow {
     video(): Promise<VideoReceived>;
     pixel(x: number, y: number): number[];
     loudestFrequency(ms: number): Promise<{ hz: number; share: number }>;
+    record(ms: number): Promise<string>;
   };
 }

@@ -30,6 +30,8 @@ declare module 'janode' {
   }
 
   const Janode: {
+    /** janode's own console logger. */
+    Logger: { setLevel(level: 'debug' | 'verb' | 'info' | 'warn' | 'error' | 'none'): string };
     connect(config: { address: { url: string; apisecret?: string }[] | { url: string; apisecret?: string }; retry_time_secs?: number; max_retries?: number; is_admin?: boolean }): Promise<JanodeConnection>;
     EVENT: {
       CONNECTION_CLOSED: 'connection_closed';

@@ -1,0 +1,214 @@
+/**
+ * `npm run bench`: the engine against the classic pipeline (Chromium in Xvfb + PulseAudio +
+ * ffmpeg x11grab/libx264), on this machine, in one run. Prints a table and the ratios.
+ * BENCH_SECONDS sets each measuring window (default 15), BENCH_SYNC_SECONDS the sync
+ * recordings (default 60), BENCH_MAX_CAPACITY the most tasks tried at once (default 6).
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startClassic } from './classic.js';
+import { cmdline, measureCores, pidsWhere, tree } from './proc.js';
+import { measureSync, type SyncResult } from './sync.js';
+import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../test/helpers/node.js';
+import { startPageServer, type PageServer } from '../test/helpers/pages.js';
+import { Subscriber } from '../test/helpers/subscriber.js';
+
+const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 15) * 1000;
+const SYNC_MS = Number(process.env.BENCH_SYNC_SECONDS ?? 60) * 1000;
+const MAX_CAPACITY = Number(process.env.BENCH_MAX_CAPACITY ?? 6);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return ((s[(s.length - 1) >> 1] ?? 0) + (s[s.length >> 1] ?? 0)) / 2;
+};
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+let t: TestNode;
+let pages: PageServer;
+let n = 0;
+
+function chromiumPids(): number[] {
+  const profile = t.node.worker?.browser.profile ?? '\0';
+  return tree(pidsWhere((c) => c.includes(`user-data-dir=${profile}`) && !c.includes('--type=')));
+}
+const janusPids = (): number[] => (t.node.worker?.janus?.pid ? [t.node.worker.janus.pid] : []);
+
+/** Our side's processes: the cloud Chromium and its children, Janus, and this Node process itself. */
+function ourPids(): number[] {
+  return [...chromiumPids(), ...janusPids(), process.pid];
+}
+
+async function startNode(codec: string, maxTasks: number): Promise<void> {
+  t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_LOG_LEVEL: 'warn', WEBCAST_VIDEO_CODEC: codec } });
+}
+
+async function startTask(over: Record<string, unknown>) {
+  n += 1;
+  const key = { AppId: 'bench', RoomId: `r${n}`, TaskId: `t${n}` };
+  const res = await sdkClient(t.host).start({ ...key, UserId: `u${n}`, SourceURL: `${pages.url}/tone`, ...over });
+  if (res.Result !== 'ok') throw new Error(JSON.stringify(res.ResponseMetadata.Error));
+  await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2, 60_000);
+  return key;
+}
+
+const subscribe = (key: { RoomId: string }, user: string) => {
+  if (!t.node.worker) throw new Error('no worker');
+  return Subscriber.join(t.node.worker.rooms, { appId: 'bench', roomId: key.RoomId }, user);
+};
+
+async function firstFrameLatency(runs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    n += 1;
+    const key = { AppId: 'bench', RoomId: `r${n}`, TaskId: `t${n}` };
+    const t0 = performance.now();
+    await sdkClient(t.host).start({ ...key, UserId: `u${n}`, SourceURL: `${pages.url}/tone` });
+    await waitFor('the publisher', async () => (await t.node.worker?.rooms.publishers({ appId: 'bench', roomId: key.RoomId }))?.length === 1, 30_000, 20);
+    const sub = await subscribe(key, `u${n}`);
+    await sub.waitForVideo((v) => v.framesDecoded > 0, 30_000);
+    out.push(performance.now() - t0);
+    await sub.leave();
+    await sdkClient(t.host).stop(key);
+  }
+  return out;
+}
+
+interface Row {
+  config: string;
+  oursCores: number;
+  parts: { chromium: number; janus: number; node: number };
+  oursFps: number;
+  oursMB: number;
+  baseCores: number;
+  baseFps: number;
+  baseMB: number;
+}
+
+async function measureOurs(width: number, height: number, fps: number) {
+  const key = await startTask({ VideoSolutions: [{ Width: width, Height: height, FrameRate: fps }] });
+  await sleep(3000);
+  const [ours, chromium, janus, node] = await Promise.all([
+    measureCores(ourPids, WINDOW_MS),
+    measureCores(chromiumPids, WINDOW_MS),
+    measureCores(janusPids, WINDOW_MS),
+    measureCores(() => [process.pid], WINDOW_MS),
+  ]);
+  const sub = await subscribe(key, `u${n}`);
+  await sub.waitForVideo((v) => v.framesDecoded > 10);
+  const oursFps = await sub.measuredFps(WINDOW_MS);
+  await sub.leave();
+  await sdkClient(t.host).stop(key);
+  return { ours, oursFps, parts: { chromium: chromium.cores, janus: janus.cores, node: node.cores } };
+}
+
+async function compare(width: number, height: number, fps: number): Promise<Row> {
+  const { ours, oursFps, parts } = await measureOurs(width, height, fps);
+  const base = await startClassic({ url: `${pages.url}/tone`, width, height, frameRate: fps });
+  await sleep(3000);
+  const f0 = base.frames();
+  const t0 = performance.now();
+  const baseline = await measureCores(() => tree(base.roots()), WINDOW_MS);
+  const baseFps = ((base.frames() - f0) * 1000) / (performance.now() - t0);
+  await base.stop();
+  return { config: `${width}x${height}@${fps}`, oursCores: ours.cores, parts, oursFps, oursMB: ours.pssBytes / 2 ** 20, baseCores: baseline.cores, baseFps, baseMB: baseline.pssBytes / 2 ** 20 };
+}
+
+async function capacity(): Promise<{ held: number; steps: { tasks: number; minFps: number; cores: number }[] }> {
+  const keys: { AppId: string; RoomId: string; TaskId: string }[] = [];
+  const steps: { tasks: number; minFps: number; cores: number }[] = [];
+  let held = 0;
+  for (let k = 1; k <= MAX_CAPACITY; k += 1) {
+    keys.push(await startTask({ VideoSolutions: [{ Width: 1280, Height: 720, FrameRate: 15 }] }));
+    await sleep(3000);
+    const sent = async () => Promise.all(keys.map(async (key) => (await t.node.worker?.engine.session(key)?.stats())?.video[0]?.framesSent ?? 0));
+    const a = await sent();
+    const t0 = performance.now();
+    const { cores } = await measureCores(ourPids, WINDOW_MS);
+    const b = await sent();
+    const secs = (performance.now() - t0) / 1000;
+    const minFps = Math.min(...b.map((x, i) => (x - (a[i] ?? 0)) / secs));
+    steps.push({ tasks: k, minFps, cores });
+    log(`  ${k} task(s) of 1280x720@15: slowest sends ${minFps.toFixed(1)} fps, ${cores.toFixed(2)} cores`);
+    if (minFps < 0.9 * 15) break;
+    held = k;
+  }
+  for (const key of keys) await sdkClient(t.host).stop(key);
+  return { held, steps };
+}
+
+async function syncOurs(): Promise<SyncResult> {
+  const key = await startTask({ SourceURL: `${pages.url}/sync`, VideoSolutions: [{ Width: 1280, Height: 720, FrameRate: 30 }] });
+  const sub = await subscribe(key, `u${n}`);
+  await sub.waitForVideo((v) => v.framesDecoded > 10);
+  await sleep(2000);
+  const file = path.join(tmpdir(), `bench-sync-ours-${process.pid}.webm`);
+  writeFileSync(file, await sub.record(SYNC_MS));
+  await sub.leave();
+  await sdkClient(t.host).stop(key);
+  return measureSync(file);
+}
+
+async function syncBaseline(): Promise<SyncResult> {
+  const file = path.join(tmpdir(), `bench-sync-classic-${process.pid}.ts`);
+  const base = await startClassic({ url: `${pages.url}/sync`, width: 1280, height: 720, frameRate: 30, outFile: file });
+  await sleep(SYNC_MS + 2000);
+  await base.stop();
+  return measureSync(file);
+}
+
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const syncLine = (name: string, s: SyncResult) =>
+  `${name.padEnd(9)} audio ${s.medianMs >= 0 ? 'late' : 'early'} by ${fmt(Math.abs(s.medianMs), 0)} ms (median of ${s.pairs}), range ${fmt(s.minMs, 0)}..${fmt(s.maxMs, 0)} ms, drift over the run ${fmt(s.driftMs, 0)} ms`;
+
+async function main(): Promise<void> {
+  pages = await startPageServer();
+  await startNode('vp8', MAX_CAPACITY + 2);
+  log(`webcast bench: ${cmdline(process.pid).trim()} — windows of ${WINDOW_MS / 1000} s, sync over ${SYNC_MS / 1000} s`);
+  try {
+    log('\nStart → first frame at a subscriber (1280x720@15, light page):');
+    const lat = await firstFrameLatency(5);
+    log(`  median ${fmt(median(lat), 0)} ms  (runs: ${lat.map((x) => x.toFixed(0)).join(', ')})`);
+
+    log('\nOne task, light page; ours = cloud Chromium + Janus + this Node process, classic = Xvfb + PulseAudio + Chromium + ffmpeg:');
+    log('  size@fps          ours cores  fps    PSS MB | classic cores  fps    PSS MB | CPU ratio ours/classic');
+    const rows: Row[] = [];
+    for (const [w, h, f] of [[1280, 720, 15], [1280, 720, 30], [1920, 1080, 30]] as const) {
+      const r = await compare(w, h, f);
+      rows.push(r);
+      log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(r.oursCores / r.baseCores)}`);
+    }
+    log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)}, Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
+    log('  CPU-seconds per task-minute: ' + rows.map((r) => `${r.config} ours ${fmt(r.oursCores * 60, 0)} s, classic ${fmt(r.baseCores * 60, 0)} s`).join('; '));
+
+    log('\nCapacity: 1280x720@15 tasks on one node until the slowest sends below 90% of 15 fps:');
+    const cap = await capacity();
+    log(`  holds ${cap.held} task(s)`);
+
+    log('\nThe same with WEBCAST_VIDEO_CODEC=h264 (OpenH264), against the classic figures above:');
+    await t.close();
+    await startNode('h264', 2);
+    for (const r of rows) {
+      const [w, h, f] = r.config.split(/[x@]/).map(Number) as [number, number, number];
+      const m = await measureOurs(w, h, f);
+      log(`  ${r.config.padEnd(16)}  ${fmt(m.ours.cores).padStart(10)}  ${fmt(m.oursFps, 1).padStart(5)}  ${fmt(m.ours.pssBytes / 2 ** 20, 0).padStart(6)} | CPU ratio h264/classic ${fmt(m.ours.cores / r.baseCores)}, h264/vp8 ${fmt(m.ours.cores / r.oursCores)}  (Chromium ${fmt(m.parts.chromium)})`);
+    }
+    await t.close();
+    await startNode('vp8', 2);
+
+    log(`\nAudio/video sync, 1280x720@30 page flashing and beeping once a second, ${SYNC_MS / 1000} s:`);
+    log(`  ${syncLine('ours', await syncOurs())}  (recorded at the subscriber)`);
+    log(`  ${syncLine('classic', await syncBaseline())}  (in ffmpeg's output)`);
+  } finally {
+    await t.close();
+    await pages.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
