@@ -85,8 +85,8 @@ interface Row {
   baseMB: number;
 }
 
-async function measureOurs(width: number, height: number, fps: number) {
-  const key = await startTask({ VideoSolutions: [{ Width: width, Height: height, FrameRate: fps }] });
+async function measureOurs(width: number, height: number, fps: number, page = 'tone') {
+  const key = await startTask({ SourceURL: `${pages.url}/${page}`, VideoSolutions: [{ Width: width, Height: height, FrameRate: fps }] });
   await sleep(3000);
   const [ours, chromium, janus, node] = await Promise.all([
     measureCores(ourPids, WINDOW_MS),
@@ -102,16 +102,16 @@ async function measureOurs(width: number, height: number, fps: number) {
   return { ours, oursFps, parts: { chromium: chromium.cores, janus: janus.cores, node: node.cores } };
 }
 
-async function compare(width: number, height: number, fps: number): Promise<Row> {
-  const { ours, oursFps, parts } = await measureOurs(width, height, fps);
-  const base = await startClassic({ url: `${pages.url}/tone`, width, height, frameRate: fps });
+async function compare(width: number, height: number, fps: number, page = 'tone'): Promise<Row> {
+  const { ours, oursFps, parts } = await measureOurs(width, height, fps, page);
+  const base = await startClassic({ url: `${pages.url}/${page}`, width, height, frameRate: fps });
   await sleep(3000);
   const f0 = base.frames();
   const t0 = performance.now();
   const baseline = await measureCores(() => tree(base.roots()), WINDOW_MS);
   const baseFps = ((base.frames() - f0) * 1000) / (performance.now() - t0);
   await base.stop();
-  return { config: `${width}x${height}@${fps}`, oursCores: ours.cores, parts, oursFps, oursMB: ours.pssBytes / 2 ** 20, baseCores: baseline.cores, baseFps, baseMB: baseline.pssBytes / 2 ** 20 };
+  return { config: `${width}x${height}@${fps}${page === 'tone' ? '' : ` ${page}`}`, oursCores: ours.cores, parts, oursFps, oursMB: ours.pssBytes / 2 ** 20, baseCores: baseline.cores, baseFps, baseMB: baseline.pssBytes / 2 ** 20 };
 }
 
 async function capacity(): Promise<{ held: number; steps: { tasks: number; minFps: number; cores: number }[] }> {
@@ -170,11 +170,11 @@ async function main(): Promise<void> {
     const lat = await firstFrameLatency(5);
     log(`  median ${fmt(median(lat), 0)} ms  (runs: ${lat.map((x) => x.toFixed(0)).join(', ')})`);
 
-    log('\nOne task, light page; ours = cloud Chromium + Janus + this Node process, classic = Xvfb + PulseAudio + Chromium + ffmpeg:');
+    log('\nOne task, a light page (a small moving marker) unless marked busy (the whole picture moves); ours = cloud Chromium + Janus + this Node process, classic = Xvfb + PulseAudio + Chromium + ffmpeg:');
     log('  size@fps          ours cores  fps    PSS MB | classic cores  fps    PSS MB | CPU ratio ours/classic');
     const rows: Row[] = [];
-    for (const [w, h, f] of [[1280, 720, 15], [1280, 720, 30], [1920, 1080, 30]] as const) {
-      const r = await compare(w, h, f);
+    for (const [w, h, f, page] of [[1280, 720, 15, 'tone'], [1280, 720, 30, 'tone'], [1920, 1080, 30, 'tone'], [1280, 720, 30, 'busy']] as const) {
+      const r = await compare(w, h, f, page);
       rows.push(r);
       log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(r.oursCores / r.baseCores)}`);
     }
@@ -189,8 +189,8 @@ async function main(): Promise<void> {
     await t.close();
     await startNode('h264', 2);
     for (const r of rows) {
-      const [w, h, f] = r.config.split(/[x@]/).map(Number) as [number, number, number];
-      const m = await measureOurs(w, h, f);
+      const [w, h, f] = r.config.split(/[x@ ]/).map(Number) as [number, number, number];
+      const m = await measureOurs(w, h, f, r.config.endsWith('busy') ? 'busy' : 'tone');
       log(`  ${r.config.padEnd(16)}  ${fmt(m.ours.cores).padStart(10)}  ${fmt(m.oursFps, 1).padStart(5)}  ${fmt(m.ours.pssBytes / 2 ** 20, 0).padStart(6)} | CPU ratio h264/classic ${fmt(m.ours.cores / r.baseCores)}, h264/vp8 ${fmt(m.ours.cores / r.oursCores)}  (Chromium ${fmt(m.parts.chromium)})`);
     }
     await t.close();

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the webcast service and its tests need on Debian 12, then the npm
-# dependencies. Safe to run again: it installs only what is missing.
+# dependencies; with --bench, also what `npm run bench` compares against. Safe to run again:
+# it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(chromium janus)
+# The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
+if [ "${1:-}" = "--bench" ]; then
+  APT_PACKAGES+=(xvfb pulseaudio ffmpeg)
+fi
 
 need_node_major=20
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -113,18 +113,30 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
     }
   }
 
+  private innerSize(): Promise<[number, number]> {
+    return this.page.evaluate(() => [window.innerWidth, window.innerHeight] as [number, number]);
+  }
+
   private async windowFitting(width: number, height: number): Promise<void> {
     const cdp = await this.context.newCDPSession(this.page);
     try {
       const { windowId } = (await cdp.send('Browser.getWindowForTarget')) as { windowId: number };
-      // Two passes: the first learns how much the window's frame (and the "sharing this tab" bar) takes.
-      for (let i = 0; i < 3; i += 1) {
-        const [w, h] = await this.page.evaluate(() => [window.innerWidth, window.innerHeight]);
+      // Each pass learns how much the window's frame (and the "sharing this tab" bar) takes.
+      // Windows stay at the screen's origin: cascaded ones would be clamped by its edge.
+      for (let i = 0; i < 5; i += 1) {
+        const [w, h] = await this.innerSize();
         if (w === width && h === height) return;
         const { bounds } = (await cdp.send('Browser.getWindowBounds', { windowId })) as { bounds: { width: number; height: number } };
-        await cdp.send('Browser.setWindowBounds', { windowId, bounds: { width: bounds.width + width - (w ?? 0), height: bounds.height + height - (h ?? 0) } });
+        await cdp.send('Browser.setWindowBounds', { windowId, bounds: { left: 0, top: 0, width: bounds.width + width - w, height: bounds.height + height - h } });
+        // The page learns its new size a moment later.
+        const deadline = Date.now() + 1000;
+        while (Date.now() < deadline) {
+          const [nw, nh] = await this.innerSize();
+          if (nw !== w || nh !== h) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
       }
-      const [w, h] = await this.page.evaluate(() => [window.innerWidth, window.innerHeight]);
+      const [w, h] = await this.innerSize();
       if (w !== width || h !== height) throw new Error(`the page window is ${w}x${h}, not ${width}x${height}`);
     } finally {
       await cdp.detach().catch(() => undefined);
@@ -209,8 +221,26 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
         },
         () => this.lose('the controller stopped answering'),
       );
+      void this.keepSize();
     }, WATCH_INTERVAL_MS);
     this.watch.unref();
+  }
+
+  /**
+   * The "sharing this tab" bar can appear, or change height, late (a loaded machine, a narrow
+   * window where it wraps); the page must keep its exact size all along.
+   */
+  private async keepSize(): Promise<void> {
+    const { width, height } = this.plan.render;
+    try {
+      const [w, h] = await this.innerSize();
+      if (w !== width || h !== height) {
+        this.deps.log.info({ task: this.spec.label, was: `${w}x${h}` }, 'page size drifted; fitting the window again');
+        await this.windowFitting(width, height);
+      }
+    } catch {
+      // A page in the middle of navigating cannot answer; the next round checks again.
+    }
   }
 
   private lose(reason: string, replaced = false): void {

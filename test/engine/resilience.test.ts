@@ -38,6 +38,33 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
     }
   });
 
+  it('puts six tasks on air side by side, each page captured at exactly its size', async () => {
+    const t = await startTestNode({ env: { ...workerEnv, WEBCAST_MAX_TASKS: '6' } });
+    try {
+      const keys = Array.from({ length: 6 }, (_, i) => ({ AppId: 'app1', RoomId: `many${i}`, TaskId: `many${i}` }));
+      const sizes = [[320, 180], [640, 360], [400, 300], [320, 240], [640, 480], [480, 270]] as const;
+      await Promise.all(keys.map((key, i) => sdkClient(t.host).start({ ...key, UserId: 'many', SourceURL: `${pages.url}/tone`, VideoSolutions: [{ Width: sizes[i]?.[0], Height: sizes[i]?.[1], FrameRate: 10 }] })));
+      for (const [i, key] of keys.entries()) {
+        await waitFor(`${key.TaskId} on air`, async () => (await getTask(t.host, key))?.Status === 2, 60_000);
+        // Starting six at once loads the machine; the size may settle a moment after the first frame.
+        let last = '';
+        await waitFor(`${key.TaskId} at ${sizes[i]?.join('x')}`, async () => {
+          const v = (await t.node.worker?.engine.session(key)?.stats())?.video[0];
+          last = `${v?.width}x${v?.height}`;
+          return v?.width === sizes[i]?.[0] && v?.height === sizes[i]?.[1];
+        }, 10_000).catch(() => assert.fail(`${key.TaskId} sends ${last}, not ${sizes[i]?.join('x')}`));
+      }
+      // And they stay so.
+      await new Promise((r) => setTimeout(r, 3000));
+      for (const [i, key] of keys.entries()) {
+        const v = (await t.node.worker?.engine.session(key)?.stats())?.video[0];
+        assert.deepEqual([v?.width, v?.height], sizes[i], `${key.TaskId} later`);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
   describe('with a task on air', () => {
     let t: TestNode;
     const key = { AppId: 'app1', RoomId: 'heal', TaskId: 'heal1' };

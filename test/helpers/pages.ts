@@ -43,6 +43,34 @@ setInterval(schedule, 500); schedule();
 })();
 </script></body></html>`;
 
+/** The whole picture changes every frame: moving stripes and a counter, like a game or a busy dashboard. */
+const busyPage = `<!doctype html><html><head><meta charset="utf-8"><title>busy</title>
+<style>html,body{margin:0;height:100%;overflow:hidden;background:#000}canvas{display:block}</style></head><body><canvas id="c"></canvas><script>
+const c = document.getElementById('c'); c.width = innerWidth; c.height = innerHeight;
+const g = c.getContext('2d'); let n = 0;
+(function frame() {
+  n++;
+  for (let i = 0; i < 24; i++) { g.fillStyle = 'hsl(' + ((i * 15 + n * 3) % 360) + ',70%,50%)'; g.fillRect(((i * 80 + n * 6) % (c.width + 80)) - 80, 0, 80, c.height); }
+  g.fillStyle = '#fff'; g.font = '96px sans-serif'; g.fillText(String(n), 40, 120);
+  requestAnimationFrame(frame);
+})();
+</script></body></html>`;
+
+/** Green on a first visit; red if it finds the cookie, storage or cache entry an earlier visit left. */
+export const FRESH_COLOR: [number, number, number] = [0, 200, 0];
+const isolationPage = `<!doctype html><html><head><meta charset="utf-8"><title>isolation</title>
+<style>html,body{margin:0;height:100%;overflow:hidden}</style></head><body><script>
+(async () => {
+  const seen = document.cookie.includes('seen=1') || localStorage.getItem('seen') === '1' || (await caches.has('seen'));
+  document.body.style.background = seen ? 'rgb(220,0,0)' : 'rgb(${FRESH_COLOR.join(',')})';
+  document.cookie = 'seen=1; max-age=3600; path=/';
+  localStorage.setItem('seen', '1');
+  await caches.open('seen');
+  // ?reload: load again in the same browser context, where the page must find what it left.
+  if (!seen && location.search.includes('reload')) setTimeout(() => location.reload(), 1500);
+})();
+</script></body></html>`;
+
 export interface PageServer {
   url: string;
   close(): Promise<void>;
@@ -59,6 +87,10 @@ export async function startPageServer(): Promise<PageServer> {
         return html(tonePage(PAGE_COLOR, 'first', `setTimeout(() => { location.href = '/second'; }, ${Number(new URL(req.url ?? '/', 'http://x').searchParams.get('after') ?? 3000)});`));
       case '/second':
         return html(tonePage(SECOND_COLOR, 'second'));
+      case '/isolation':
+        return html(isolationPage);
+      case '/busy':
+        return html(busyPage);
       case '/sync':
         return html(syncPage);
       case '/redirect':

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { EmbeddedJanus } from '../../src/rooms/janus/embedded-janus.js';
+import { createLogger } from '../../src/log.js';
+import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { FRESH_COLOR, startPageServer, type PageServer } from '../helpers/pages.js';
+import { Subscriber } from '../helpers/subscriber.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const near = (a: readonly number[], b: readonly number[]): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= 20);
+const RED = [220, 0, 0];
+
+describe('browser contexts, and an external Janus', { timeout: 180_000 }, () => {
+  let t: TestNode;
+  let pages: PageServer;
+  let janus: EmbeddedJanus;
+  const janusDir = mkdtempSync(path.join(tmpdir(), 'external-janus-'));
+  before(async () => {
+    pages = await startPageServer();
+    // Started apart from the node, as an operator's own Janus would be.
+    janus = new EmbeddedJanus({ dataDir: janusDir, log: createLogger({ level: 'silent' }) });
+    const { wsUrl } = await janus.start();
+    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_JANUS_URL: wsUrl } });
+  });
+  after(async () => {
+    await t.close();
+    await janus.stop();
+    await pages.close();
+    rmSync(janusDir, { recursive: true, force: true });
+  });
+
+  const colourSeenBy = async (roomId: string, userId: string) => {
+    if (!t.node.worker) throw new Error('no worker');
+    assert.equal(t.node.worker.janus, undefined, 'with WEBCAST_JANUS_URL the node starts no Janus of its own');
+    const sub = await Subscriber.join(t.node.worker.rooms, { appId: 'app1', roomId }, userId);
+    try {
+      await sub.waitForVideo((v) => v.framesDecoded > 5);
+      await new Promise((r) => setTimeout(r, 2500));
+      return await sub.pixel(0.5, 0.5);
+    } finally {
+      await sub.leave();
+    }
+  };
+  const start = async (TaskId: string, query = '') => {
+    const key = { AppId: 'app1', RoomId: TaskId, TaskId };
+    await sdkClient(t.host).start({ ...key, UserId: TaskId, SourceURL: `${pages.url}/isolation${query}`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    return key;
+  };
+
+  it('a page finds what it left behind when it loads again in its own context (the check works)', async () => {
+    const key = await start('control', '?reload');
+    const colour = await waitFor('red after the reload', async () => {
+      const c = await colourSeenBy('control', 'control');
+      return near(c, RED) && c;
+    }, 20_000, 500);
+    assert.ok(near(colour, RED));
+    await sdkClient(t.host).stop(key);
+  });
+
+  it('gives each task a fresh context: no cookie, storage or cache of another task, running or ended', async () => {
+    const a = await start('first');
+    assert.ok(near(await colourSeenBy('first', 'first'), FRESH_COLOR));
+    const b = await start('second');
+    assert.ok(near(await colourSeenBy('second', 'second'), FRESH_COLOR), 'a task beside a running one starts fresh');
+    await sdkClient(t.host).stop(a);
+    await sdkClient(t.host).stop(b);
+    await start('third');
+    assert.ok(near(await colourSeenBy('third', 'third'), FRESH_COLOR), 'a task after ended ones starts fresh');
+  });
+});
