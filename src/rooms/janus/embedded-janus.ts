@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, mkdirSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -27,7 +27,9 @@ export interface JanusEndpoints {
   httpUrl: string;
 }
 
-const DEFAULT_LIB_DIR = '/usr/lib/x86_64-linux-gnu/janus';
+/** Where Debian (any architecture) and Janus's own `make install` put its modules. */
+const LIB_DIR_CANDIDATES = ['/usr/lib/x86_64-linux-gnu/janus', '/usr/lib/aarch64-linux-gnu/janus', '/usr/lib/janus', '/opt/janus/lib/janus'];
+const defaultLibDir = (): string => LIB_DIR_CANDIDATES.find((d) => existsSync(path.join(d, 'plugins'))) ?? LIB_DIR_CANDIDATES[0] ?? '';
 const KEEP = { plugins: ['libjanus_videoroom.so'], transports: ['libjanus_websockets.so', 'libjanus_http.so'] };
 const READY_TIMEOUT_MS = 15_000;
 
@@ -141,7 +143,7 @@ export class EmbeddedJanus extends EventEmitter<{ restarted: [JanusEndpoints]; e
     const wsPort = this.o.wsPort || (await freePort());
     const httpPort = this.o.httpPort || (await freePort());
     mkdirSync(this.configDir, { recursive: true });
-    const files = janusConfigFiles({ libDir: this.o.libDir ?? DEFAULT_LIB_DIR, wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000' });
+    const files = janusConfigFiles({ libDir: this.o.libDir ?? defaultLibDir(), wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000' });
     for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.configDir, name), text);
     this.endpoints = { wsUrl: `ws://127.0.0.1:${wsPort}/`, httpUrl: `http://127.0.0.1:${httpPort}/janus` };
     this.logFile ??= createWriteStream(path.join(this.o.dataDir, 'janus.log'), { flags: 'a' });
