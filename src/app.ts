@@ -7,6 +7,8 @@ import { buildApiServer } from './api/server.js';
 import { KeyRing, loadOrCreateGeneratedKey, readKeysFile, type AccessKeyPair, type GeneratedKey } from './api/credentials.js';
 import { SqliteTaskStore } from './store/sqlite-task-store.js';
 import { TaskQueue } from './scheduler/task-queue.js';
+import { CallbackDispatcher } from './callbacks/dispatcher.js';
+import { CallbackEndpoints } from './callbacks/endpoints.js';
 import { TaskService } from './tasks/service.js';
 import type { Clock, TaskRunner, TaskStore } from './tasks/ports.js';
 import { startWorker, type Worker } from './worker.js';
@@ -18,6 +20,7 @@ export interface WebcastNode {
   store: TaskStore;
   /** The runner of an API-only node (WEBCAST_WORKER=false). */
   queue: TaskQueue | undefined;
+  callbacks: CallbackDispatcher;
   /** The media side of a worker node. */
   worker: Worker | undefined;
   generatedKey: GeneratedKey | undefined;
@@ -44,7 +47,10 @@ export interface NodeOptions {
 export async function createNode(config: Config, log: Logger, options: NodeOptions = {}): Promise<WebcastNode> {
   mkdirSync(config.dataDir, { recursive: true });
   const { keys, generatedKey } = loadKeys(config);
+  const endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
   const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
+  const callbacks = new CallbackDispatcher(store, endpoints, log.child({ module: 'callbacks' }));
+  callbacks.start();
   const clock = options.taskClock ?? Date.now;
   let worker: Worker | undefined;
   let queue: TaskQueue | undefined;
@@ -52,6 +58,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     if (config.worker) worker = await startWorker(config, store, log, clock);
     else queue = new TaskQueue(log.child({ module: 'scheduler' }));
   } catch (err) {
+    await callbacks.stop();
     await store.close();
     throw err;
   }
@@ -75,11 +82,13 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     server,
     store,
     queue,
+    callbacks,
     worker,
     generatedKey,
     async close() {
       await server.close();
       await worker?.close();
+      await callbacks.stop();
       await store.close();
     },
   };

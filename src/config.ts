@@ -37,6 +37,11 @@ export interface Config {
   urlAllowlist: string[];
   chromiumPath: string;
   videoCodec: 'VP8' | 'H264';
+  /** JSON file of callback URLs and secrets per AppId. */
+  callbacksFile: string | undefined;
+  /** One callback URL and secret for every AppId the file does not name. */
+  callbackUrl: string | undefined;
+  callbackSecret: string | undefined;
 }
 
 const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60 };
@@ -59,6 +64,9 @@ const fileSchema = z
     WEBCAST_URL_ALLOWLIST: z.string(),
     WEBCAST_CHROMIUM_PATH: z.string(),
     WEBCAST_VIDEO_CODEC: z.string(),
+    WEBCAST_CALLBACKS_FILE: z.string(),
+    WEBCAST_CALLBACK_URL: z.string(),
+    WEBCAST_CALLBACK_SECRET: z.string(),
   })
   .partial()
   .strict();
@@ -157,5 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     urlAllowlist: (get('WEBCAST_URL_ALLOWLIST') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     chromiumPath: get('WEBCAST_CHROMIUM_PATH') ?? '/usr/bin/chromium',
     videoCodec: videoCodec(get('WEBCAST_VIDEO_CODEC')),
+    callbacksFile: get('WEBCAST_CALLBACKS_FILE') || undefined,
+    callbackUrl: get('WEBCAST_CALLBACK_URL') || undefined,
+    callbackSecret: get('WEBCAST_CALLBACK_SECRET') || undefined,
   };
 }

@@ -36,4 +36,28 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX tasks_status ON tasks (status);
     `,
   },
+  {
+    version: 2,
+    name: 'callback outbox',
+    sql: `
+      CREATE TABLE callbacks (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id        TEXT    NOT NULL UNIQUE,
+        app_id          TEXT    NOT NULL,
+        room_id         TEXT    NOT NULL,
+        task_id         TEXT    NOT NULL,
+        event_type      TEXT    NOT NULL,
+        event_time      TEXT    NOT NULL,
+        event_data      TEXT    NOT NULL,
+        nonce           TEXT    NOT NULL,
+        state           TEXT    NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        delivered_at    INTEGER,
+        last_error      TEXT    NOT NULL DEFAULT ''
+      );
+      CREATE INDEX callbacks_task ON callbacks (app_id, room_id, task_id, id);
+      CREATE INDEX callbacks_pending ON callbacks (state, next_attempt_at);
+    `,
+  },
 ];

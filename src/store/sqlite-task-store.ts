@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import type { CreateOutcome, TaskFilter, TaskStore } from '../tasks/ports.js';
+import type { CallbackState, CreateOutcome, DeliveryOutcome, StoredCallback, TaskFilter, TaskStore } from '../tasks/ports.js';
+import { eventsOfChange, type EventType, type TaskEvent } from '../tasks/events.js';
 import { isFinal } from '../tasks/state-machine.js';
 import type { Task, TaskKey, TaskStatus, StopReason } from '../tasks/types.js';
 import { sqliteMigrations, type Migration } from './migrations.js';
@@ -61,6 +62,40 @@ const fromRow = (r: TaskRow): Task => ({
   FailureDetail: r.failure_detail,
 });
 
+interface CallbackRow {
+  id: number;
+  event_id: string;
+  app_id: string;
+  room_id: string;
+  task_id: string;
+  event_type: string;
+  event_time: string;
+  event_data: string;
+  nonce: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string;
+}
+
+const callbackFromRow = (r: CallbackRow): StoredCallback => ({
+  id: r.id,
+  event: {
+    EventId: r.event_id,
+    EventType: r.event_type as EventType,
+    AppId: r.app_id,
+    RoomId: r.room_id,
+    TaskId: r.task_id,
+    EventTime: r.event_time,
+    EventData: JSON.parse(r.event_data) as Record<string, unknown>,
+    Nonce: r.nonce,
+  },
+  state: r.state as CallbackState,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error,
+});
+
 const COLUMNS = Object.keys(toRow({} as Task)) as (keyof TaskRow)[];
 const KEY_MATCH = 'app_id = @app_id AND room_id = @room_id AND task_id = @task_id';
 const keyParams = (k: TaskKey) => ({ app_id: k.AppId, room_id: k.RoomId, task_id: k.TaskId });
@@ -91,6 +126,7 @@ export class SqliteTaskStore implements TaskStore {
   private readonly insertStmt: Database.Statement;
   private readonly replaceStmt: Database.Statement;
   private readonly getStmt: Database.Statement<ReturnType<typeof keyParams>, TaskRow>;
+  private readonly enqueueStmt: Database.Statement;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -106,6 +142,26 @@ export class SqliteTaskStore implements TaskStore {
       `UPDATE tasks SET ${COLUMNS.map((c) => `${c} = @${c}`).join(', ')} WHERE ${KEY_MATCH}`,
     );
     this.getStmt = this.db.prepare(`SELECT * FROM tasks WHERE ${KEY_MATCH}`);
+    this.enqueueStmt = this.db.prepare(
+      `INSERT INTO callbacks (event_id, app_id, room_id, task_id, event_type, event_time, event_data, nonce, next_attempt_at)
+       VALUES (@event_id, @app_id, @room_id, @task_id, @event_type, @event_time, @event_data, @nonce, @next_attempt_at)`,
+    );
+  }
+
+  private enqueue(events: readonly TaskEvent[], now: number): void {
+    for (const e of events) {
+      this.enqueueStmt.run({
+        event_id: e.EventId,
+        app_id: e.AppId,
+        room_id: e.RoomId,
+        task_id: e.TaskId,
+        event_type: e.EventType,
+        event_time: e.EventTime,
+        event_data: JSON.stringify(e.EventData),
+        nonce: e.Nonce,
+        next_attempt_at: now,
+      });
+    }
   }
 
   async create(task: Task, reusableBefore: number): Promise<CreateOutcome> {
@@ -167,12 +223,45 @@ export class SqliteTaskStore implements TaskStore {
     const run = this.db.transaction((): Task | undefined => {
       const row = this.getStmt.get(keyParams(key));
       if (!row) return undefined;
-      const next = change(fromRow(row));
+      const before = fromRow(row);
+      const next = change(before);
       if (!next) return undefined;
       this.replaceStmt.run(toRow(next));
+      this.enqueue(eventsOfChange(before, next), next.UpdatedAt);
       return next;
     });
     return run.immediate();
+  }
+
+  async dueCallbacks(now: number, limit: number): Promise<StoredCallback[]> {
+    // Per task, only its oldest undelivered callback may go: callbacks of a task arrive in order.
+    const rows = this.db
+      .prepare<[number, number], CallbackRow>(
+        `SELECT c.* FROM callbacks c
+         WHERE c.id IN (SELECT MIN(id) FROM callbacks WHERE state = 'pending' GROUP BY app_id, room_id, task_id)
+           AND c.next_attempt_at <= ?
+         ORDER BY c.id LIMIT ?`,
+      )
+      .all(now, limit);
+    return rows.map(callbackFromRow);
+  }
+
+  async recordDelivery(id: number, outcome: DeliveryOutcome): Promise<void> {
+    if (outcome.state === 'delivered') {
+      this.db.prepare(`UPDATE callbacks SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = '' WHERE id = ?`).run(outcome.at, id);
+    } else if (outcome.state === 'retry') {
+      this.db.prepare('UPDATE callbacks SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(outcome.nextAttemptAt, outcome.error, id);
+    } else {
+      const counts = outcome.state === 'failed' ? 1 : 0;
+      this.db.prepare('UPDATE callbacks SET state = ?, attempts = attempts + ?, last_error = ? WHERE id = ?').run(outcome.state, counts, outcome.error, id);
+    }
+  }
+
+  async callbacksOf(key: TaskKey): Promise<StoredCallback[]> {
+    return this.db
+      .prepare<[string, string, string], CallbackRow>('SELECT * FROM callbacks WHERE app_id = ? AND room_id = ? AND task_id = ? ORDER BY id')
+      .all(key.AppId, key.RoomId, key.TaskId)
+      .map(callbackFromRow);
   }
 
   async close(): Promise<void> {

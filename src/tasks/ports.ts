@@ -1,3 +1,4 @@
+import type { TaskEvent } from './events.js';
 import type { Task, TaskKey, TaskStatus } from './types.js';
 
 /**
@@ -28,11 +29,34 @@ export interface TaskStore {
   list(filter: TaskFilter): Promise<Task[]>;
   /**
    * Reads the task, applies `change` and writes the result, all in one transaction, so
-   * concurrent changes of one task are serialised. `change` returning undefined writes nothing.
+   * concurrent changes of one task are serialised; the callbacks the change makes (see
+   * events.ts) are queued in the same transaction. `change` returning undefined writes nothing.
    */
   update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined>;
+  /** The oldest undelivered callback of each task that is due, oldest tasks first. */
+  dueCallbacks(now: number, limit: number): Promise<StoredCallback[]>;
+  /** Records one delivery attempt's outcome. */
+  recordDelivery(id: number, outcome: DeliveryOutcome): Promise<void>;
+  /** Every callback of a task, in order, with its delivery state. */
+  callbacksOf(key: TaskKey): Promise<StoredCallback[]>;
   close(): Promise<void>;
 }
+
+export type CallbackState = 'pending' | 'delivered' | 'failed' | 'skipped';
+
+export interface StoredCallback {
+  id: number;
+  event: TaskEvent;
+  state: CallbackState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string;
+}
+
+export type DeliveryOutcome =
+  | { state: 'delivered'; at: number }
+  | { state: 'retry'; error: string; nextAttemptAt: number }
+  | { state: 'failed' | 'skipped'; error: string };
 
 /** Whatever runs tasks. Told of every new task and of every stop; it owns the media side. */
 export interface TaskRunner {
