@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import { freePort } from '../../src/rooms/janus/embedded-janus.js';
+import { sdkClient, startTestNode, validStart, waitFor, type TestNode } from '../helpers/node.js';
+import { spawnService } from '../helpers/process.js';
+import { CallbackReceiver } from '../helpers/receiver.js';
+
+const SECRET = 'callback-secret-for-tests';
+
+describe('signed callbacks from a durable outbox', () => {
+  let t: TestNode | undefined;
+  let receiver: CallbackReceiver | undefined;
+  afterEach(async () => {
+    await t?.close();
+    await receiver?.close();
+    t = undefined;
+    receiver = undefined;
+  });
+
+  const stopOne = async (TaskId: string) => {
+    if (!t) throw new Error('no node');
+    const api = sdkClient(t.host);
+    await api.start(validStart({ TaskId, BusinessId: 'course-7' }));
+    await api.stop({ AppId: 'app1', RoomId: 'room1', TaskId });
+  };
+
+  it('tells the customer of the end, signed, with the task’s times', async () => {
+    receiver = new CallbackReceiver();
+    t = await startTestNode({ env: { WEBCAST_CALLBACK_URL: await receiver.listen(), WEBCAST_CALLBACK_SECRET: SECRET } });
+    await stopOne('ended');
+    const [end] = await waitFor('the callback', async () => receiver?.events().length === 1 && receiver.events());
+    assert.ok(end);
+    assert.equal(end.EventType, 'WebcastEnd');
+    assert.equal(end.AppId, 'app1');
+    assert.equal(end.Version, '2020-12-01');
+    assert.match(end.Nonce, /^[a-zA-Z0-9]{4}$/);
+    assert.match(end.EventId, /^[0-9a-f-]{36}$/);
+    assert.ok(!Number.isNaN(Date.parse(end.EventTime)) && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(end.EventTime), end.EventTime);
+    assert.equal(receiver.signatureValid(end, SECRET), true);
+    assert.equal(receiver.signatureValid(end, 'another-secret'), false);
+    assert.deepEqual(
+      { ...end.data, StartTime: typeof end.data.StartTime, EndTime: typeof end.data.EndTime },
+      { AppId: 'app1', RoomId: 'room1', TaskId: 'ended', UserId: 'webcast-bot', BusinessId: 'course-7', Status: 3, StopReason: 'StopByAPI', StartTime: 'number', EndTime: 'number' },
+    );
+  });
+
+  it('delivers on the third try to a receiver that fails twice, with the same EventId each time', async () => {
+    receiver = new CallbackReceiver();
+    receiver.failNext = [500, 503];
+    t = await startTestNode({ env: { WEBCAST_CALLBACK_URL: await receiver.listen(), WEBCAST_CALLBACK_SECRET: SECRET } });
+    await stopOne('flaky');
+    await waitFor('three deliveries', async () => receiver?.received.length === 3, 10_000);
+    assert.equal(new Set(receiver.received.map((b) => b.EventId)).size, 1);
+    const [stored] = await t.node.store.callbacksOf({ AppId: 'app1', RoomId: 'room1', TaskId: 'flaky' });
+    assert.deepEqual([stored?.state, stored?.attempts], ['delivered', 3]);
+    assert.ok(t.logs.some((l) => l.includes('callback delivery failed; will retry') && l.includes('HTTP 500')));
+  });
+
+  it('gives up after three deliveries, and says so in the log and the store', async () => {
+    receiver = new CallbackReceiver();
+    receiver.failNext = [500, 500, 500, 500];
+    t = await startTestNode({ env: { WEBCAST_CALLBACK_URL: await receiver.listen(), WEBCAST_CALLBACK_SECRET: SECRET } });
+    await stopOne('refused');
+    await waitFor('giving up', async () => t?.logs.some((l) => l.includes('callback not delivered; giving up')), 10_000);
+    const [stored] = await t.node.store.callbacksOf({ AppId: 'app1', RoomId: 'room1', TaskId: 'refused' });
+    assert.deepEqual([stored?.state, stored?.attempts, stored?.lastError], ['failed', 3, 'HTTP 500']);
+    assert.equal(receiver.received.length, 3);
+  });
+
+  it('keeps callbacks of an AppId without a URL, and sends them nowhere', async () => {
+    t = await startTestNode();
+    await stopOne('silent');
+    const [stored] = await waitFor('skipped', async () => {
+      const list = await t?.node.store.callbacksOf({ AppId: 'app1', RoomId: 'room1', TaskId: 'silent' });
+      return list?.[0]?.state === 'skipped' && list;
+    });
+    assert.equal(stored?.event.EventType, 'WebcastEnd');
+  });
+});
+
+describe('callbacks across a crash', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'webcast-outbox-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('delivers, after a SIGKILL and a restart, what was still in the outbox', async () => {
+    const port = await freePort();
+    const env = {
+      WEBCAST_WORKER: 'false',
+      WEBCAST_DATA_DIR: dir,
+      WEBCAST_ACCESS_KEY: 'AKOUTBOX000000001',
+      WEBCAST_SECRET_KEY: 'outbox-secret-key-000000000001',
+      WEBCAST_CALLBACK_URL: `http://127.0.0.1:${port}/callbacks`,
+      WEBCAST_CALLBACK_SECRET: SECRET,
+    };
+    const first = await spawnService(env);
+    const api = sdkClient(first.host, { accessKey: env.WEBCAST_ACCESS_KEY, secretKey: env.WEBCAST_SECRET_KEY });
+    await api.start(validStart({ TaskId: 'crash' }));
+    await api.stop({ AppId: 'app1', RoomId: 'room1', TaskId: 'crash' });
+    // Nobody listens yet: the first delivery fails and the event waits in the outbox.
+    await waitFor('a failed delivery', async () => first.output().includes('callback delivery failed'), 5000, 50);
+    await first.stop('SIGKILL');
+
+    const receiver = new CallbackReceiver();
+    await receiver.listen(port);
+    const second = await spawnService(env);
+    try {
+      const [end] = await waitFor('the event after the restart', async () => receiver.events().length === 1 && receiver.events(), 10_000);
+      assert.equal(end?.EventType, 'WebcastEnd');
+      assert.equal(end?.data.TaskId, 'crash');
+      assert.equal(end && receiver.signatureValid(end, SECRET), true);
+    } finally {
+      await second.stop();
+      await receiver.close();
+    }
+  });
+});
