@@ -39,6 +39,8 @@ export interface Config {
   videoCodec: 'VP8' | 'H264';
   /** JSON file of callback URLs and secrets per AppId. */
   callbacksFile: string | undefined;
+  /** Reschedules of a task (a fresh browser context) before it fails. */
+  maxReschedules: number;
   /** One callback URL and secret for every AppId the file does not name. */
   callbackUrl: string | undefined;
   callbackSecret: string | undefined;
@@ -65,6 +67,7 @@ const fileSchema = z
     WEBCAST_CHROMIUM_PATH: z.string(),
     WEBCAST_VIDEO_CODEC: z.string(),
     WEBCAST_CALLBACKS_FILE: z.string(),
+    WEBCAST_MAX_RESCHEDULES: z.union([z.string(), z.number()]),
     WEBCAST_CALLBACK_URL: z.string(),
     WEBCAST_CALLBACK_SECRET: z.string(),
   })
@@ -104,6 +107,13 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be 0 or a positive integer, got "${raw}"`);
   return n;
 }
 
@@ -166,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chromiumPath: get('WEBCAST_CHROMIUM_PATH') ?? '/usr/bin/chromium',
     videoCodec: videoCodec(get('WEBCAST_VIDEO_CODEC')),
     callbacksFile: get('WEBCAST_CALLBACKS_FILE') || undefined,
+    maxReschedules: nonNegativeInt('WEBCAST_MAX_RESCHEDULES', get('WEBCAST_MAX_RESCHEDULES'), 3),
     callbackUrl: get('WEBCAST_CALLBACK_URL') || undefined,
     callbackSecret: get('WEBCAST_CALLBACK_SECRET') || undefined,
   };

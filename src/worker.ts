@@ -41,6 +41,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     maxTasks: config.maxTasks,
     maxQueue: config.queueSize,
     codec: config.videoCodec,
+    maxReschedules: config.maxReschedules,
   });
 
   let closing = false;

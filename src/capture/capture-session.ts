@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { Publication, PublicationLoss, RoomBackend, RoomRef } from '../rooms/room-backend.js';
-import type { VideoSolution } from '../tasks/types.js';
+import { StopReason, type VideoSolution } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
 import type { CloudBrowser } from './cloud-browser.js';
 import { CAPTURE_TITLE } from './cloud-browser.js';
@@ -21,6 +21,20 @@ export interface SessionSpec {
   room: RoomRef;
   userId: string;
   codec: VideoCodec;
+  /** EventNotify: publish only after the page calls onWebcastStart(). */
+  waitForStartEvent: boolean;
+  /** Seconds to wait for it; 0 = forever. */
+  startTimeoutSec: number;
+}
+
+/** What a session tells its owner while it starts and runs. */
+export interface SessionHooks {
+  /** Stops a start that is still under way (the task was stopped meanwhile). */
+  signal?: AbortSignal;
+  onStartEvent?(): void;
+  onRefresh?(reason: string): void;
+  /** The page called onWebcastEnd(). */
+  onPageEnd?(): void;
 }
 
 export interface SessionDeps {
@@ -28,6 +42,14 @@ export interface SessionDeps {
   rooms: RoomBackend;
   proxy: EgressProxy;
   log: Logger;
+}
+
+/** The page must be opened afresh in a new browser context (Status 5), for `reason`. */
+export class RescheduleError extends Error {
+  constructor(readonly reason: Exclude<StopReason, ''>) {
+    super(`rescheduled: ${reason}`);
+    this.name = 'RescheduleError';
+  }
 }
 
 /** The page itself could not be opened: the customer's problem, not ours (StartTaskFailed). */
@@ -58,6 +80,19 @@ const CONTROLLER_ORIGIN = `https://controller-${randomBytes(6).toString('hex')}.
 const CONTROLLER_SCRIPT = readFileSync(new URL('./controller/controller.js', import.meta.url), 'utf8');
 const CONTROLLER_HTML = `<!doctype html><meta charset="utf-8"><title>webcast controller</title><script>${CONTROLLER_SCRIPT}</script>`;
 const PAGE_LOAD_TIMEOUT_MS = 30_000;
+const SIGNAL_BINDING = `__webcastSignal_${randomBytes(6).toString('hex')}`;
+
+// EventNotify: onWebcastStart() and onWebcastEnd() exist in the page's top frame before any of
+// its scripts run, on every load. The binding is this task's context's own, so a page can only
+// ever signal its own task.
+const NOTIFY_SCRIPT = `(() => {
+  if (window.top !== window || location.origin === ${JSON.stringify('CONTROLLER')}) return;
+  const signal = window[${JSON.stringify(SIGNAL_BINDING)}];
+  if (typeof signal !== 'function') return;
+  const define = (name, kind) => Object.defineProperty(window, name, { value: () => { signal(kind); }, writable: false, configurable: false });
+  define('onWebcastStart', 'start');
+  define('onWebcastEnd', 'end');
+})();`;
 const FIRST_FRAME_TIMEOUT_MS = 20_000;
 const WATCH_INTERVAL_MS = 2_000;
 
@@ -74,6 +109,8 @@ const PAGE_GUARD = `(() => {
  */
 export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
   private publication: Publication | undefined;
+  private startSignalled = false;
+  private startWaiter: (() => void) | undefined;
   private watch: NodeJS.Timeout | undefined;
   private closed = false;
   readonly plan: CapturePlan;
@@ -90,9 +127,11 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
   }
 
   /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */
-  static async start(deps: SessionDeps, spec: SessionSpec): Promise<CaptureSession> {
+  static async start(deps: SessionDeps, spec: SessionSpec, hooks: SessionHooks = {}): Promise<CaptureSession> {
     const log = deps.log.child({ task: spec.label });
     const context = await deps.browser.newContext();
+    const abort = (): void => void context.close().catch(() => undefined);
+    hooks.signal?.addEventListener('abort', abort, { once: true });
     try {
       await context.route(`${CONTROLLER_ORIGIN}/**`, (route) => route.fulfill({ contentType: 'text/html', body: CONTROLLER_HTML }));
       await context.addInitScript(PAGE_GUARD);
@@ -100,8 +139,10 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
       await controller.goto(`${CONTROLLER_ORIGIN}/`);
       const page = await context.newPage();
       const session = new CaptureSession(deps, spec, context, page, controller);
+      if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
       await session.capture();
       await session.open(log);
+      if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
       await session.publish();
       await session.waitFirstFrame();
       session.startWatching();
@@ -109,8 +150,51 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
       return session;
     } catch (err) {
       await context.close().catch(() => undefined);
+      if (hooks.signal?.aborted) throw new Error('the start was stopped');
       throw err;
+    } finally {
+      hooks.signal?.removeEventListener('abort', abort);
     }
+  }
+
+  private async listenForPageEvents(hooks: SessionHooks): Promise<void> {
+    await this.context.exposeBinding(SIGNAL_BINDING, (source, kind: unknown) => {
+      // Only the task's own page, in its top frame, speaks for the task.
+      if (source.page !== this.page || source.frame !== this.page.mainFrame()) return;
+      if (kind === 'start' && !this.startSignalled) {
+        this.startSignalled = true;
+        hooks.onStartEvent?.();
+        this.startWaiter?.();
+      } else if (kind === 'end') {
+        hooks.onPageEnd?.();
+      }
+    });
+    await this.context.addInitScript(NOTIFY_SCRIPT.replace(JSON.stringify('CONTROLLER'), JSON.stringify(CONTROLLER_ORIGIN)));
+  }
+
+  /**
+   * Nothing is published before the page says it is ready. The first StartTimeout refreshes
+   * the page; the second asks for a reschedule.
+   */
+  private async waitForStartEvent(hooks: SessionHooks, log: Logger): Promise<void> {
+    const timeoutMs = this.spec.startTimeoutSec * 1000;
+    for (let round = 0; !this.startSignalled; round += 1) {
+      const arrived = new Promise<boolean>((resolve) => {
+        this.startWaiter = () => resolve(true);
+        if (timeoutMs > 0) setTimeout(() => resolve(false), timeoutMs).unref();
+      });
+      if (await arrived) break;
+      if (this.startSignalled) break;
+      if (round === 0) {
+        log.info({ timeoutSec: this.spec.startTimeoutSec }, 'no start event in time: refreshing the page');
+        hooks.onRefresh?.('StartEventTimeout');
+        await this.page.reload({ waitUntil: 'load', timeout: PAGE_LOAD_TIMEOUT_MS });
+      } else {
+        throw new RescheduleError(StopReason.StartEventTimeout);
+      }
+    }
+    this.startWaiter = undefined;
+    log.info('the page called onWebcastStart()');
   }
 
   private innerSize(): Promise<[number, number]> {

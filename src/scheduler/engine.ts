@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { CaptureSession, PageOpenError, type SessionDeps, type VideoCodec } from '../capture/capture-session.js';
+import { CaptureSession, PageOpenError, RescheduleError, type SessionDeps, type VideoCodec } from '../capture/capture-session.js';
+import { EventType, pageEvent } from '../tasks/events.js';
 import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
 import { StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
@@ -17,6 +18,8 @@ export interface EngineOptions {
   codec: VideoCodec;
   /** Consecutive failed attempts to put a task on air before it fails. */
   maxAttempts?: number;
+  /** Reschedules (a fresh browser context) before a task fails. */
+  maxReschedules: number;
 }
 
 /** One task this node owns, from submit until its end. */
@@ -25,6 +28,8 @@ interface Slot {
   state: 'waiting' | 'starting' | 'on-air' | 'backoff' | 'done';
   session?: CaptureSession;
   attempts: number;
+  reschedules: number;
+  abort?: AbortController;
   deadline?: NodeJS.Timeout;
   retry?: NodeJS.Timeout;
 }
@@ -56,7 +61,7 @@ export class Engine implements TaskRunner {
   async submit(task: Task): Promise<void> {
     const key = keyOf(task);
     if (this.slots.has(key)) return;
-    const slot: Slot = { task, state: 'waiting', attempts: 0 };
+    const slot: Slot = { task, state: 'waiting', attempts: 0, reschedules: 0 };
     this.slots.set(key, slot);
     const endsAt = task.StartTime + task.MaxRunningTime * 1000;
     slot.deadline = setTimeout(() => void this.finish(slot, { type: 'ended', reason: StopReason.ExceedMaxRunningTime }), Math.max(0, endsAt - this.o.clock()));
@@ -105,18 +110,48 @@ export class Engine implements TaskRunner {
     slot.attempts += 1;
     const log = this.o.log.child({ task: key });
     let session: CaptureSession;
+    const abort = new AbortController();
+    slot.abort = abort;
+    const record = (type: typeof EventType.StartEvent | typeof EventType.Refresh | typeof EventType.Reschedule, reason?: string): void => {
+      void this.o.store.recordEvent(pageEvent(type, slot.task, this.o.clock(), reason)).catch((err: unknown) => log.error({ err }, 'could not record a callback'));
+    };
     try {
-      session = await CaptureSession.start(this.o.session, {
-        label: key,
-        sourceUrl: slot.task.SourceURL,
-        solutions: slot.task.VideoSolutions,
-        room: { appId: slot.task.AppId, roomId: slot.task.RoomId },
-        userId: slot.task.UserId,
-        codec: this.o.codec,
-      });
+      const notify = slot.task.EventNotifyConfig;
+      session = await CaptureSession.start(
+        this.o.session,
+        {
+          label: key,
+          sourceUrl: slot.task.SourceURL,
+          solutions: slot.task.VideoSolutions,
+          room: { appId: slot.task.AppId, roomId: slot.task.RoomId },
+          userId: slot.task.UserId,
+          codec: this.o.codec,
+          waitForStartEvent: notify.EnableEventNotify,
+          startTimeoutSec: notify.EnableEventNotify ? notify.StartTimeout : 0,
+        },
+        {
+          signal: abort.signal,
+          onStartEvent: () => record(EventType.StartEvent),
+          onRefresh: (reason) => record(EventType.Refresh, reason),
+          onPageEnd: () => void this.finish(slot, { type: 'ended', reason: StopReason.StopByAPI }, 'the page called onWebcastEnd()'),
+        },
+      );
     } catch (err) {
       if (released(slot)) return;
       const detail = (err as Error).message;
+      if (err instanceof RescheduleError) {
+        slot.reschedules += 1;
+        if (slot.reschedules > this.o.maxReschedules) {
+          log.warn({ reason: err.reason, reschedules: slot.reschedules - 1 }, 'rescheduled too often: the task fails');
+          await this.finish(slot, { type: 'failed', reason: err.reason, detail: `still ${err.reason} after ${this.o.maxReschedules} reschedules` });
+          return;
+        }
+        log.info({ reason: err.reason, reschedule: slot.reschedules }, 'rescheduling the task in a fresh browser context');
+        record(EventType.Reschedule, err.reason);
+        slot.attempts = 0;
+        void this.start(slot);
+        return;
+      }
       if (err instanceof PageOpenError) {
         log.warn({ detail }, 'the page cannot be opened');
         await this.finish(slot, { type: 'failed', reason: StopReason.StartTaskFailed, detail });
@@ -175,6 +210,7 @@ export class Engine implements TaskRunner {
   private async dispose(slot: Slot): Promise<void> {
     if (slot.state === 'done') return;
     slot.state = 'done';
+    slot.abort?.abort();
     clearTimeout(slot.deadline);
     clearTimeout(slot.retry);
     this.slots.delete(keyOf(slot.task));
@@ -193,6 +229,7 @@ export class Engine implements TaskRunner {
       clearTimeout(slot.deadline);
       clearTimeout(slot.retry);
       slot.state = 'done';
+      slot.abort?.abort();
       await slot.session?.close();
     }));
     this.slots.clear();

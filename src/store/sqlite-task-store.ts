@@ -233,6 +233,10 @@ export class SqliteTaskStore implements TaskStore {
     return run.immediate();
   }
 
+  async recordEvent(event: TaskEvent): Promise<void> {
+    this.enqueue([event], Date.parse(event.EventTime));
+  }
+
   async dueCallbacks(now: number, limit: number): Promise<StoredCallback[]> {
     // Per task, only its oldest undelivered callback may go: callbacks of a task arrive in order.
     const rows = this.db

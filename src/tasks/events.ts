@@ -10,6 +10,12 @@ export const EventType = {
   FirstFrame: 'WebcastFirstFrame',
   /** The task ended (Status 3) or failed (Status 4). */
   End: 'WebcastEnd',
+  /** The page called onWebcastStart() (EventNotify): Status 1. */
+  StartEvent: 'WebcastStartEvent',
+  /** The page was refreshed, with the Reason: Status 4. */
+  Refresh: 'WebcastRefresh',
+  /** The task was opened afresh in a new browser context, with the Reason: Status 5. */
+  Reschedule: 'WebcastReschedule',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -28,6 +34,14 @@ export interface TaskEvent {
 
 const NONCE_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const nonce = (): string => [...randomBytes(4)].map((b) => NONCE_ALPHABET[b % NONCE_ALPHABET.length]).join('');
+
+/** Callback statuses of the events that are not changes of the task's own status. */
+export const CallbackStatus = { StartEvent: 1, Refresh: 4, Reschedule: 5 } as const;
+
+export function pageEvent(type: typeof EventType.StartEvent | typeof EventType.Refresh | typeof EventType.Reschedule, task: Task, at: number, reason?: string): TaskEvent {
+  const status = type === EventType.StartEvent ? CallbackStatus.StartEvent : type === EventType.Refresh ? CallbackStatus.Refresh : CallbackStatus.Reschedule;
+  return event(type, task, at, { Status: status, ...(reason ? { Reason: reason } : {}), StartTime: task.StartTime });
+}
 
 function event(type: EventType, task: Task, at: number, data: Record<string, unknown>): TaskEvent {
   return {

@@ -33,6 +33,8 @@ export interface TaskStore {
    * events.ts) are queued in the same transaction. `change` returning undefined writes nothing.
    */
   update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined>;
+  /** Queues a callback that reports no change of the task itself (a refresh, say). */
+  recordEvent(event: TaskEvent): Promise<void>;
   /** The oldest undelivered callback of each task that is due, oldest tasks first. */
   dueCallbacks(now: number, limit: number): Promise<StoredCallback[]>;
   /** Records one delivery attempt's outcome. */

@@ -15,6 +15,8 @@ export const StopReason = {
   StopByAPI: 'StopByAPI',
   StartTaskFailed: 'StartTaskFailed',
   ExceedMaxRunningTime: 'ExceedMaxRunningTime',
+  /** EventNotify: the page never called onWebcastStart(), through every refresh and reschedule. */
+  StartEventTimeout: 'StartEventTimeout',
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 

@@ -89,6 +89,16 @@ export async function startPageServer(): Promise<PageServer> {
         return html(tonePage(SECOND_COLOR, 'second'));
       case '/isolation':
         return html(isolationPage);
+      case '/notify': {
+        // EventNotify pages: ?start=ms calls onWebcastStart() then; ?end=ms calls onWebcastEnd() then.
+        const q = new URL(req.url ?? '/', 'http://x').searchParams;
+        const start = q.get('start');
+        const end = q.get('end');
+        return html(tonePage(PAGE_COLOR, 'notify', `
+window.loads = (Number(sessionStorage.getItem('loads')) || 0) + 1; sessionStorage.setItem('loads', String(window.loads));
+${start ? `setTimeout(() => { if (typeof onWebcastStart === 'function') onWebcastStart(); }, ${Number(start)});` : ''}
+${end ? `setTimeout(() => { if (typeof onWebcastEnd === 'function') onWebcastEnd(); }, ${Number(end)});` : ''}`));
+      }
       case '/busy':
         return html(busyPage);
       case '/sync':
