@@ -3,8 +3,9 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
-import type { Publication, PublicationLoss, RoomBackend, RoomRef } from '../rooms/room-backend.js';
-import { StopReason, type VideoSolution } from '../tasks/types.js';
+import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
+import { StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
+import { FREEZE_MAX_MEAN_DIFF, HitCounter, SAMPLE_HEIGHT, SAMPLE_WIDTH, isBlank, meanAbsDiff } from './monitors.js';
 import { redactUrl } from '../log.js';
 import type { CloudBrowser } from './cloud-browser.js';
 import { CAPTURE_TITLE } from './cloud-browser.js';
@@ -25,6 +26,14 @@ export interface SessionSpec {
   waitForStartEvent: boolean;
   /** Seconds to wait for it; 0 = forever. */
   startTimeoutSec: number;
+  monitor: MonitorConfig;
+}
+
+/** Why a session went off air by itself, and whether it should be opened afresh for a reason. */
+export interface SessionLoss {
+  reason: string;
+  replaced: boolean;
+  reschedule?: Exclude<StopReason, ''>;
 }
 
 /** What a session tells its owner while it starts and runs. */
@@ -107,11 +116,13 @@ const PAGE_GUARD = `(() => {
  * the page captured by tab capture and published into the room. Emits 'lost' when the
  * publication breaks by itself (the engine decides what to do).
  */
-export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
+export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private publication: Publication | undefined;
   private startSignalled = false;
   private startWaiter: (() => void) | undefined;
   private watch: NodeJS.Timeout | undefined;
+  private readonly monitors: NodeJS.Timeout[] = [];
+  private hooks: SessionHooks = {};
   private closed = false;
   readonly plan: CapturePlan;
 
@@ -139,6 +150,7 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
       await controller.goto(`${CONTROLLER_ORIGIN}/`);
       const page = await context.newPage();
       const session = new CaptureSession(deps, spec, context, page, controller);
+      session.hooks = hooks;
       if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
       await session.capture();
       await session.open(log);
@@ -296,7 +308,9 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
   }
 
   private startWatching(): void {
-    this.page.on('crash', () => this.lose('the page crashed'));
+    const crashMonitor = this.spec.monitor.CrashCheckInterval > 0;
+    this.page.on('crash', () => this.lose('the page crashed', false, crashMonitor ? StopReason.PageCrash : undefined));
+    this.startMonitors();
     this.context.on('close', () => this.lose('the browser context closed'));
     this.watch = setInterval(() => {
       this.stats().then(
@@ -327,17 +341,76 @@ export class CaptureSession extends EventEmitter<{ lost: [PublicationLoss] }> {
     }
   }
 
-  private lose(reason: string, replaced = false): void {
+  private startMonitors(): void {
+    const { BlankCheckInterval, FreezeCheckInterval, CrashCheckInterval } = this.spec.monitor;
+    const every = (seconds: number, check: () => Promise<void>): void => {
+      let busy = false;
+      const timer = setInterval(() => {
+        if (busy || this.closed) return;
+        busy = true;
+        check()
+          .catch((err: unknown) => this.deps.log.debug({ err, task: this.spec.label }, 'monitor check failed'))
+          .finally(() => (busy = false));
+      }, seconds * 1000);
+      timer.unref();
+      this.monitors.push(timer);
+    };
+    const sample = (): Promise<number[] | undefined> =>
+      this.controller.evaluate(([w, h]) => (window as unknown as WebcastController).webcast.sample(w, h), [SAMPLE_WIDTH, SAMPLE_HEIGHT] as const).catch(() => undefined);
+    const act = async (verdict: string, reason: Exclude<StopReason, ''>): Promise<void> => {
+      if (verdict === 'refresh') {
+        this.deps.log.info({ task: this.spec.label, reason }, 'monitor: refreshing the page');
+        this.hooks.onRefresh?.(reason);
+        await this.page.reload({ waitUntil: 'load', timeout: PAGE_LOAD_TIMEOUT_MS }).catch(() => undefined);
+      } else if (verdict === 'reschedule') {
+        this.lose(`the page is still ${reason} after a refresh`, false, reason);
+      }
+    };
+    if (BlankCheckInterval > 0) {
+      const counter = new HitCounter();
+      every(BlankCheckInterval, async () => {
+        const rgb = await sample();
+        if (rgb) await act(counter.check(isBlank(rgb)), StopReason.PageBlank);
+      });
+    }
+    if (FreezeCheckInterval > 0) {
+      const counter = new HitCounter();
+      let previous: number[] | undefined;
+      every(FreezeCheckInterval, async () => {
+        const rgb = await sample();
+        if (!rgb) return;
+        const frozen = previous !== undefined && meanAbsDiff(rgb, previous) < FREEZE_MAX_MEAN_DIFF;
+        previous = rgb;
+        const verdict = counter.check(frozen);
+        if (verdict === 'refresh' || verdict === 'reschedule') previous = undefined;
+        await act(verdict, StopReason.PageFreeze);
+      });
+    }
+    if (CrashCheckInterval > 0) {
+      // A page whose JS thread does not answer within the interval counts as crashed.
+      every(CrashCheckInterval, async () => {
+        const answered = await Promise.race([
+          this.page.evaluate(() => 1).then(() => true, () => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), CrashCheckInterval * 1000).unref()),
+        ]);
+        if (!answered) this.lose(`the page did not answer within ${CrashCheckInterval} s`, false, StopReason.PageCrash);
+      });
+    }
+  }
+
+  private lose(reason: string, replaced = false, reschedule?: Exclude<StopReason, ''>): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watch);
-    this.emit('lost', { reason, replaced });
+    this.monitors.forEach(clearInterval);
+    this.emit('lost', { reason, replaced, ...(reschedule ? { reschedule } : {}) });
   }
 
   /** Leaves the room, then closes the context; safe to call more than once. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watch);
+    this.monitors.forEach(clearInterval);
     await this.publication?.close().catch(() => undefined);
     await this.context.close().catch(() => undefined);
   }
@@ -350,5 +423,6 @@ interface WebcastController {
     offer(o: { layers: CapturePlan['layers']; codec: string; contentHint: string }): Promise<string>;
     answer(sdp: string): Promise<void>;
     stats(): Promise<PublishStats>;
+    sample(width: number, height: number): Promise<number[]>;
   };
 }

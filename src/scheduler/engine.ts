@@ -128,6 +128,7 @@ export class Engine implements TaskRunner {
           codec: this.o.codec,
           waitForStartEvent: notify.EnableEventNotify,
           startTimeoutSec: notify.EnableEventNotify ? notify.StartTimeout : 0,
+          monitor: slot.task.MonitorConfig,
         },
         {
           signal: abort.signal,
@@ -140,16 +141,7 @@ export class Engine implements TaskRunner {
       if (released(slot)) return;
       const detail = (err as Error).message;
       if (err instanceof RescheduleError) {
-        slot.reschedules += 1;
-        if (slot.reschedules > this.o.maxReschedules) {
-          log.warn({ reason: err.reason, reschedules: slot.reschedules - 1 }, 'rescheduled too often: the task fails');
-          await this.finish(slot, { type: 'failed', reason: err.reason, detail: `still ${err.reason} after ${this.o.maxReschedules} reschedules` });
-          return;
-        }
-        log.info({ reason: err.reason, reschedule: slot.reschedules }, 'rescheduling the task in a fresh browser context');
-        record(EventType.Reschedule, err.reason);
-        slot.attempts = 0;
-        void this.start(slot);
+        await this.reschedule(slot, err.reason);
         return;
       }
       if (err instanceof PageOpenError) {
@@ -179,13 +171,32 @@ export class Engine implements TaskRunner {
     slot.attempts = 0;
     session.once('lost', (loss) => {
       if (loss.replaced) void this.finish(slot, { type: 'ended', reason: StopReason.Unknown }, loss.reason);
-      else void this.restart(slot, loss.reason);
+      else if (loss.reschedule) {
+        slot.session = undefined;
+        slot.state = 'backoff';
+        void session.close().then(() => (slot.state === 'backoff' ? this.reschedule(slot, loss.reschedule ?? StopReason.Unknown) : undefined));
+      } else void this.restart(slot, loss.reason);
     });
     const updated = await this.o.store.update(slot.task, (t) => (t.Status === TaskStatus.NotStarted ? transition(t, { type: 'published' }, this.o.clock()) : undefined));
     if (updated) {
       slot.task = updated;
       log.info('first frame published: task running');
     }
+  }
+
+  /** Opens the task afresh in a new browser context (Status 5), or fails it after too many. */
+  private async reschedule(slot: Slot, reason: Exclude<StopReason, ''>): Promise<void> {
+    const log = this.o.log.child({ task: keyOf(slot.task) });
+    slot.reschedules += 1;
+    if (slot.reschedules > this.o.maxReschedules) {
+      log.warn({ reason, reschedules: slot.reschedules - 1 }, 'rescheduled too often: the task fails');
+      await this.finish(slot, { type: 'failed', reason, detail: `still ${reason} after ${this.o.maxReschedules} reschedules` });
+      return;
+    }
+    log.info({ reason, reschedule: slot.reschedules }, 'rescheduling the task in a fresh browser context');
+    await this.o.store.recordEvent(pageEvent(EventType.Reschedule, slot.task, this.o.clock(), reason)).catch((err: unknown) => log.error({ err }, 'could not record a callback'));
+    slot.attempts = 0;
+    await this.start(slot);
   }
 
   private async restart(slot: Slot, reason: string): Promise<void> {

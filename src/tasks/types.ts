@@ -17,6 +17,10 @@ export const StopReason = {
   ExceedMaxRunningTime: 'ExceedMaxRunningTime',
   /** EventNotify: the page never called onWebcastStart(), through every refresh and reschedule. */
   StartEventTimeout: 'StartEventTimeout',
+  /** The monitors found the page blank, frozen or crashed through every refresh and reschedule. */
+  PageBlank: 'PageBlank',
+  PageFreeze: 'PageFreeze',
+  PageCrash: 'PageCrash',
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 

@@ -11,7 +11,7 @@ const tonePage = (color: [number, number, number], title: string, extra = '') =>
 <body><div id="m"></div><script>
 const m = document.getElementById('m');
 let x = 0;
-(function step() { x = (x + 7) % (innerWidth / 2); m.style.transform = 'translateX(' + x + 'px)'; requestAnimationFrame(step); })();
+(function step() { if (!window.frozen) { x = (x + 7) % (innerWidth / 2); m.style.transform = 'translateX(' + x + 'px)'; } requestAnimationFrame(step); })();
 const ctx = new AudioContext();
 const osc = ctx.createOscillator(); osc.frequency.value = ${TONE_HZ};
 const gain = ctx.createGain(); gain.gain.value = 0.5;
@@ -99,6 +99,18 @@ window.loads = (Number(sessionStorage.getItem('loads')) || 0) + 1; sessionStorag
 ${start ? `setTimeout(() => { if (typeof onWebcastStart === 'function') onWebcastStart(); }, ${Number(start)});` : ''}
 ${end ? `setTimeout(() => { if (typeof onWebcastEnd === 'function') onWebcastEnd(); }, ${Number(end)});` : ''}`));
       }
+      case '/monitor': {
+        // ?white=ms turns the page uniform white, ?freeze=ms stops its animation, ?spin=ms hangs its JS thread.
+        const q = new URL(req.url ?? '/', 'http://x').searchParams;
+        const after = (name: string, code: string) => (q.get(name) ? `setTimeout(() => { ${code} }, ${Number(q.get(name))});` : '');
+        return html(tonePage(PAGE_COLOR, 'monitor', [
+          after('white', "document.body.innerHTML = ''; document.body.style.background = '#fff';"),
+          after('freeze', 'window.frozen = true;'),
+          after('spin', 'for (;;) {}'),
+        ].join('\n')));
+      }
+      case '/slide':
+        return html(`<!doctype html><title>slide</title><body style="margin:0;background:#fff;font:48px sans-serif"><h1 style="margin:40px">Quarterly review</h1><ul><li>Revenue</li><li>Costs</li></ul><div style="position:absolute;right:40px;bottom:40px;width:200px;height:120px;background:rgb(${PAGE_COLOR.join(',')})"></div></body>`);
       case '/busy':
         return html(busyPage);
       case '/sync':

@@ -94,6 +94,21 @@ async function stats() {
   return out;
 }
 
+/** The current captured frame, scaled down to width x height, as RGB bytes. */
+async function sample(width, height) {
+  const [video] = state.stream?.getVideoTracks() ?? [];
+  if (!video) throw new Error('nothing captured');
+  const bitmap = await new ImageCapture(video).grabFrame();
+  const canvas = new OffscreenCanvas(width, height);
+  const g = canvas.getContext('2d');
+  g.drawImage(bitmap, 0, 0, width, height);
+  bitmap.close();
+  const rgba = g.getImageData(0, 0, width, height).data;
+  const rgb = [];
+  for (let i = 0; i < rgba.length; i += 4) rgb.push(rgba[i], rgba[i + 1], rgba[i + 2]);
+  return rgb;
+}
+
 function trackStates() {
   return (state.stream?.getTracks() ?? []).map((t) => ({ kind: t.kind, readyState: t.readyState }));
 }
@@ -105,4 +120,4 @@ function release() {
   state.stream = undefined;
 }
 
-window.webcast = { capture, offer, answer, stats, trackStates, release };
+window.webcast = { capture, offer, answer, stats, sample, trackStates, release };
