@@ -9,6 +9,7 @@ import { SqliteTaskStore } from './store/sqlite-task-store.js';
 import { TaskQueue } from './scheduler/task-queue.js';
 import { CallbackDispatcher } from './callbacks/dispatcher.js';
 import { CallbackEndpoints } from './callbacks/endpoints.js';
+import { Metrics } from './metrics.js';
 import { TaskService } from './tasks/service.js';
 import type { Clock, TaskRunner, TaskStore } from './tasks/ports.js';
 import { startWorker, type Worker } from './worker.js';
@@ -49,13 +50,14 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   const { keys, generatedKey } = loadKeys(config);
   const endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
   const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
-  const callbacks = new CallbackDispatcher(store, endpoints, log.child({ module: 'callbacks' }));
+  const metrics = new Metrics();
+  const callbacks = new CallbackDispatcher(store, endpoints, log.child({ module: 'callbacks' }), Date.now, (result) => metrics.callbackDeliveries.inc({ result }));
   callbacks.start();
   const clock = options.taskClock ?? Date.now;
   let worker: Worker | undefined;
   let queue: TaskQueue | undefined;
   try {
-    if (config.worker) worker = await startWorker(config, store, log, clock);
+    if (config.worker) worker = await startWorker(config, store, log, clock, metrics);
     else queue = new TaskQueue(log.child({ module: 'scheduler' }));
   } catch (err) {
     await callbacks.stop();
@@ -77,6 +79,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     rateLimits: config.rateLimits,
     region: config.region,
     maxClockSkewMs: config.maxClockSkewMs,
+    metrics,
   });
   return {
     server,

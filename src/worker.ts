@@ -7,6 +7,7 @@ import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
 import { JanusRoomBackend } from './rooms/janus/janus-rooms.js';
 import { Engine } from './scheduler/engine.js';
 import type { Clock, TaskStore } from './tasks/ports.js';
+import type { Metrics } from './metrics.js';
 
 /** The media side of a node: the SSRF proxy, Janus (embedded or external), Chromium, the engine. */
 export interface Worker {
@@ -19,7 +20,7 @@ export interface Worker {
 
 const RECONNECT_INTERVAL_MS = 1000;
 
-export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock): Promise<Worker> {
+export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock, metrics: Metrics): Promise<Worker> {
   const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
   const proxy = new EgressProxy(policy, log.child({ module: 'egress' }));
   const proxyUrl = await proxy.listen();
@@ -35,7 +36,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   await browser.ensure();
   const engine = new Engine({
     store,
-    session: { browser, rooms, proxy, log: log.child({ module: 'capture' }) },
+    session: { browser, rooms, proxy, log: log.child({ module: 'capture' }), onMonitor: (check, action) => metrics.monitorHits.inc({ check, action }) },
     clock,
     log: log.child({ module: 'engine' }),
     maxTasks: config.maxTasks,

@@ -12,6 +12,7 @@ import { verifyRequest } from './auth.js';
 import { mayUseApp, type AccessKeyPair, type KeyRing } from './credentials.js';
 import { errorBody, newRequestId, successBody, type ResponseMetadata } from './envelope.js';
 import { ApiError, toApiError } from './errors.js';
+import type { Metrics } from '../metrics.js';
 
 export interface ApiDeps {
   tasks: TaskService;
@@ -21,6 +22,7 @@ export interface ApiDeps {
   region: string;
   maxClockSkewMs: number;
   clock?: Clock;
+  metrics: Metrics;
 }
 
 export const ALREADY_STARTED = 'The task has been started. Please do not call the startup task interface repeatedly';
@@ -125,6 +127,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.addHook('onResponse', async (req, reply) => {
+    if (req.call.action || req.call.meta.Action) {
+      deps.metrics.apiRequests.inc({ action: req.call.action?.name ?? 'unknown', code: req.call.errorCode ?? 'ok' });
+    }
     req.log.info(
       {
         requestId: req.call.meta.RequestId,
@@ -202,6 +207,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return reply.code(200).send(successBody(req.call.meta, result));
   };
+
+  // Operational endpoints, outside the signed API: bind WEBCAST_HOST to loopback or a private
+  // interface if they must not be public.
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
 
   app.route({ method: ['GET', 'POST'], url: '/', preValidation: authenticate, preHandler: limitPerAccount, handler: handle });
   return app;

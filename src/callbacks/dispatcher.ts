@@ -40,6 +40,7 @@ export class CallbackDispatcher {
     private readonly endpoints: CallbackEndpoints,
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
+    private readonly onResult: (result: 'delivered' | 'retried' | 'failed' | 'skipped') => void = () => undefined,
   ) {}
 
   start(): void {
@@ -71,6 +72,7 @@ export class CallbackDispatcher {
     const task = `${cb.event.AppId}/${cb.event.RoomId}/${cb.event.TaskId}`;
     if (!endpoint) {
       await this.store.recordDelivery(cb.id, { state: 'skipped', error: `no callback URL for AppId ${cb.event.AppId}` });
+      this.onResult('skipped');
       return;
     }
     let error: string;
@@ -86,6 +88,7 @@ export class CallbackDispatcher {
       if (res.status === 200) {
         await this.store.recordDelivery(cb.id, { state: 'delivered', at: this.clock() });
         this.counts.delivered += 1;
+        this.onResult('delivered');
         this.log.info({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempt: cb.attempts + 1 }, 'callback delivered');
         return;
       }
@@ -97,12 +100,14 @@ export class CallbackDispatcher {
     if (attempt >= MAX_DELIVERIES) {
       await this.store.recordDelivery(cb.id, { state: 'failed', error });
       this.counts.failed += 1;
+      this.onResult('failed');
       this.log.error({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempts: attempt, error }, 'callback not delivered; giving up');
       return;
     }
     const wait = BACKOFF_MS[attempt - 1] ?? BACKOFF_MS.at(-1) ?? 1000;
     await this.store.recordDelivery(cb.id, { state: 'retry', error, nextAttemptAt: this.clock() + wait });
     this.counts.retried += 1;
+    this.onResult('retried');
     this.log.warn({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempt, error, retryInMs: wait }, 'callback delivery failed; will retry');
   }
 }

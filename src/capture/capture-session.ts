@@ -51,6 +51,8 @@ export interface SessionDeps {
   rooms: RoomBackend;
   proxy: EgressProxy;
   log: Logger;
+  /** Counts each monitor finding that led to an action. */
+  onMonitor?(check: 'blank' | 'freeze' | 'crash', action: 'refresh' | 'reschedule'): void;
 }
 
 /** The page must be opened afresh in a new browser context (Status 5), for `reason`. */
@@ -309,7 +311,10 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
 
   private startWatching(): void {
     const crashMonitor = this.spec.monitor.CrashCheckInterval > 0;
-    this.page.on('crash', () => this.lose('the page crashed', false, crashMonitor ? StopReason.PageCrash : undefined));
+    this.page.on('crash', () => {
+      if (crashMonitor) this.deps.onMonitor?.('crash', 'reschedule');
+      this.lose('the page crashed', false, crashMonitor ? StopReason.PageCrash : undefined);
+    });
     this.startMonitors();
     this.context.on('close', () => this.lose('the browser context closed'));
     this.watch = setInterval(() => {
@@ -357,7 +362,9 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     };
     const sample = (): Promise<number[] | undefined> =>
       this.controller.evaluate(([w, h]) => (window as unknown as WebcastController).webcast.sample(w, h), [SAMPLE_WIDTH, SAMPLE_HEIGHT] as const).catch(() => undefined);
-    const act = async (verdict: string, reason: Exclude<StopReason, ''>): Promise<void> => {
+    const checkName = { PageBlank: 'blank', PageFreeze: 'freeze' } as const;
+    const act = async (verdict: string, reason: typeof StopReason.PageBlank | typeof StopReason.PageFreeze): Promise<void> => {
+      if (verdict === 'refresh' || verdict === 'reschedule') this.deps.onMonitor?.(checkName[reason], verdict);
       if (verdict === 'refresh') {
         this.deps.log.info({ task: this.spec.label, reason }, 'monitor: refreshing the page');
         this.hooks.onRefresh?.(reason);
@@ -393,7 +400,10 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
           this.page.evaluate(() => 1).then(() => true, () => true),
           new Promise<boolean>((r) => setTimeout(() => r(false), CrashCheckInterval * 1000).unref()),
         ]);
-        if (!answered) this.lose(`the page did not answer within ${CrashCheckInterval} s`, false, StopReason.PageCrash);
+        if (!answered) {
+          this.deps.onMonitor?.('crash', 'reschedule');
+          this.lose(`the page did not answer within ${CrashCheckInterval} s`, false, StopReason.PageCrash);
+        }
       });
     }
   }

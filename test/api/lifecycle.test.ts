@@ -102,6 +102,12 @@ describe('Start, Get and Stop through the official SDK', () => {
     assert.equal(stopped.Result, 'ok');
   });
 
+  it('answers /healthz without a signature', async () => {
+    const res = await fetch(`${t.url}/healthz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { ok: true });
+  });
+
   it('answers an unknown action or version with InvalidActionOrVersion and HTTP 404', async () => {
     for (const [action, version] of [['StartRecord', '2020-12-01'], ['StartWebcast', '2022-06-01'], ['startwebcast', '2020-12-01']] as const) {
       const res = await sdkClient(t.host, undefined, version).api(action, 'POST')(validStart({ TaskId: 'never' }));
