@@ -80,6 +80,10 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     region: config.region,
     maxClockSkewMs: config.maxClockSkewMs,
     metrics,
+    readiness: async () => ({
+      store: await store.list({ limit: 1 }).then(() => true, () => false),
+      ...(worker ? await worker.readiness() : {}),
+    }),
   });
   return {
     server,

@@ -15,6 +15,8 @@ export interface Worker {
   rooms: JanusRoomBackend;
   browser: CloudBrowser;
   janus: EmbeddedJanus | undefined;
+  /** Janus and Chromium answer. */
+  readiness(): Promise<Record<string, boolean>>;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,15 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     rooms,
     browser,
     janus,
+    async readiness() {
+      const within = <T>(p: Promise<T>): Promise<boolean> =>
+        Promise.race([p.then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+      const [janusOk, chromiumOk] = await Promise.all([
+        within(rooms.publishers({ appId: 'webcast', roomId: 'readyz' })),
+        within(browser.ensure().then((b) => (b.isConnected() ? b.version() : Promise.reject(new Error('disconnected'))))),
+      ]);
+      return { janus: janusOk, chromium: chromiumOk };
+    },
     async close() {
       closing = true;
       await engine.close();

@@ -23,6 +23,8 @@ export interface ApiDeps {
   maxClockSkewMs: number;
   clock?: Clock;
   metrics: Metrics;
+  /** What /readyz reports: each dependency's name and whether it answers. */
+  readiness?: () => Promise<Record<string, boolean>>;
 }
 
 export const ALREADY_STARTED = 'The task has been started. Please do not call the startup task interface repeatedly';
@@ -211,6 +213,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // Operational endpoints, outside the signed API: bind WEBCAST_HOST to loopback or a private
   // interface if they must not be public.
   app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = (await deps.readiness?.()) ?? {};
+    const ready = Object.values(checks).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ ready, checks });
+  });
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
 
   app.route({ method: ['GET', 'POST'], url: '/', preValidation: authenticate, preHandler: limitPerAccount, handler: handle });

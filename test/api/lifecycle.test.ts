@@ -102,10 +102,12 @@ describe('Start, Get and Stop through the official SDK', () => {
     assert.equal(stopped.Result, 'ok');
   });
 
-  it('answers /healthz without a signature', async () => {
+  it('answers /healthz and /readyz without a signature', async () => {
     const res = await fetch(`${t.url}/healthz`);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { ok: true });
+    const ready = await fetch(`${t.url}/readyz`);
+    assert.deepEqual([ready.status, await ready.json()], [200, { ready: true, checks: { store: true } }]);
   });
 
   it('answers an unknown action or version with InvalidActionOrVersion and HTTP 404', async () => {

@@ -106,13 +106,25 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
       assert.equal((await getTask(t.host, key))?.Status, 2);
     });
 
+    it('reports Janus and Chromium on /readyz, and not ready while Janus is down', async () => {
+      const ready = await fetch(`${t.url}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(await ready.json(), { ready: true, checks: { store: true, janus: true, chromium: true } });
+    });
+
     it('restarts the embedded Janus when it dies and publishes the task again', async () => {
       const [before] = await feeds();
       const pid = t.node.worker?.janus?.pid;
       assert.ok(pid);
       process.kill(pid, 'SIGKILL');
+      const down = await waitFor('/readyz to notice', async () => {
+        const res = await fetch(`${t.url}/readyz`);
+        return res.status === 503 && ((await res.json()) as { checks: Record<string, boolean> });
+      }, 5000, 100);
+      assert.equal(down.checks.janus, false);
       await backOnAir(before?.id);
       assert.notEqual(t.node.worker?.janus?.pid, pid);
+      assert.equal((await fetch(`${t.url}/readyz`)).status, 200);
       assert.equal((await getTask(t.host, key))?.Status, 2);
     });
 
