@@ -20,10 +20,6 @@ export class KeyRing {
   find(accessKey: string): AccessKeyPair | undefined {
     return this.byAccessKey.get(accessKey);
   }
-
-  get size(): number {
-    return this.byAccessKey.size;
-  }
 }
 
 export const mayUseApp = (pair: AccessKeyPair, appId: string): boolean => pair.appIds.includes('*') || pair.appIds.includes(appId);

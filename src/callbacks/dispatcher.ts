@@ -33,7 +33,6 @@ export class CallbackDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  readonly counts = { delivered: 0, retried: 0, failed: 0 };
 
   constructor(
     private readonly store: TaskStore,
@@ -87,7 +86,6 @@ export class CallbackDispatcher {
       await res.body?.cancel();
       if (res.status === 200) {
         await this.store.recordDelivery(cb.id, { state: 'delivered', at: this.clock() });
-        this.counts.delivered += 1;
         this.onResult('delivered');
         this.log.info({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempt: cb.attempts + 1 }, 'callback delivered');
         return;
@@ -99,14 +97,12 @@ export class CallbackDispatcher {
     const attempt = cb.attempts + 1;
     if (attempt >= MAX_DELIVERIES) {
       await this.store.recordDelivery(cb.id, { state: 'failed', error });
-      this.counts.failed += 1;
       this.onResult('failed');
       this.log.error({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempts: attempt, error }, 'callback not delivered; giving up');
       return;
     }
     const wait = BACKOFF_MS[attempt - 1] ?? BACKOFF_MS.at(-1) ?? 1000;
     await this.store.recordDelivery(cb.id, { state: 'retry', error, nextAttemptAt: this.clock() + wait });
-    this.counts.retried += 1;
     this.onResult('retried');
     this.log.warn({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempt, error, retryInMs: wait }, 'callback delivery failed; will retry');
   }

@@ -109,15 +109,4 @@ async function sample(width, height) {
   return rgb;
 }
 
-function trackStates() {
-  return (state.stream?.getTracks() ?? []).map((t) => ({ kind: t.kind, readyState: t.readyState }));
-}
-
-function release() {
-  state.pc?.close();
-  state.stream?.getTracks().forEach((t) => t.stop());
-  state.pc = undefined;
-  state.stream = undefined;
-}
-
-window.webcast = { capture, offer, answer, stats, sample, trackStates, release };
+window.webcast = { capture, offer, answer, stats, sample };
