@@ -1,23 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { PAGE_COLOR, startPageServer, type PageServer } from '../helpers/pages.js';
+import { startEngineNode, type EngineSetup } from '../helpers/engine-node.js';
+import { getTask, sdkClient, waitFor, type TestNode } from '../helpers/node.js';
+import { PAGE_COLOR, type PageServer } from '../helpers/pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
-import { CallbackReceiver } from '../helpers/receiver.js';
 
 describe('the video codec setting', { timeout: 120_000 }, () => {
+  let setup: EngineSetup;
   let t: TestNode;
   let pages: PageServer;
-  const receiver = new CallbackReceiver();
   before(async () => {
-    pages = await startPageServer();
-    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_VIDEO_CODEC: 'h264', WEBCAST_CALLBACK_URL: await receiver.listen(), WEBCAST_CALLBACK_SECRET: 's3cret' } });
+    setup = await startEngineNode({ WEBCAST_VIDEO_CODEC: 'h264' });
+    ({ t, pages } = setup);
   });
-  after(async () => {
-    await t.close();
-    await receiver.close();
-    await pages.close();
-  });
+  after(() => setup.close());
 
   it('publishes H.264 through Chromium’s OpenH264 when WEBCAST_VIDEO_CODEC=h264, in both layers', async () => {
     const key = { AppId: 'app1', RoomId: 'h264', TaskId: 'h1' };
@@ -42,9 +38,10 @@ describe('the video codec setting', { timeout: 120_000 }, () => {
   it('tells the customer of the first frame, then of the end, in that order', async () => {
     const key = { AppId: 'app1', RoomId: 'h264', TaskId: 'h1' };
     await sdkClient(t.host).stop(key);
+    const { receiver } = setup;
     const events = await waitFor('two callbacks', async () => receiver.events().length === 2 && receiver.events());
     assert.deepEqual(events.map((e) => [e.EventType, e.data.Status]), [['WebcastFirstFrame', 2], ['WebcastEnd', 3]]);
-    assert.ok(events.every((e) => receiver.signatureValid(e, 's3cret')));
+    assert.ok(events.every((e) => receiver.signatureValid(e, setup.secret)));
     assert.ok(Date.parse(events[0]?.EventTime ?? '') <= Date.parse(events[1]?.EventTime ?? ''));
   });
 });

@@ -1,31 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { startPageServer, type PageServer } from '../helpers/pages.js';
-import { CallbackReceiver } from '../helpers/receiver.js';
+import { startEngineNode, type EngineSetup } from '../helpers/engine-node.js';
+import { getTask, sdkClient, waitFor, type TestNode } from '../helpers/node.js';
+import type { PageServer } from '../helpers/pages.js';
 
 const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
 
 describe('EventNotify: onWebcastStart(), onWebcastEnd() and StartTimeout', { timeout: 180_000 }, () => {
+  let setup: EngineSetup;
   let t: TestNode;
   let pages: PageServer;
-  const receiver = new CallbackReceiver();
   before(async () => {
-    pages = await startPageServer();
-    t = await startTestNode({
-      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_RESCHEDULES: '1', WEBCAST_CALLBACK_URL: await receiver.listen(), WEBCAST_CALLBACK_SECRET: 'notify' },
-    });
+    setup = await startEngineNode({ WEBCAST_MAX_RESCHEDULES: '1' });
+    ({ t, pages } = setup);
   });
-  after(async () => {
-    await t.close();
-    await receiver.close();
-    await pages.close();
-  });
+  after(() => setup.close());
   const rooms = () => {
     if (!t.node.worker) throw new Error('no worker');
     return t.node.worker.rooms;
   };
-  const eventsOf = (TaskId: string) => receiver.events().filter((e) => e.data.TaskId === TaskId).map((e) => [e.EventType, e.data.Status, e.data.Reason ?? '']);
+  const eventsOf = (TaskId: string) => setup.eventsOf(TaskId);
 
   it('publishes nothing until the page calls onWebcastStart(), then the user appears', async () => {
     const key = { AppId: 'app1', RoomId: 'late', TaskId: 'late' };
@@ -69,7 +63,7 @@ describe('EventNotify: onWebcastStart(), onWebcastEnd() and StartTimeout', { tim
       ['WebcastRefresh', 4, 'StartEventTimeout'],
       ['WebcastReschedule', 5, 'StartEventTimeout'],
       ['WebcastRefresh', 4, 'StartEventTimeout'],
-      ['WebcastEnd', 4, ''],
+      ['WebcastEnd', 4, 'StartEventTimeout'],
     ]);
     assert.deepEqual(await rooms().publishers({ appId: 'app1', roomId: 'never' }), []);
   });

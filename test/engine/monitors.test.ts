@@ -1,27 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { startPageServer, type PageServer } from '../helpers/pages.js';
-import { CallbackReceiver } from '../helpers/receiver.js';
+import { startEngineNode, type EngineSetup } from '../helpers/engine-node.js';
+import { getTask, sdkClient, waitFor, type TestNode } from '../helpers/node.js';
+import type { PageServer } from '../helpers/pages.js';
 
 const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
 
 describe('page monitors: blank, frozen, crashed', { timeout: 240_000 }, () => {
+  let setup: EngineSetup;
   let t: TestNode;
   let pages: PageServer;
-  const receiver = new CallbackReceiver();
   before(async () => {
-    pages = await startPageServer();
-    t = await startTestNode({
-      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_RESCHEDULES: '1', WEBCAST_CALLBACK_URL: await receiver.listen(), WEBCAST_CALLBACK_SECRET: 'mon' },
-    });
+    setup = await startEngineNode({ WEBCAST_MAX_RESCHEDULES: '1' });
+    ({ t, pages } = setup);
   });
-  after(async () => {
-    await t.close();
-    await receiver.close();
-    await pages.close();
-  });
-  const eventsOf = (TaskId: string) => receiver.events().filter((e) => e.data.TaskId === TaskId).map((e) => [e.EventType, e.data.Status, e.data.Reason ?? e.data.StopReason ?? '']);
+  after(() => setup.close());
+  const eventsOf = (TaskId: string) => setup.eventsOf(TaskId);
   const start = async (TaskId: string, path: string, MonitorConfig: Record<string, number>) => {
     const key = { AppId: 'app1', RoomId: TaskId, TaskId };
     await sdkClient(t.host).start({ ...key, UserId: TaskId, SourceURL: `${pages.url}${path}`, MonitorConfig, ...small });
