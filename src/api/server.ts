@@ -57,10 +57,10 @@ function queryPairs(rawUrl: string): [string, string][] {
 }
 
 function jsonBody(req: FastifyRequest): unknown {
-  const raw = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
-  if (raw.toString('utf8').trim() === '') throw new ApiError('InvalidParameter.BodyIsEmpty', 'the request body is empty; send the parameters as a JSON object');
+  const text = req.body instanceof Buffer ? req.body.toString('utf8') : '';
+  if (text.trim() === '') throw new ApiError('InvalidParameter.BodyIsEmpty', 'the request body is empty; send the parameters as a JSON object');
   try {
-    return JSON.parse(raw.toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw new ApiError('InvalidParameter.Unmarshal', `the request body is not valid JSON: ${(err as Error).message}`);
   }

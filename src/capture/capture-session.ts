@@ -97,7 +97,7 @@ const SIGNAL_BINDING = `__webcastSignal_${randomBytes(6).toString('hex')}`;
 // its scripts run, on every load. The binding is this task's context's own, so a page can only
 // ever signal its own task.
 const NOTIFY_SCRIPT = `(() => {
-  if (window.top !== window || location.origin === ${JSON.stringify('CONTROLLER')}) return;
+  if (window.top !== window || location.origin === ${JSON.stringify(CONTROLLER_ORIGIN)}) return;
   const signal = window[${JSON.stringify(SIGNAL_BINDING)}];
   if (typeof signal !== 'function') return;
   const define = (name, kind) => Object.defineProperty(window, name, { value: () => { signal(kind); }, writable: false, configurable: false });
@@ -183,7 +183,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
         hooks.onPageEnd?.();
       }
     });
-    await this.context.addInitScript(NOTIFY_SCRIPT.replace(JSON.stringify('CONTROLLER'), JSON.stringify(CONTROLLER_ORIGIN)));
+    await this.context.addInitScript(NOTIFY_SCRIPT);
   }
 
   /**
@@ -254,7 +254,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
     // keep its exact size, so wait for the bar and make the window taller by as much.
     const deadline = Date.now() + 2000;
-    while (Date.now() < deadline && (await this.page.evaluate(() => window.innerHeight)) === render.height) {
+    while (Date.now() < deadline && (await this.innerSize())[1] === render.height) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await this.windowFitting(render.width, render.height);

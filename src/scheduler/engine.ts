@@ -112,9 +112,6 @@ export class Engine implements TaskRunner {
     let session: CaptureSession;
     const abort = new AbortController();
     slot.abort = abort;
-    const record = (type: typeof EventType.StartEvent | typeof EventType.Refresh | typeof EventType.Reschedule, reason?: string): void => {
-      void this.o.store.recordEvent(pageEvent(type, slot.task, this.o.clock(), reason)).catch((err: unknown) => log.error({ err }, 'could not record a callback'));
-    };
     try {
       const notify = slot.task.EventNotifyConfig;
       session = await CaptureSession.start(
@@ -132,8 +129,8 @@ export class Engine implements TaskRunner {
         },
         {
           signal: abort.signal,
-          onStartEvent: () => record(EventType.StartEvent),
-          onRefresh: (reason) => record(EventType.Refresh, reason),
+          onStartEvent: () => void this.recordPageEvent(slot, EventType.StartEvent),
+          onRefresh: (reason) => void this.recordPageEvent(slot, EventType.Refresh, reason),
           onPageEnd: () => void this.finish(slot, { type: 'ended', reason: StopReason.StopByAPI }, 'the page called onWebcastEnd()'),
         },
       );
@@ -171,11 +168,7 @@ export class Engine implements TaskRunner {
     slot.attempts = 0;
     session.once('lost', (loss) => {
       if (loss.replaced) void this.finish(slot, { type: 'ended', reason: StopReason.Unknown }, loss.reason);
-      else if (loss.reschedule) {
-        slot.session = undefined;
-        slot.state = 'backoff';
-        void session.close().then(() => (slot.state === 'backoff' ? this.reschedule(slot, loss.reschedule ?? StopReason.Unknown) : undefined));
-      } else void this.restart(slot, loss.reason);
+      else void this.restart(slot, loss.reason, loss.reschedule);
     });
     const updated = await this.o.store.update(slot.task, (t) => (t.Status === TaskStatus.NotStarted ? transition(t, { type: 'published' }, this.o.clock()) : undefined));
     if (updated) {
@@ -194,19 +187,28 @@ export class Engine implements TaskRunner {
       return;
     }
     log.info({ reason, reschedule: slot.reschedules }, 'rescheduling the task in a fresh browser context');
-    await this.o.store.recordEvent(pageEvent(EventType.Reschedule, slot.task, this.o.clock(), reason)).catch((err: unknown) => log.error({ err }, 'could not record a callback'));
+    await this.recordPageEvent(slot, EventType.Reschedule, reason);
     slot.attempts = 0;
     await this.start(slot);
   }
 
-  private async restart(slot: Slot, reason: string): Promise<void> {
+  /** Queues a callback that reports no change of the task's own status; a failure is logged, not thrown. */
+  private async recordPageEvent(slot: Slot, type: typeof EventType.StartEvent | typeof EventType.Refresh | typeof EventType.Reschedule, reason?: string): Promise<void> {
+    await this.o.store
+      .recordEvent(pageEvent(type, slot.task, this.o.clock(), reason))
+      .catch((err: unknown) => this.o.log.error({ err, task: keyOf(slot.task) }, 'could not record a callback'));
+  }
+
+  /** Takes a task that went off air by itself down, then puts it back: as it was, or rescheduled for `reschedule`. */
+  private async restart(slot: Slot, reason: string, reschedule?: Exclude<StopReason, ''>): Promise<void> {
     if (slot.state !== 'on-air' || this.closing) return;
-    this.o.log.warn({ task: keyOf(slot.task), reason }, 'the task went off air; putting it back');
+    if (!reschedule) this.o.log.warn({ task: keyOf(slot.task), reason }, 'the task went off air; putting it back');
     const old = slot.session;
     slot.session = undefined;
     slot.state = 'backoff';
     await old?.close();
-    if (slot.state === 'backoff') await this.start(slot);
+    if (slot.state !== 'backoff') return;
+    await (reschedule ? this.reschedule(slot, reschedule) : this.start(slot));
   }
 
   /** Ends the task with `event` (unless it already ended) and frees its slot. */

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import type { Logger } from 'pino';
 /**
  * Runs Debian's `janus` as a child process with a configuration of our own: loopback only,
  * the VideoRoom plugin with string room ids, and the WebSocket and HTTP transports. Restarts
- * it when it dies and says so ('restarted'), so that publishers can be re-published.
+ * it when it dies, on the same ports; the room backend reconnects and publishers are re-published.
  */
 export interface EmbeddedJanusOptions {
   dataDir: string;
@@ -121,7 +120,7 @@ admin: {
   };
 }
 
-export class EmbeddedJanus extends EventEmitter<{ restarted: [JanusEndpoints]; exited: [number | null] }> {
+export class EmbeddedJanus {
   private child: ChildProcess | undefined;
   private stopping = false;
   private endpoints: JanusEndpoints | undefined;
@@ -130,7 +129,6 @@ export class EmbeddedJanus extends EventEmitter<{ restarted: [JanusEndpoints]; e
   readonly configDir: string;
 
   constructor(private readonly o: EmbeddedJanusOptions) {
-    super();
     this.configDir = path.join(o.dataDir, 'janus');
   }
 
@@ -186,7 +184,6 @@ export class EmbeddedJanus extends EventEmitter<{ restarted: [JanusEndpoints]; e
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return;
-    this.emit('exited', code);
     if (this.stopping) return;
     this.restarts += 1;
     const delay = Math.min(10_000, 500 * 2 ** Math.min(this.restarts - 1, 5));
@@ -196,7 +193,6 @@ export class EmbeddedJanus extends EventEmitter<{ restarted: [JanusEndpoints]; e
       this.spawnAndWait().then(
         () => {
           this.restarts = 0;
-          this.emit('restarted', this.urls);
         },
         // A restart that dies or times out exits again, and its own exit schedules the next try.
         (err: unknown) => this.o.log.error({ err }, 'janus failed to restart'),
