@@ -50,10 +50,10 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   const { keys, generatedKey } = loadKeys(config);
   const endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
   const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
-  const metrics = new Metrics();
+  const clock = options.taskClock ?? Date.now;
+  const metrics = new Metrics((since) => store.countByStatus(since), clock);
   const callbacks = new CallbackDispatcher(store, endpoints, log.child({ module: 'callbacks' }), Date.now, (result) => metrics.callbackDeliveries.inc({ result }));
   callbacks.start();
-  const clock = options.taskClock ?? Date.now;
   let worker: Worker | undefined;
   let queue: TaskQueue | undefined;
   try {

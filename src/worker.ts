@@ -38,13 +38,16 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   await browser.ensure();
   const engine = new Engine({
     store,
-    session: { browser, rooms, proxy, log: log.child({ module: 'capture' }), onMonitor: (check, action) => metrics.monitorHits.inc({ check, action }) },
+    session: { browser, rooms, proxy, log: log.child({ module: 'capture' }), onMonitor: (check, action) => metrics.monitorHits.inc({ check, action }),
+      onFramesSent: (frames) => metrics.framesPublished.inc(frames),
+    },
     clock,
     log: log.child({ module: 'engine' }),
     maxTasks: config.maxTasks,
     maxQueue: config.queueSize,
     codec: config.videoCodec,
     maxReschedules: config.maxReschedules,
+    onFirstFrame: (seconds) => metrics.startLatency.observe(seconds),
   });
 
   let closing = false;

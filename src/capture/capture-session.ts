@@ -53,6 +53,8 @@ export interface SessionDeps {
   log: Logger;
   /** Counts each monitor finding that led to an action. */
   onMonitor?(check: 'blank' | 'freeze' | 'crash', action: 'refresh' | 'reschedule'): void;
+  /** Counts video frames sent to the room since the last call, all layers together. */
+  onFramesSent?(frames: number): void;
 }
 
 /** The page must be opened afresh in a new browser context (Status 5), for `reason`. */
@@ -123,6 +125,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private startSignalled = false;
   private startWaiter: (() => void) | undefined;
   private watch: NodeJS.Timeout | undefined;
+  /** framesSent already reported through onFramesSent. */
+  private framesCounted = 0;
   private readonly monitors: NodeJS.Timeout[] = [];
   private hooks: SessionHooks = {};
   private closed = false;
@@ -293,6 +297,12 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), publication.answerSdp);
   }
 
+  /** A JPEG of what is published right now, `width` pixels wide. */
+  async thumbnail(width: number): Promise<Buffer> {
+    const base64 = await this.controller.evaluate((w) => (window as unknown as WebcastController).webcast.thumbnail(w), width);
+    return Buffer.from(base64, 'base64');
+  }
+
   stats(): Promise<PublishStats> {
     return this.controller.evaluate(() => (window as unknown as WebcastController).webcast.stats());
   }
@@ -320,6 +330,9 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     this.watch = setInterval(() => {
       this.stats().then(
         (s) => {
+          const sent = s.video.reduce((sum, v) => sum + v.framesSent, 0);
+          if (sent > this.framesCounted) this.deps.onFramesSent?.(sent - this.framesCounted);
+          this.framesCounted = sent;
           if (s.state === 'failed' || s.state === 'closed') this.lose(`the WebRTC connection is ${s.state}`);
         },
         () => this.lose('the controller stopped answering'),
@@ -434,5 +447,6 @@ interface WebcastController {
     answer(sdp: string): Promise<void>;
     stats(): Promise<PublishStats>;
     sample(width: number, height: number): Promise<number[]>;
+    thumbnail(width: number): Promise<string>;
   };
 }

@@ -20,6 +20,8 @@ export interface EngineOptions {
   maxAttempts?: number;
   /** Reschedules (a fresh browser context) before a task fails. */
   maxReschedules: number;
+  /** A task came on air for the first time, `seconds` after its Start was accepted. */
+  onFirstFrame?(seconds: number): void;
 }
 
 /** One task this node owns, from submit until its end. */
@@ -173,7 +175,9 @@ export class Engine implements TaskRunner {
     const updated = await this.o.store.update(slot.task, (t) => (t.Status === TaskStatus.NotStarted ? transition(t, { type: 'published' }, this.o.clock()) : undefined));
     if (updated) {
       slot.task = updated;
-      log.info('first frame published: task running');
+      const seconds = (this.o.clock() - updated.StartTime) / 1000;
+      this.o.onFirstFrame?.(seconds);
+      log.info({ seconds }, 'first frame published: task running');
     }
   }
 

@@ -219,6 +219,13 @@ export class SqliteTaskStore implements TaskStore {
     return this.db.prepare<Record<string, string | number>, TaskRow>(sql).all(params).map(fromRow);
   }
 
+  async countByStatus(startedSince: number): Promise<Map<TaskStatus, number>> {
+    const rows = this.db
+      .prepare<[number], { status: TaskStatus; n: number }>('SELECT status, COUNT(*) AS n FROM tasks WHERE start_time >= ? GROUP BY status')
+      .all(startedSince);
+    return new Map(rows.map((r) => [r.status, r.n]));
+  }
+
   async update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined> {
     const run = this.db.transaction((): Task | undefined => {
       const row = this.getStmt.get(keyParams(key));

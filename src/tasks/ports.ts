@@ -27,6 +27,8 @@ export interface TaskStore {
   /** The room's most recently started task since `startedSince`. */
   latestInRoom(appId: string, roomId: string, startedSince: number): Promise<Task | undefined>;
   list(filter: TaskFilter): Promise<Task[]>;
+  /** How many tasks started since `startedSince` are in each status. */
+  countByStatus(startedSince: number): Promise<Map<TaskStatus, number>>;
   /**
    * Reads the task, applies `change` and writes the result, all in one transaction, so
    * concurrent changes of one task are serialised; the callbacks the change makes (see

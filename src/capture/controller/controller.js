@@ -109,4 +109,20 @@ async function sample(width, height) {
   return rgb;
 }
 
-window.webcast = { capture, offer, answer, stats, sample };
+/** The current captured frame as a JPEG data URL, `width` wide. */
+async function thumbnail(width) {
+  const [video] = state.stream?.getVideoTracks() ?? [];
+  if (!video) throw new Error('nothing captured');
+  const bitmap = await new ImageCapture(video).grabFrame();
+  const height = Math.max(1, Math.round((bitmap.height * width) / bitmap.width));
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, width, height);
+  bitmap.close();
+  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+window.webcast = { capture, offer, answer, stats, sample, thumbnail };
