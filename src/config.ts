@@ -11,6 +11,9 @@ export interface RateLimits {
   StartWebcast: number;
   StopWebcast: number;
   GetWebCastTask: number;
+  /** Ours, beside the vendor's three: for the console and the CLI. */
+  ListWebcastTasks: number;
+  ListWebcastTaskEvents: number;
 }
 
 export interface Config {
@@ -46,7 +49,7 @@ export interface Config {
   callbackSecret: string | undefined;
 }
 
-const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60 };
+const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60, ListWebcastTasks: 20, ListWebcastTaskEvents: 60 };
 
 const fileSchema = z
   .object({

@@ -13,6 +13,9 @@ const ACTIONS: readonly ActionDef[] = [
   { name: 'StartWebcast', method: 'POST' },
   { name: 'StopWebcast', method: 'POST' },
   { name: 'GetWebCastTask', method: 'GET' },
+  // Not the vendor's: what a console or a command line needs to list and follow tasks.
+  { name: 'ListWebcastTasks', method: 'GET' },
+  { name: 'ListWebcastTaskEvents', method: 'GET' },
 ];
 
 export const SUPPORTED_VERSIONS: readonly string[] = ['2020-12-01', '2023-11-01'];

@@ -2,9 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { RateLimits } from '../config.js';
-import type { Clock } from '../tasks/ports.js';
+import type { Clock, StoredCallback } from '../tasks/ports.js';
 import type { TaskService } from '../tasks/service.js';
-import { parseStartWebcast, parseTaskKey, parseTaskQuery } from '../tasks/validation.js';
+import { parseStartWebcast, parseTaskKey, parseTaskListQuery, parseTaskQuery } from '../tasks/validation.js';
 import type { Task } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
 import { resolveAction, type ActionDef } from './actions.js';
@@ -66,6 +66,9 @@ function jsonBody(req: FastifyRequest): unknown {
   }
 }
 
+const queryOf = (req: FastifyRequest): Record<string, string | undefined> =>
+  Object.fromEntries(Object.entries(req.query as Query).map(([k, v]) => [k, firstValue(v)]));
+
 function toWebCastTask(t: Task) {
   return {
     StartTime: t.StartTime,
@@ -79,6 +82,17 @@ function toWebCastTask(t: Task) {
     MaxRunningTime: t.MaxRunningTime,
     MonitorConfig: t.MonitorConfig,
     EventNotifyConfig: t.EventNotifyConfig,
+  };
+}
+
+/** An event as its callback carries it, with how its delivery went. */
+export function toApiEvent(c: StoredCallback) {
+  return {
+    EventId: c.event.EventId,
+    EventType: c.event.EventType,
+    EventTime: c.event.EventTime,
+    EventData: c.event.EventData,
+    Delivery: { State: c.state, Attempts: c.attempts, LastError: c.lastError },
   };
 }
 
@@ -200,10 +214,23 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         break;
       }
       case 'GetWebCastTask': {
-        const query = Object.fromEntries(Object.entries(req.query as Query).map(([k, v]) => [k, firstValue(v)]));
-        const q = parseTaskQuery(query);
+        const q = parseTaskQuery(queryOf(req));
         allowed(q.AppId);
         result = { WebCastTask: toWebCastTask(await deps.tasks.get(q)) };
+        break;
+      }
+      case 'ListWebcastTasks': {
+        const q = parseTaskListQuery(queryOf(req));
+        allowed(q.AppId);
+        const tasks = await deps.tasks.list(q);
+        result = { WebCastTasks: tasks.map((t) => ({ AppId: t.AppId, RoomId: t.RoomId, TaskId: t.TaskId, ...toWebCastTask(t) })) };
+        break;
+      }
+      case 'ListWebcastTaskEvents': {
+        const key = parseTaskKey(queryOf(req));
+        allowed(key.AppId);
+        const { events } = await deps.tasks.events(key);
+        result = { Events: events.map(toApiEvent) };
         break;
       }
     }

@@ -1,5 +1,6 @@
 import { InvalidTransitionError, isActive, newTask, transition } from './state-machine.js';
-import type { Clock, TaskRunner, TaskStore } from './ports.js';
+import type { Clock, StoredCallback, TaskRunner, TaskStore } from './ports.js';
+import type { TaskListQuery } from './validation.js';
 import { StopReason, TASK_VISIBILITY_MS, type Task, type TaskKey, type TaskSpec } from './types.js';
 
 /** Outcomes the API must tell apart; they carry no transport detail. */
@@ -85,5 +86,22 @@ export class TaskService {
       );
     }
     return task;
+  }
+
+  /** Tasks started within the last 72 hours, newest first. */
+  async list(query: TaskListQuery): Promise<Task[]> {
+    return this.store.list({
+      AppId: query.AppId,
+      ...(query.RoomId ? { RoomId: query.RoomId } : {}),
+      ...(query.Status !== undefined ? { statuses: [query.Status] } : {}),
+      startedSince: this.visibleSince(),
+      limit: query.Limit,
+    });
+  }
+
+  /** A visible task's events (what its callbacks report), oldest first, with their delivery. */
+  async events(key: TaskKey): Promise<{ task: Task; events: StoredCallback[] }> {
+    const task = await this.get(key);
+    return { task, events: await this.store.callbacksOf(key) };
   }
 }

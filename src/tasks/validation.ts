@@ -6,6 +6,7 @@ import {
   type MonitorConfig,
   type TaskKey,
   type TaskSpec,
+  type TaskStatus,
   type VideoSolution,
 } from './types.js';
 
@@ -95,6 +96,19 @@ const startWebcast = z.object({
 
 const taskKey = z.object({ AppId: id, RoomId: id, TaskId: id });
 const roomQuery = z.object({ AppId: id, RoomId: id, TaskId: optional(z.union([z.literal(''), id], { error: ID_RULE })) });
+
+const LIST_LIMIT_MAX = 100;
+/** Query strings carry text; these are numbers written as text. */
+const queryInt = (min: number, max: number) =>
+  optional(z.union([z.literal(''), z.string().regex(/^\d{1,6}$/, { error: `must be an integer in [${min}, ${max}]` })], { error: `must be an integer in [${min}, ${max}]` }))
+    .transform((v) => (v ? Number(v) : undefined))
+    .refine((v) => v === undefined || (v >= min && v <= max), { error: `must be an integer in [${min}, ${max}]` });
+const taskListQuery = z.object({
+  AppId: id,
+  RoomId: optional(z.union([z.literal(''), id], { error: ID_RULE })),
+  Status: queryInt(1, 4),
+  Limit: queryInt(1, LIST_LIMIT_MAX),
+});
 
 type Input = Record<string, unknown>;
 
@@ -197,4 +211,23 @@ export function parseTaskKey(input: unknown): TaskKey {
 export function parseTaskQuery(input: Input): { AppId: string; RoomId: string; TaskId?: string } {
   const q = parseWith(roomQuery, input);
   return q.TaskId ? { AppId: q.AppId, RoomId: q.RoomId, TaskId: q.TaskId } : { AppId: q.AppId, RoomId: q.RoomId };
+}
+
+export interface TaskListQuery {
+  AppId: string;
+  RoomId?: string;
+  Status?: TaskStatus;
+  /** 1..100, default 50. */
+  Limit: number;
+}
+
+/** ListWebcastTasks: an app's tasks of the last 72 hours, newest first, optionally of one room or status. */
+export function parseTaskListQuery(input: Input): TaskListQuery {
+  const q = parseWith(taskListQuery, input);
+  return {
+    AppId: q.AppId,
+    ...(q.RoomId ? { RoomId: q.RoomId } : {}),
+    ...(q.Status !== undefined ? { Status: q.Status as TaskStatus } : {}),
+    Limit: q.Limit ?? 50,
+  };
 }
