@@ -21,7 +21,7 @@ async function main(): Promise<void> {
         `  SecretKey: ${key.pair.secretKey}`,
         'Try it:',
         `  WEBCAST_ENDPOINT=${address} WEBCAST_ACCESS_KEY=${key.pair.accessKey} WEBCAST_SECRET_KEY=${key.pair.secretKey} \\`,
-        `    npx tsx scripts/call.ts GetWebCastTask AppId=demo RoomId=room1 TaskId=task1`,
+        `    npx webcast list --app demo`,
         '',
       ].join('\n'),
     );

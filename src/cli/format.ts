@@ -1,0 +1,71 @@
+/** Human output of tasks and events; --json prints the API's own Result instead. */
+
+export interface TaskView {
+  AppId?: string;
+  RoomId?: string;
+  TaskId?: string;
+  Status: number;
+  StopReason: string;
+  StartTime: number;
+  EndTime: number;
+  UserId: string;
+  SourceURL: string;
+  BusinessId?: string;
+  MaxRunningTime: number;
+  VideoSolutions: { Width: number; Height: number; FrameRate: number; Bitrate: number }[];
+}
+
+export interface EventView {
+  EventId: string;
+  EventType: string;
+  EventTime: string;
+  EventData: Record<string, unknown>;
+  Delivery: { State: string; Attempts: number; LastError: string };
+}
+
+export const STATUS_NAMES: Record<number, string> = { 0: 'unknown', 1: 'waiting', 2: 'running', 3: 'ended', 4: 'failed' };
+export const statusText = (status: number): string => `${status} ${STATUS_NAMES[status] ?? '?'}`;
+
+const clockTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z';
+
+export function ago(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+export const layerText = (v: TaskView['VideoSolutions'][number]): string =>
+  `${v.Width}x${v.Height}@${v.FrameRate} ${v.Bitrate ? `${v.Bitrate} kbps` : 'adaptive'}`;
+
+export function formatTask(t: TaskView, key: string, now: number): string {
+  const rows: [string, string][] = [
+    ['Task', key],
+    ['Status', statusText(t.Status) + (t.StopReason ? `, ${t.StopReason}` : '')],
+    ['User', t.UserId],
+    ['Source', t.SourceURL],
+    ['Started', `${clockTime(t.StartTime)} (${ago(t.StartTime, now)})`],
+    ['Ended', t.EndTime ? `${clockTime(t.EndTime)} (after ${Math.round((t.EndTime - t.StartTime) / 1000)} s)` : '-'],
+    ['Layers', t.VideoSolutions.map(layerText).join(', ')],
+    ['Limit', `${t.MaxRunningTime} s`],
+  ];
+  if (t.BusinessId) rows.push(['Business', t.BusinessId]);
+  return rows.map(([k, v]) => `${k.padEnd(9)}${v}`).join('\n');
+}
+
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+export function formatEvent(e: EventView): string {
+  const d = e.EventData;
+  const parts = [`${e.EventTime.slice(11, 19)}  ${e.EventType}`];
+  if (typeof d.Status === 'number' && e.EventType !== 'WebcastStartEvent') {
+    parts.push(e.EventType === 'WebcastFirstFrame' || e.EventType === 'WebcastEnd' ? statusText(d.Status) : `status ${d.Status}`);
+  }
+  if (typeof d.StopReason === 'string' && d.StopReason) parts.push(d.StopReason);
+  if (typeof d.Reason === 'string' && d.Reason) parts.push(d.Reason);
+  parts.push(`callback ${e.Delivery.State}${e.Delivery.LastError ? ` (${e.Delivery.LastError})` : ''}`);
+  return parts.join('  ');
+}

@@ -1,0 +1,205 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ApiCallError, UnreachableError, callApi, type Connection } from './client.js';
+import { formatEvent, formatTable, formatTask, ago, statusText, type EventView, type TaskView } from './format.js';
+import { UsageError, resolveConnection, type ConnectionFlags } from './settings.js';
+
+/** What a script can rely on. */
+export const ExitCode = { Ok: 0, ApiError: 1, Usage: 2, Unreachable: 3, TaskFailed: 4 } as const;
+
+interface GlobalFlags extends ConnectionFlags {
+  json?: boolean;
+}
+
+interface KeyFlags {
+  app: string;
+  room: string;
+  task: string;
+}
+
+const ALREADY_STARTED = /has been started/;
+const out = (text: string): void => void process.stdout.write(`${text}\n`);
+const json = (value: unknown): void => out(JSON.stringify(value));
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
+    return n;
+  };
+}
+
+/** --layer 1280x720@30[:2000]: width x height @ fps, then kbps (absent or 0 = adaptive). */
+function layer(value: string, previous: unknown[] = []): unknown[] {
+  const m = /^(\d+)x(\d+)(?:@(\d+))?(?::(\d+))?$/.exec(value);
+  if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT[@FPS][:KBPS], e.g. 1280x720@30 or 640x360@15:500');
+  const solution = { Width: Number(m[1]), Height: Number(m[2]), FrameRate: m[3] ? Number(m[3]) : 15, Bitrate: m[4] ? Number(m[4]) : 0 };
+  return [...previous, solution];
+}
+
+function program(): Command {
+  const cli = new Command('webcast')
+    .description('Drive a webcast service from a terminal: start, stop, get, list and watch tasks.')
+    .option('--endpoint <url>', 'the service (env WEBCAST_ENDPOINT; default http://127.0.0.1:8080)')
+    .option('--access-key <key>', 'access key (env WEBCAST_ACCESS_KEY)')
+    .option('--secret-key <key>', 'secret key (env WEBCAST_SECRET_KEY; a flag is visible to other users in ps)')
+    .option('--config <file>', 'JSON file with endpoint, accessKey, secretKey (env WEBCAST_CLI_CONFIG; default ~/.config/webcast/cli.json)')
+    .option('--api-version <version>', 'API Version to send', '2020-12-01')
+    .option('--json', 'print the API\'s JSON (one object per line for watch) instead of text')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const keyed = (c: Command, taskRequired = true): Command =>
+    c.requiredOption('-a, --app <AppId>', 'AppId').requiredOption('-r, --room <RoomId>', 'RoomId')[taskRequired ? 'requiredOption' : 'option']('-t, --task <TaskId>', 'TaskId');
+
+  const connection = (c: Command): Connection => resolveConnection(c.optsWithGlobals<GlobalFlags>(), process.env, process.cwd());
+  const isJson = (c: Command): boolean => c.optsWithGlobals<GlobalFlags>().json === true;
+
+  keyed(cli.command('start').description('start publishing a page into a room (StartWebcast)'))
+    .requiredOption('-u, --user <UserId>', 'the user the page publishes as')
+    .requiredOption('--url <SourceURL>', 'the page to publish')
+    .option('--business-id <id>', 'BusinessId')
+    .option('--max-running-time <seconds>', 'end after this many seconds [10, 86400]', integer(0, 1_000_000))
+    .option('--layer <WxH@FPS:KBPS>', 'a simulcast layer; give it twice for two (default 1280x720@15)', layer)
+    .option('--blank-check <seconds>', 'MonitorConfig.BlankCheckInterval', integer(0, 1000))
+    .option('--freeze-check <seconds>', 'MonitorConfig.FreezeCheckInterval', integer(0, 1000))
+    .option('--crash-check <seconds>', 'MonitorConfig.CrashCheckInterval', integer(0, 1000))
+    .option('--event-notify', 'wait for the page to call onWebcastStart()')
+    .option('--start-timeout <seconds>', 'EventNotifyConfig.StartTimeout', integer(0, 1000))
+    .option('-w, --watch', 'then follow the task until it ends, as `webcast watch`')
+    .action(async (o: KeyFlags & Record<string, unknown>, c: Command) => {
+      const monitor = { BlankCheckInterval: o.blankCheck, FreezeCheckInterval: o.freezeCheck, CrashCheckInterval: o.crashCheck };
+      const body = {
+        AppId: o.app,
+        RoomId: o.room,
+        TaskId: o.task,
+        UserId: o.user,
+        SourceURL: o.url,
+        BusinessId: o.businessId,
+        MaxRunningTime: o.maxRunningTime,
+        VideoSolutions: o.layer,
+        MonitorConfig: Object.values(monitor).some((v) => v !== undefined) ? monitor : undefined,
+        EventNotifyConfig: o.eventNotify || o.startTimeout !== undefined ? { EnableEventNotify: o.eventNotify === true, StartTimeout: o.startTimeout } : undefined,
+      };
+      const conn = connection(c);
+      const result = await callApi(conn, 'StartWebcast', 'POST', body);
+      const already = typeof result === 'string' && ALREADY_STARTED.test(result);
+      if (isJson(c)) json({ Result: result });
+      else out(already ? `task ${o.task} is already active in ${o.app}/${o.room}` : `started task ${o.task} in ${o.app}/${o.room}`);
+      if (o.watch) process.exitCode = await watch(conn, o, isJson(c), {});
+    });
+
+  keyed(cli.command('stop').description('stop a task (StopWebcast)')).action(async (o: KeyFlags, c: Command) => {
+    const result = await callApi(connection(c), 'StopWebcast', 'POST', { AppId: o.app, RoomId: o.room, TaskId: o.task });
+    if (isJson(c)) json({ Result: result });
+    else out(`stopped task ${o.task} in ${o.app}/${o.room}`);
+  });
+
+  keyed(cli.command('get').description('show a task; without --task, the room\'s latest (GetWebCastTask)'), false).action(async (o: Partial<KeyFlags>, c: Command) => {
+    const result = (await callApi(connection(c), 'GetWebCastTask', 'GET', { AppId: o.app, RoomId: o.room, TaskId: o.task })) as { WebCastTask: TaskView };
+    if (isJson(c)) json(result);
+    else out(formatTask(result.WebCastTask, `${o.app}/${o.room}/${o.task ?? '(latest)'}`, Date.now()));
+  });
+
+  cli
+    .command('list')
+    .description('list an app\'s tasks of the last 72 hours, newest first (ListWebcastTasks)')
+    .requiredOption('-a, --app <AppId>', 'AppId')
+    .option('-r, --room <RoomId>', 'only this room')
+    .addOption(new Option('-s, --status <status>', 'only this status').choices(['waiting', 'running', 'ended', 'failed', '1', '2', '3', '4']))
+    .option('-n, --limit <n>', 'at most this many [1, 100]', integer(1, 100), 50)
+    .action(async (o: { app: string; room?: string; status?: string; limit: number }, c: Command) => {
+      const status = o.status === undefined ? undefined : /^\d$/.test(o.status) ? Number(o.status) : ['waiting', 'running', 'ended', 'failed'].indexOf(o.status) + 1;
+      const result = (await callApi(connection(c), 'ListWebcastTasks', 'GET', { AppId: o.app, RoomId: o.room, Status: status, Limit: o.limit })) as { WebCastTasks: TaskView[] };
+      if (isJson(c)) return json(result);
+      if (result.WebCastTasks.length === 0) return out('no tasks');
+      const now = Date.now();
+      out(formatTable([
+        ['ROOM', 'TASK', 'STATUS', 'USER', 'STARTED'],
+        ...result.WebCastTasks.map((t) => [t.RoomId ?? '', t.TaskId ?? '', statusText(t.Status) + (t.StopReason ? ` ${t.StopReason}` : ''), t.UserId, ago(t.StartTime, now)]),
+      ]));
+    });
+
+  keyed(cli.command('watch').description('follow a task\'s status and events until it ends'))
+    .option('--interval <ms>', 'how often to ask', integer(200, 60_000), 1000)
+    .option('--timeout <seconds>', 'give up after this long (exit 3)', integer(1, 1_000_000))
+    .action(async (o: KeyFlags & { interval: number; timeout?: number }, c: Command) => {
+      process.exitCode = await watch(connection(c), o, isJson(c), { intervalMs: o.interval, timeoutS: o.timeout });
+    });
+  return cli;
+}
+
+/** Follows a task until it ends: prints each event once, a progress line while it waits for its first frame. */
+async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { intervalMs?: number; timeoutS?: number }): Promise<number> {
+  const params = { AppId: key.app, RoomId: key.room, TaskId: key.task };
+  const seen = new Set<string>();
+  const tty = process.stderr.isTTY && !asJson;
+  const deadline = o.timeoutS ? Date.now() + o.timeoutS * 1000 : Infinity;
+  let progressShown = false;
+  let lastProgress = 0;
+  const clearProgress = (): void => {
+    if (progressShown && tty) process.stderr.write('\r\x1b[K');
+    progressShown = false;
+  };
+  for (;;) {
+    const { WebCastTask: task } = (await callApi(conn, 'GetWebCastTask', 'GET', params)) as { WebCastTask: TaskView };
+    const { Events: events } = (await callApi(conn, 'ListWebcastTaskEvents', 'GET', params)) as { Events: EventView[] };
+    for (const e of events) {
+      if (seen.has(e.EventId)) continue;
+      seen.add(e.EventId);
+      clearProgress();
+      if (asJson) json({ type: 'event', ...e });
+      else out(formatEvent(e));
+    }
+    if (task.Status === 3 || task.Status === 4) {
+      clearProgress();
+      if (asJson) json({ type: 'end', Status: task.Status, StopReason: task.StopReason, EndTime: task.EndTime });
+      else out(`task ${key.task} ${statusText(task.Status)}: ${task.StopReason || 'no reason given'}`);
+      return task.Status === 4 ? ExitCode.TaskFailed : ExitCode.Ok;
+    }
+    if (task.Status === 1 && !asJson) {
+      const waited = ((Date.now() - task.StartTime) / 1000).toFixed(1);
+      // On a terminal one line is rewritten; in a log, a line every 5 s is enough.
+      if (tty) {
+        process.stderr.write(`\r\x1b[Kwaiting for the first frame… ${waited} s`);
+        progressShown = true;
+      } else if (Date.now() - lastProgress >= 5000) {
+        process.stderr.write(`waiting for the first frame… ${waited} s\n`);
+        lastProgress = Date.now();
+      }
+    }
+    if (Date.now() > deadline) {
+      clearProgress();
+      process.stderr.write(`webcast: task ${key.task} still ${statusText(task.Status)} after ${o.timeoutS} s\n`);
+      return ExitCode.Unreachable;
+    }
+    await new Promise((r) => setTimeout(r, o.intervalMs ?? 1000));
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const cli = program();
+  try {
+    await cli.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+  } catch (err) {
+    const asJson = argv.includes('--json');
+    if (err instanceof CommanderError) {
+      // Help and --version are not failures; everything else commander refuses is a usage error.
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    if (err instanceof ApiCallError) {
+      if (asJson) json({ Error: { Code: err.code, Message: err.message, RequestId: err.requestId } });
+      process.stderr.write(`webcast: ${err.code}: ${err.message}${err.requestId ? ` (RequestId ${err.requestId})` : ''}\n`);
+      return ExitCode.ApiError;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`webcast: ${err.message}\n`);
+      return ExitCode.Usage;
+    }
+    if (err instanceof UnreachableError) {
+      process.stderr.write(`webcast: ${err.message}\n`);
+      return ExitCode.Unreachable;
+    }
+    throw err;
+  }
+}
