@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The console's front end runs in the user's browser.
+    files: ['src/console/web/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Runs in the cloud browser, not in Node.
     files: ['src/capture/controller/**/*.js'],
     languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -14,6 +15,12 @@ import { TaskService } from './tasks/service.js';
 import type { Clock, TaskRunner, TaskStore } from './tasks/ports.js';
 import { startWorker, type Worker } from './worker.js';
 import { TaskStatus } from './tasks/types.js';
+import { consoleRoutes } from './console/routes.js';
+import { TokenSigner } from './console/tokens.js';
+import { ViewerRegistry } from './console/viewers.js';
+
+/** Where `npm run build` puts the console's front end. */
+const CONSOLE_DIR = fileURLToPath(new URL('../dist/console', import.meta.url));
 
 /** Everything one node runs, wired together; `main.ts` only adds the process around it. */
 export interface WebcastNode {
@@ -80,10 +87,20 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     region: config.region,
     maxClockSkewMs: config.maxClockSkewMs,
     metrics,
+    homePath: '/console',
     readiness: async () => ({
       store: await store.list({ limit: 1 }).then(() => true, () => false),
       ...(worker ? await worker.readiness() : {}),
     }),
+  });
+  const viewers = worker ? new ViewerRegistry(worker.rooms, log.child({ module: 'console' })) : undefined;
+  await server.register(consoleRoutes, {
+    tasks,
+    keys,
+    signer: TokenSigner.fromDataDir(config.dataDir),
+    viewers,
+    thumbnail: worker ? async (key, width) => worker.engine.session(key)?.thumbnail(width) : undefined,
+    staticDir: CONSOLE_DIR,
   });
   return {
     server,
@@ -94,6 +111,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     generatedKey,
     async close() {
       await server.close();
+      await viewers?.closeAll();
       await worker?.close();
       await callbacks.stop();
       await store.close();

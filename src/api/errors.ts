@@ -19,6 +19,8 @@ const CODES = {
   'InvalidParameter.ErrorActiveTaskNotFound': { codeN: undefined, http: 400 },
   'InvalidParameter.BodyIsEmpty': { codeN: undefined, http: 400 },
   'InvalidParameter.Unmarshal': { codeN: undefined, http: 400 },
+  // The console's: what a browser asks for that is not (or no longer) there.
+  ResourceNotFound: { codeN: undefined, http: 404 },
 } as const;
 
 export type ErrorCode = keyof typeof CODES;

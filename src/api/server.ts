@@ -2,10 +2,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { RateLimits } from '../config.js';
-import type { Clock, StoredCallback } from '../tasks/ports.js';
+import type { Clock } from '../tasks/ports.js';
+import { toApiEvent, toListedTask, toWebCastTask } from './views.js';
 import type { TaskService } from '../tasks/service.js';
 import { parseStartWebcast, parseTaskKey, parseTaskListQuery, parseTaskQuery } from '../tasks/validation.js';
-import type { Task } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
 import { resolveAction, type ActionDef } from './actions.js';
 import { verifyRequest } from './auth.js';
@@ -23,6 +23,8 @@ export interface ApiDeps {
   maxClockSkewMs: number;
   clock?: Clock;
   metrics: Metrics;
+  /** Where a browser that opens `/` is sent (the console); API calls always carry an Action. */
+  homePath?: string;
   /** What /readyz reports: each dependency's name and whether it answers. */
   readiness?: () => Promise<Record<string, boolean>>;
 }
@@ -69,32 +71,7 @@ function jsonBody(req: FastifyRequest): unknown {
 const queryOf = (req: FastifyRequest): Record<string, string | undefined> =>
   Object.fromEntries(Object.entries(req.query as Query).map(([k, v]) => [k, firstValue(v)]));
 
-function toWebCastTask(t: Task) {
-  return {
-    StartTime: t.StartTime,
-    EndTime: t.EndTime,
-    Status: t.Status,
-    StopReason: t.StopReason,
-    UserId: t.UserId,
-    SourceURL: t.SourceURL,
-    BusinessId: t.BusinessId,
-    VideoSolutions: t.VideoSolutions,
-    MaxRunningTime: t.MaxRunningTime,
-    MonitorConfig: t.MonitorConfig,
-    EventNotifyConfig: t.EventNotifyConfig,
-  };
-}
 
-/** An event as its callback carries it, with how its delivery went. */
-export function toApiEvent(c: StoredCallback) {
-  return {
-    EventId: c.event.EventId,
-    EventType: c.event.EventType,
-    EventTime: c.event.EventTime,
-    EventData: c.event.EventData,
-    Delivery: { State: c.state, Attempts: c.attempts, LastError: c.lastError },
-  };
-}
 
 /** The OpenAPI gateway: one route, `/`, dispatched on the Action in the query string. */
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
@@ -111,7 +88,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.decorateRequest('call');
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const query = req.query as Query;
     req.call = {
       startedAt: performance.now(),
@@ -123,6 +100,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         Region: deps.region,
       },
     };
+    if (deps.homePath && req.method === 'GET' && req.url.split('?')[0] === '/' && query.Action === undefined && query['X-Credential'] === undefined && !req.headers.authorization) {
+      return reply.redirect(deps.homePath);
+    }
   });
 
   app.setErrorHandler(async (error, req, reply) => {
@@ -143,6 +123,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.addHook('onResponse', async (req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    if (path !== '/') {
+      // The console, health and metrics: the path only (a query may hold a token), quieter.
+      const level = path.startsWith('/console/api/') ? 'info' : 'debug';
+      req.log[level]({ requestId: req.call.meta.RequestId, method: req.method, path, status: reply.statusCode, code: req.call.errorCode, ms: Math.round(performance.now() - req.call.startedAt) }, 'http request');
+      return;
+    }
     if (req.call.action || req.call.meta.Action) {
       deps.metrics.apiRequests.inc({ action: req.call.action?.name ?? 'unknown', code: req.call.errorCode ?? 'ok' });
     }
@@ -223,7 +210,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         const q = parseTaskListQuery(queryOf(req));
         allowed(q.AppId);
         const tasks = await deps.tasks.list(q);
-        result = { WebCastTasks: tasks.map((t) => ({ AppId: t.AppId, RoomId: t.RoomId, TaskId: t.TaskId, ...toWebCastTask(t) })) };
+        result = { WebCastTasks: tasks.map(toListedTask) };
         break;
       }
       case 'ListWebcastTaskEvents': {

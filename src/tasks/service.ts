@@ -91,7 +91,7 @@ export class TaskService {
   /** Tasks started within the last 72 hours, newest first. */
   async list(query: TaskListQuery): Promise<Task[]> {
     return this.store.list({
-      AppId: query.AppId,
+      ...(query.AppId ? { AppId: query.AppId } : {}),
       ...(query.RoomId ? { RoomId: query.RoomId } : {}),
       ...(query.Status !== undefined ? { statuses: [query.Status] } : {}),
       startedSince: this.visibleSince(),

@@ -214,20 +214,30 @@ export function parseTaskQuery(input: Input): { AppId: string; RoomId: string; T
 }
 
 export interface TaskListQuery {
-  AppId: string;
+  /** Required by the API; the console of a key for every app may leave it out. */
+  AppId?: string;
   RoomId?: string;
   Status?: TaskStatus;
   /** 1..100, default 50. */
   Limit: number;
 }
 
-/** ListWebcastTasks: an app's tasks of the last 72 hours, newest first, optionally of one room or status. */
-export function parseTaskListQuery(input: Input): TaskListQuery {
-  const q = parseWith(taskListQuery, input);
+function toFilter(q: { AppId?: string | null | undefined; RoomId?: string | null | undefined; Status?: number | undefined; Limit?: number | undefined }): TaskListQuery {
   return {
-    AppId: q.AppId,
+    ...(q.AppId ? { AppId: q.AppId } : {}),
     ...(q.RoomId ? { RoomId: q.RoomId } : {}),
     ...(q.Status !== undefined ? { Status: q.Status as TaskStatus } : {}),
     Limit: q.Limit ?? 50,
   };
+}
+
+/** ListWebcastTasks: an app's tasks of the last 72 hours, newest first, optionally of one room or status. */
+export function parseTaskListQuery(input: Input): TaskListQuery & { AppId: string } {
+  const q = parseWith(taskListQuery, input);
+  return { ...toFilter(q), AppId: q.AppId };
+}
+
+/** The same filter with AppId optional: for a console whose key may see every app. */
+export function parseTaskFilter(input: Input): TaskListQuery {
+  return toFilter(parseWith(taskListQuery.extend({ AppId: optional(id) }), input));
 }

@@ -1,0 +1,36 @@
+import type { StoredCallback } from '../tasks/ports.js';
+import type { Task } from '../tasks/types.js';
+
+/** How tasks and events look on the wire, for the OpenAPI and the console alike. */
+
+export function toWebCastTask(t: Task) {
+  return {
+    StartTime: t.StartTime,
+    EndTime: t.EndTime,
+    Status: t.Status,
+    StopReason: t.StopReason,
+    UserId: t.UserId,
+    SourceURL: t.SourceURL,
+    BusinessId: t.BusinessId,
+    VideoSolutions: t.VideoSolutions,
+    MaxRunningTime: t.MaxRunningTime,
+    MonitorConfig: t.MonitorConfig,
+    EventNotifyConfig: t.EventNotifyConfig,
+  };
+}
+
+/** A task in a list: as GetWebCastTask shows it, plus the key it is known by. */
+export function toListedTask(t: Task) {
+  return { AppId: t.AppId, RoomId: t.RoomId, TaskId: t.TaskId, ...toWebCastTask(t) };
+}
+
+/** An event as its callback carries it, with how its delivery went. */
+export function toApiEvent(c: StoredCallback) {
+  return {
+    EventId: c.event.EventId,
+    EventType: c.event.EventType,
+    EventTime: c.event.EventTime,
+    EventData: c.event.EventData,
+    Delivery: { State: c.state, Attempts: c.attempts, LastError: c.lastError },
+  };
+}

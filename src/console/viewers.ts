@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { RoomRef, Subscription } from '../rooms/room-backend.js';
+
+/** What the console needs of the rooms: who publishes, and a subscription to one of them. */
+export interface RoomViewing {
+  publishers(room: RoomRef): Promise<{ userId: string }[]>;
+  subscribe(room: RoomRef, userId: string, layer?: number): Promise<Subscription>;
+}
+
+interface Viewer {
+  id: string;
+  room: RoomRef;
+  userId: string;
+  subscription: Subscription;
+  lastSeen: number;
+}
+
+export class TooManyViewersError extends Error {
+  constructor(max: number) {
+    super(`this node already serves ${max} viewers; close one first`);
+    this.name = 'TooManyViewersError';
+  }
+}
+
+/** A viewer whose page stopped asking for this long is gone (the tab closed, the laptop slept). */
+const IDLE_MS = 30_000;
+
+/**
+ * The room viewers of console pages: each a subscription held in the room backend for a
+ * browser, closed when the browser says so or stops keeping it alive.
+ */
+export class ViewerRegistry {
+  private readonly viewers = new Map<string, Viewer>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly rooms: RoomViewing,
+    private readonly log: Logger,
+    private readonly max = 50,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), IDLE_MS / 3);
+    this.sweeper.unref();
+  }
+
+  publishers(room: RoomRef): Promise<{ userId: string }[]> {
+    return this.rooms.publishers(room);
+  }
+
+  async open(room: RoomRef, userId: string, layer: number | undefined): Promise<{ id: string; offerSdp: string }> {
+    if (this.viewers.size >= this.max) throw new TooManyViewersError(this.max);
+    const subscription = await this.rooms.subscribe(room, userId, layer);
+    const id = randomUUID();
+    this.viewers.set(id, { id, room, userId, subscription, lastSeen: Date.now() });
+    this.log.info({ viewer: id, app: room.appId, room: room.roomId, user: userId }, 'viewer opened');
+    return { id, offerSdp: subscription.offerSdp };
+  }
+
+  /** The viewer of that room, kept alive by this call; undefined when it is not (or no longer) there. */
+  get(id: string, room: RoomRef): Subscription | undefined {
+    const v = this.viewers.get(id);
+    if (!v || v.room.appId !== room.appId || v.room.roomId !== room.roomId) return undefined;
+    v.lastSeen = Date.now();
+    return v.subscription;
+  }
+
+  async close(id: string): Promise<void> {
+    const v = this.viewers.get(id);
+    if (!v) return;
+    this.viewers.delete(id);
+    await v.subscription.close().catch(() => undefined);
+    this.log.info({ viewer: id }, 'viewer closed');
+  }
+
+  get size(): number {
+    return this.viewers.size;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const v of this.viewers.values()) if (now - v.lastSeen > IDLE_MS) void this.close(v.id);
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.viewers.keys()].map((id) => this.close(id)));
+  }
+}

@@ -1,0 +1,89 @@
+/** The console's calls to its service: JSON in the API's envelope, errors with its code and message. */
+
+export class ApiFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiFailure';
+  }
+}
+
+interface Envelope<T> {
+  ResponseMetadata?: { Error?: { Code: string; Message: string } };
+  Result?: T;
+}
+
+/** A viewer link's token, sent instead of the session cookie. */
+let bearer: string | undefined;
+export const useViewerToken = (token: string): void => {
+  bearer = token;
+};
+
+/** Told when a call finds the console session gone (expired, signed out elsewhere). */
+let sessionLost: () => void = () => undefined;
+export const onSessionLost = (handler: () => void): void => {
+  sessionLost = handler;
+};
+
+export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { 'x-webcast-console': '1' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  let res: Response;
+  try {
+    res = await fetch(`/console/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  } catch {
+    throw new ApiFailure('Unreachable', 'the service does not answer', 0);
+  }
+  const envelope = (await res.json().catch(() => ({}))) as Envelope<T>;
+  const error = envelope.ResponseMetadata?.Error;
+  if (error?.Code === 'MissingAuthenticationToken' && !bearer && path !== '/session') sessionLost();
+  if (error || !res.ok) throw new ApiFailure(error?.Code ?? `HTTP${res.status}`, error?.Message ?? res.statusText, res.status);
+  return envelope.Result as T;
+}
+
+export const enc = encodeURIComponent;
+
+export interface VideoSolution {
+  Width: number;
+  Height: number;
+  FrameRate: number;
+  Bitrate: number;
+}
+
+export interface Task {
+  AppId: string;
+  RoomId: string;
+  TaskId: string;
+  Status: number;
+  StopReason: string;
+  StartTime: number;
+  EndTime: number;
+  UserId: string;
+  SourceURL: string;
+  BusinessId: string;
+  MaxRunningTime: number;
+  VideoSolutions: VideoSolution[];
+  MonitorConfig: { BlankCheckInterval: number; FreezeCheckInterval: number; CrashCheckInterval: number };
+  EventNotifyConfig: { EnableEventNotify: boolean; StartTimeout: number };
+}
+
+export interface TaskEvent {
+  EventId: string;
+  EventType: string;
+  EventTime: string;
+  EventData: Record<string, unknown>;
+  Delivery: { State: string; Attempts: number; LastError: string };
+}
+
+export interface Session {
+  AccessKey: string;
+  AppIds: string[];
+  ExpiresAt: number;
+  Media?: boolean;
+}
+
+export const STATUS: Record<number, string> = { 1: 'Waiting', 2: 'Running', 3: 'Ended', 4: 'Failed' };

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ACCESS_KEY, SECRET_KEY, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { startPageServer, type PageServer } from '../helpers/pages.js';
+
+/** What a person does in the console, in a real browser: the same Debian Chromium the service uses. */
+describe('the web console in a browser', { timeout: 240_000 }, () => {
+  let t: TestNode;
+  let pages: PageServer;
+  let browser: Browser;
+  let page: Page;
+  before(async () => {
+    pages = await startPageServer();
+    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1' } });
+    browser = await chromium.launch({
+      executablePath: process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium',
+      // Janus offers loopback candidates only; the browser must be allowed to use them.
+      args: ['--no-sandbox', '--disable-gpu', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  });
+  after(async () => {
+    await browser?.close();
+    await t.close();
+    await pages.close();
+  });
+
+  const signIn = async (p: Page, secret: string) => {
+    await p.goto(`${t.url}/`);
+    await p.fill('input[name=accessKey]', ACCESS_KEY);
+    await p.fill('input[name=secretKey]', secret);
+    await p.click('button[type=submit]');
+  };
+
+  /** The decoded picture, sampled: its mean brightness, and a fingerprint to tell two frames apart. */
+  const videoFrame = (p: Page) =>
+    p.evaluate(() => {
+      const v = document.querySelector('video');
+      if (!v || !v.videoWidth) return undefined;
+      const c = document.createElement('canvas');
+      c.width = 64;
+      c.height = 36;
+      const g = c.getContext('2d');
+      if (!g) return undefined;
+      g.drawImage(v, 0, 0, 64, 36);
+      const data = [...g.getImageData(0, 0, 64, 36).data].filter((_, i) => i % 4 !== 3);
+      return { mean: data.reduce((a, b) => a + b, 0) / data.length, data };
+    });
+
+  it('refuses a wrong secret key and sets no session', async () => {
+    await signIn(page, 'not-the-secret-key-at-all');
+    await page.waitForSelector('[data-testid=error]');
+    assert.match(await page.textContent('[data-testid=error]') ?? '', /access key or the secret key is wrong/);
+    assert.deepEqual((await page.context().cookies()).map((c) => c.name), []);
+    assert.equal((await page.request.get(`${t.url}/console/api/tasks`)).status(), 401);
+  });
+
+  it('starts a task from the form, shows it Running in the list, plays it in the room viewer with both layers, and stops it', async () => {
+    await signIn(page, SECRET_KEY);
+    await page.waitForSelector('[data-testid=who]');
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'webcast_console');
+    assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', 'the session is an HttpOnly, SameSite=Strict cookie');
+    assert.ok(!cookie.value.includes(SECRET_KEY));
+
+    await page.click('text=Start a webcast >> nth=0');
+    await page.fill('input[name=AppId]', 'console');
+    await page.fill('input[name=RoomId]', 'room1');
+    await page.fill('input[name=TaskId]', 'board');
+    await page.fill('input[name=UserId]', 'board-bot');
+    await page.fill('input[name=SourceURL]', `${pages.url}/tone`);
+    await page.click('text=+ a second simulcast layer');
+    // The browser checks the ranges it knows...
+    await page.fill('input[name=MaxRunningTime]', '5');
+    assert.equal(await page.locator('input[name=MaxRunningTime]').evaluate((i: HTMLInputElement) => i.validity.rangeUnderflow), true);
+    await page.fill('input[name=MaxRunningTime]', '');
+    // ...and the service checks everything, shown as it says it, with nothing started.
+    await page.fill('input[name=SourceURL]', 'ftp://example.com/board');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=error]');
+    assert.match(await page.textContent('[data-testid=error]') ?? '', /InvalidParameter: SourceURL must be an absolute http:\/\/ or https:\/\/ URL/);
+    assert.equal((await page.request.get(`${t.url}/console/api/tasks?AppId=console`).then((r) => r.json()) as { Result: { WebCastTasks: unknown[] } }).Result.WebCastTasks.length, 0);
+    await page.fill('input[name=SourceURL]', `${pages.url}/tone`);
+    await page.click('button[type=submit]');
+    await page.waitForURL(/#\/tasks\/console\/room1\/board$/);
+
+    await page.click('text=Tasks >> nth=0');
+    const row = page.locator('tr[data-task=board]');
+    await row.locator('text=Running').waitFor({ timeout: 30_000 });
+    assert.match(await row.textContent() ?? '', /board.*room1.*console.*board-bot.*Running/);
+
+    await row.locator('a', { hasText: 'board' }).click();
+    const thumb = page.locator('[data-testid=thumbnail]');
+    await waitFor('a thumbnail', async () => (await thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)) === 480, 15_000);
+
+    await page.click('text=Watch the room');
+    await page.waitForSelector('[data-testid=resolution]', { timeout: 20_000 });
+    await waitFor('the big layer', async () => (await page.textContent('[data-testid=resolution]')) === '1280×720', 15_000);
+    const first = await waitFor('a decoded frame', () => videoFrame(page), 10_000);
+    assert.ok(first.mean > 40, `the picture is not black: mean ${first.mean.toFixed(1)}`);
+    // The test page's marker moves: two frames a moment apart differ.
+    await new Promise((r) => setTimeout(r, 700));
+    const second = await videoFrame(page);
+    const changed = second ? second.data.filter((v, i) => Math.abs(v - (first.data[i] ?? 0)) > 24).length : 0;
+    assert.ok(changed > 10, `the picture moves: ${changed} samples changed`);
+
+    await page.click('[data-testid=layer-small]');
+    await waitFor('the small layer', async () => (await page.textContent('[data-testid=resolution]')) === '640×360', 15_000);
+    await page.click('[data-testid=layer-big]');
+    await waitFor('the big layer again', async () => (await page.textContent('[data-testid=resolution]')) === '1280×720', 15_000);
+
+    await page.goto(`${t.url}/console#/tasks/console/room1/board`);
+    await page.click('[data-testid=stop]');
+    await page.locator('[data-testid=status]', { hasText: 'Ended · StopByAPI' }).waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid=timeline] [data-event=WebcastEnd]').waitFor();
+    assert.match(await page.textContent('[data-testid=timeline]') ?? '', /First frame published.*Ended · StopByAPI/);
+  });
+
+  it('shares a room through a link that works without an account, only with its token and only for its room', async () => {
+    const started = await page.request.post(`${t.url}/console/api/tasks`, {
+      headers: { 'x-webcast-console': '1' },
+      data: { AppId: 'console', RoomId: 'shared', TaskId: 'demo', UserId: 'demo-bot', SourceURL: `${pages.url}/tone` },
+    });
+    assert.equal(started.status(), 200, await started.text());
+    await page.goto(`${t.url}/console#/rooms/console/shared`);
+    await page.click('[data-testid=share]');
+    const url = await page.inputValue('[data-testid=share-url]');
+    assert.match(url, /\/view#[\w-]+\.[\w-]+$/);
+
+    const stranger = await browser.newContext();
+    try {
+      const view = await stranger.newPage();
+      await view.goto(url);
+      await waitFor('the shared room to play', async () => (await view.textContent('[data-testid=resolution]').catch(() => null))?.includes('×'), 30_000);
+      const frame = await waitFor('a decoded frame', () => videoFrame(view), 10_000);
+      assert.ok(frame.mean > 40);
+      // The stranger has no session: the console itself stays closed.
+      assert.equal((await view.request.get(`${t.url}/console/api/tasks`)).status(), 401);
+
+      await view.goto(`${t.url}/view`);
+      await view.waitForSelector('[data-testid=error]');
+      const token = url.split('#')[1] ?? '';
+      const asOther = await view.request.get(`${t.url}/console/api/rooms/console/room1/publishers`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(asOther.status(), 403);
+      assert.match(await asOther.text(), /AccessDenied.*another room/);
+      // Naming another room inside the token breaks its signature.
+      const [payload, mac] = token.split('.');
+      const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as { r: string };
+      const forged = `${Buffer.from(JSON.stringify({ ...claims, r: 'room1' })).toString('base64url')}.${mac}`;
+      const forgedCall = await view.request.get(`${t.url}/console/api/rooms/console/room1/publishers`, { headers: { authorization: `Bearer ${forged}` } });
+      assert.equal(forgedCall.status(), 401);
+      await view.goto(`${t.url}/view#${forged}`);
+      await view.waitForSelector('[data-testid=error]');
+      assert.match(await view.textContent('[data-testid=error]') ?? '', /not valid or has expired/);
+    } finally {
+      await stranger.close();
+    }
+  });
+});
