@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,10 @@ export interface Config {
   worker: boolean;
   /** An external Janus (ws://…); undefined = start the embedded one. */
   janusUrl: string | undefined;
+  /** The embedded Janus offers media on these interfaces or addresses too (console viewers elsewhere). */
+  janusIceInterfaces: string[];
+  /** The embedded Janus's address as seen from outside a NAT. */
+  janusPublicIp: string | undefined;
   maxTasks: number;
   queueSize: number;
   /** Hosts and CIDRs the cloud browser may reach although they are loopback or private. */
@@ -64,6 +69,8 @@ const fileSchema = z
     WEBCAST_LOG_LEVEL: z.string(),
     WEBCAST_WORKER: z.union([z.string(), z.boolean()]),
     WEBCAST_JANUS_URL: z.string(),
+    WEBCAST_JANUS_ICE_INTERFACES: z.string(),
+    WEBCAST_JANUS_PUBLIC_IP: z.string(),
     WEBCAST_MAX_TASKS: z.union([z.string(), z.number()]),
     WEBCAST_QUEUE_SIZE: z.union([z.string(), z.number()]),
     WEBCAST_URL_ALLOWLIST: z.string(),
@@ -82,6 +89,12 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
+}
+
+function publicIp(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!isIP(raw)) throw new ConfigError(`WEBCAST_JANUS_PUBLIC_IP must be an IP address, got "${raw}"`);
+  return raw;
 }
 
 function parsePort(raw: string): number {
@@ -173,6 +186,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: get('WEBCAST_LOG_LEVEL') ?? 'info',
     worker: bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true),
     janusUrl: get('WEBCAST_JANUS_URL') || undefined,
+    janusIceInterfaces: (get('WEBCAST_JANUS_ICE_INTERFACES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    janusPublicIp: publicIp(get('WEBCAST_JANUS_PUBLIC_IP')),
     maxTasks: positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks()),
     queueSize: positiveInt('WEBCAST_QUEUE_SIZE', get('WEBCAST_QUEUE_SIZE'), 32),
     urlAllowlist: (get('WEBCAST_URL_ALLOWLIST') ?? '').split(',').map((s) => s.trim()).filter(Boolean),

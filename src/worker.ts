@@ -30,7 +30,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   let janus: EmbeddedJanus | undefined;
   let janusUrl = config.janusUrl;
   if (!janusUrl) {
-    janus = new EmbeddedJanus({ dataDir: config.dataDir, log: log.child({ module: 'janus' }) });
+    janus = new EmbeddedJanus({ dataDir: config.dataDir, log: log.child({ module: 'janus' }), iceInterfaces: config.janusIceInterfaces, publicIp: config.janusPublicIp });
     janusUrl = (await janus.start()).wsUrl;
   }
   const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }));

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ACCESS_KEY, SECRET_KEY, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
+
+const LAN_ADDRESS = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
 /** What a person does in the console, in a real browser: the same Debian Chromium the service uses. */
 describe('the web console in a browser', { timeout: 240_000 }, () => {
@@ -12,7 +15,8 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
   let page: Page;
   before(async () => {
     pages = await startPageServer();
-    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1' } });
+    // Media is offered on this machine's own network address too, as for viewers on other machines.
+    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', ...(LAN_ADDRESS ? { WEBCAST_JANUS_ICE_INTERFACES: LAN_ADDRESS } : {}) } });
     browser = await chromium.launch({
       executablePath: process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium',
       // Janus offers loopback candidates only; the browser must be allowed to use them.
@@ -134,6 +138,13 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
       await waitFor('the shared room to play', async () => (await view.textContent('[data-testid=resolution]').catch(() => null))?.includes('×'), 30_000);
       const frame = await waitFor('a decoded frame', () => videoFrame(view), 10_000);
       assert.ok(frame.mean > 40);
+      // A viewer on another machine needs an address other than loopback in Janus's offer.
+      const token0 = url.split('#')[1] ?? '';
+      const offer = await view.request.post(`${t.url}/console/api/rooms/console/shared/viewers`, { headers: { authorization: `Bearer ${token0}`, 'x-webcast-console': '1' }, data: { UserId: 'demo-bot' } });
+      const { OfferSdp, ViewerId } = ((await offer.json()) as { Result: { OfferSdp: string; ViewerId: string } }).Result;
+      const addresses = new Set([...OfferSdp.matchAll(/a=candidate:\S+ \d \w+ \d+ (\S+) \d+ typ host/g)].map((m) => m[1]));
+      if (LAN_ADDRESS) assert.ok(addresses.has(LAN_ADDRESS), `offered ${[...addresses].join(', ')}; expected ${LAN_ADDRESS}`);
+      await view.request.delete(`${t.url}/console/api/rooms/console/shared/viewers/${ViewerId}`, { headers: { authorization: `Bearer ${token0}`, 'x-webcast-console': '1' } });
       // The stranger has no session: the console itself stays closed.
       assert.equal((await view.request.get(`${t.url}/console/api/tasks`)).status(), 401);
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import { janusConfigFiles } from '../../src/rooms/janus/embedded-janus.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'webcast-config-'));
 
@@ -28,5 +29,16 @@ describe('configuration', () => {
     writeFileSync(file, JSON.stringify({ WEBCAST_PROT: 1 }));
     assert.throws(() => loadConfig({ WEBCAST_CONFIG: file }), /WEBCAST_PROT/);
     assert.throws(() => loadConfig({ WEBCAST_SECRET_KEY: 'x' }), /set both/);
+  });
+
+  it('offers Janus media beyond loopback only when asked, and maps a public address behind NAT', () => {
+    const base = { libDir: '/nonexistent', wsPort: 1, httpPort: 2, rtpPortRange: '20000-40000' };
+    const plain = janusConfigFiles(base)['janus.jcfg'] ?? '';
+    assert.match(plain, /ice_enforce_list = "lo"\n/);
+    assert.doesNotMatch(plain, /nat_1_1_mapping/);
+    const c = loadConfig({ WEBCAST_JANUS_ICE_INTERFACES: 'eth0, 10.1.', WEBCAST_JANUS_PUBLIC_IP: '203.0.113.7' });
+    const wide = janusConfigFiles({ ...base, iceInterfaces: c.janusIceInterfaces, publicIp: c.janusPublicIp })['janus.jcfg'] ?? '';
+    assert.match(wide, /ice_enforce_list = "lo,eth0,10\.1\."\n {2}nat_1_1_mapping = "203\.0\.113\.7"\n {2}keep_private_host = true/);
+    assert.throws(() => loadConfig({ WEBCAST_JANUS_PUBLIC_IP: 'my-host' }), /WEBCAST_JANUS_PUBLIC_IP must be an IP address/);
   });
 });

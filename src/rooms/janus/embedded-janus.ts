@@ -19,6 +19,10 @@ export interface EmbeddedJanusOptions {
   /** UDP ports for media, as Janus writes them: "20000-40000". */
   rtpPortRange?: string;
   libDir?: string;
+  /** Where media is offered besides loopback, for viewers on other machines (interfaces or addresses). */
+  iceInterfaces?: readonly string[];
+  /** The address viewers reach this machine at, when it is behind NAT (a cloud VM's public IP). */
+  publicIp?: string | undefined;
 }
 
 export interface JanusEndpoints {
@@ -55,7 +59,20 @@ function disabled(libDir: string, kind: 'plugins' | 'transports' | 'events' | 'l
   return files.filter((f) => !keep.includes(f)).join(',');
 }
 
-export function janusConfigFiles(o: { libDir: string; wsPort: number; httpPort: number; rtpPortRange: string }): Record<string, string> {
+export interface JanusConfigInput {
+  libDir: string;
+  wsPort: number;
+  httpPort: number;
+  rtpPortRange: string;
+  iceInterfaces?: readonly string[] | undefined;
+  publicIp?: string | undefined;
+}
+
+export function janusConfigFiles(o: JanusConfigInput): Record<string, string> {
+  // Loopback always: our own Chromium publishes over it. The rest only when asked for.
+  const enforce = ['lo', ...(o.iceInterfaces ?? []).filter((i) => i !== 'lo')].join(',');
+  // keep_private_host: the loopback candidate stays beside the public one, for our publisher.
+  const nat = o.publicIp ? `\n  nat_1_1_mapping = "${o.publicIp}"\n  keep_private_host = true` : '';
   return {
     'janus.jcfg': `general: {
   configs_folder = "."
@@ -71,7 +88,7 @@ media: {
   rtp_port_range = "${o.rtpPortRange}"
 }
 nat: {
-  ice_enforce_list = "lo"
+  ice_enforce_list = "${enforce}"${nat}
   nice_debug = false
 }
 plugins: {
@@ -141,7 +158,10 @@ export class EmbeddedJanus {
     const wsPort = this.o.wsPort || (await freePort());
     const httpPort = this.o.httpPort || (await freePort());
     mkdirSync(this.configDir, { recursive: true });
-    const files = janusConfigFiles({ libDir: this.o.libDir ?? defaultLibDir(), wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000' });
+    const files = janusConfigFiles({ libDir: this.o.libDir ?? defaultLibDir(), wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000',
+      iceInterfaces: this.o.iceInterfaces,
+      publicIp: this.o.publicIp,
+    });
     for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.configDir, name), text);
     this.endpoints = { wsUrl: `ws://127.0.0.1:${wsPort}/`, httpUrl: `http://127.0.0.1:${httpPort}/janus` };
     this.logFile ??= createWriteStream(path.join(this.o.dataDir, 'janus.log'), { flags: 'a' });
