@@ -33,6 +33,8 @@ export interface ConsoleDeps {
 export const SESSION_COOKIE = 'webcast_console';
 /** Browsers send it only from our own scripts: a cross-site form cannot, so no CSRF. */
 export const CONSOLE_HEADER = 'x-webcast-console';
+/** Our own scripts, styles and calls only; no framing (clickjacking), no inline script. */
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const DEFAULT_SESSION_TTL_MS = 8 * 3600_000;
 const MAX_SHARE_TTL_S = 7 * 86400;
 
@@ -84,9 +86,14 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   if (built) await app.register(fastifyStatic, { root: path.join(deps.staticDir, 'assets'), prefix: '/console/assets/', index: false, immutable: true, maxAge: '1y' });
 
   const page = async (_req: FastifyRequest, reply: FastifyReply) =>
-    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('x-frame-options', 'DENY').send(indexHtml);
-  app.get('/console', page);
-  app.get('/view', page);
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .send(indexHtml);
+  for (const url of ['/console', '/console/', '/view']) app.get(url, page);
 
   const ok = (req: FastifyRequest, reply: FastifyReply, result: unknown) => reply.code(200).send(successBody(req.call.meta, result));
 

@@ -48,6 +48,8 @@ describe('the console\'s HTTP side: pages, sessions, guards', () => {
     assert.equal(home.headers.get('location'), '/console');
     const page = await fetch(`${t.url}/console`);
     assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'.*frame-ancestors 'none'/);
+    assert.equal((await fetch(`${t.url}/console/`)).status, 200);
     const html = await page.text();
     const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
     assert.ok(script, 'the page loads its bundled script from this service, not a CDN');
