@@ -1,9 +1,10 @@
 import type { StoredCallback } from '../tasks/ports.js';
 import type { Task } from '../tasks/types.js';
+import type { ApiEvent, ListedTask, WebCastTaskView } from './wire.js';
 
 /** How tasks and events look on the wire, for the OpenAPI and the console alike. */
 
-export function toWebCastTask(t: Task) {
+export function toWebCastTask(t: Task): WebCastTaskView {
   return {
     StartTime: t.StartTime,
     EndTime: t.EndTime,
@@ -19,13 +20,12 @@ export function toWebCastTask(t: Task) {
   };
 }
 
-/** A task in a list: as GetWebCastTask shows it, plus the key it is known by. */
-export function toListedTask(t: Task) {
+export function toListedTask(t: Task): ListedTask {
   return { AppId: t.AppId, RoomId: t.RoomId, TaskId: t.TaskId, ...toWebCastTask(t) };
 }
 
 /** An event as its callback carries it, with how its delivery went. */
-export function toApiEvent(c: StoredCallback) {
+export function toApiEvent(c: StoredCallback): ApiEvent {
   return {
     EventId: c.event.EventId,
     EventType: c.event.EventType,
@@ -34,3 +34,4 @@ export function toApiEvent(c: StoredCallback) {
     Delivery: { State: c.state, Attempts: c.attempts, LastError: c.lastError },
   };
 }
+

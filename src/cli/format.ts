@@ -1,27 +1,10 @@
+import type { ApiEvent, ListedTask, WebCastTaskView } from '../api/wire.js';
+
 /** Human output of tasks and events; --json prints the API's own Result instead. */
 
-export interface TaskView {
-  AppId?: string;
-  RoomId?: string;
-  TaskId?: string;
-  Status: number;
-  StopReason: string;
-  StartTime: number;
-  EndTime: number;
-  UserId: string;
-  SourceURL: string;
-  BusinessId?: string;
-  MaxRunningTime: number;
-  VideoSolutions: { Width: number; Height: number; FrameRate: number; Bitrate: number }[];
-}
-
-export interface EventView {
-  EventId: string;
-  EventType: string;
-  EventTime: string;
-  EventData: Record<string, unknown>;
-  Delivery: { State: string; Attempts: number; LastError: string };
-}
+/** A task as Get shows it; the list adds its key. */
+export type TaskView = WebCastTaskView & Partial<Pick<ListedTask, 'AppId' | 'RoomId' | 'TaskId'>>;
+export type EventView = ApiEvent;
 
 export const STATUS_NAMES: Record<number, string> = { 0: 'unknown', 1: 'waiting', 2: 'running', 3: 'ended', 4: 'failed' };
 export const statusText = (status: number): string => `${status} ${STATUS_NAMES[status] ?? '?'}`;

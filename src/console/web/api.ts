@@ -1,3 +1,5 @@
+import type { ApiEvent, ListedTask } from '../../api/wire.js';
+
 /** The console's calls to its service: JSON in the API's envelope, errors with its code and message. */
 
 export class ApiFailure extends Error {
@@ -47,37 +49,9 @@ export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, b
 
 export const enc = encodeURIComponent;
 
-export interface VideoSolution {
-  Width: number;
-  Height: number;
-  FrameRate: number;
-  Bitrate: number;
-}
-
-export interface Task {
-  AppId: string;
-  RoomId: string;
-  TaskId: string;
-  Status: number;
-  StopReason: string;
-  StartTime: number;
-  EndTime: number;
-  UserId: string;
-  SourceURL: string;
-  BusinessId: string;
-  MaxRunningTime: number;
-  VideoSolutions: VideoSolution[];
-  MonitorConfig: { BlankCheckInterval: number; FreezeCheckInterval: number; CrashCheckInterval: number };
-  EventNotifyConfig: { EnableEventNotify: boolean; StartTimeout: number };
-}
-
-export interface TaskEvent {
-  EventId: string;
-  EventType: string;
-  EventTime: string;
-  EventData: Record<string, unknown>;
-  Delivery: { State: string; Attempts: number; LastError: string };
-}
+// The wire shapes are the server's own, so the two cannot drift apart.
+export type Task = ListedTask;
+export type TaskEvent = ApiEvent;
 
 export interface Session {
   AccessKey: string;
