@@ -39,8 +39,8 @@ function ourPids(): number[] {
   return [...chromiumPids(), ...janusPids(), process.pid];
 }
 
-async function startNode(codec: string, maxTasks: number): Promise<void> {
-  t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_LOG_LEVEL: 'warn', WEBCAST_VIDEO_CODEC: codec } });
+async function startNode(codec: string, maxTasks: number, env: Record<string, string> = {}): Promise<void> {
+  t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_LOG_LEVEL: 'warn', WEBCAST_VIDEO_CODEC: codec, ...env } });
 }
 
 async function startTask(over: Record<string, unknown>) {
@@ -159,7 +159,7 @@ async function syncBaseline(): Promise<SyncResult> {
 
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const syncLine = (name: string, s: SyncResult) =>
-  `${name.padEnd(9)} audio ${s.medianMs >= 0 ? 'late' : 'early'} by ${fmt(Math.abs(s.medianMs), 0)} ms (median of ${s.pairs}), range ${fmt(s.minMs, 0)}..${fmt(s.maxMs, 0)} ms, drift over the run ${fmt(s.driftMs, 0)} ms`;
+  `${name.padEnd(9)} audio ${s.medianMs >= 0 ? 'late' : 'early'} by ${fmt(Math.abs(s.medianMs), 0)} ms (median of ${s.pairs}), range ${fmt(s.minMs, 0)}..${fmt(s.maxMs, 0)} ms; after the first 10 s ${fmt(s.settledMinMs, 0)}..${fmt(s.settledMaxMs, 0)} ms, trend ${fmt(s.driftMsPerMin, 1)} ms/min`;
 
 async function main(): Promise<void> {
   pages = await startPageServer();
@@ -197,7 +197,12 @@ async function main(): Promise<void> {
     await startNode('vp8', 2);
 
     log(`\nAudio/video sync, 1280x720@30 page flashing and beeping once a second, ${SYNC_MS / 1000} s:`);
-    log(`  ${syncLine('ours', await syncOurs())}  (recorded at the subscriber)`);
+    const ours = await syncOurs();
+    log(`  ${syncLine('ours', ours)}  (recorded at the subscriber, WEBCAST_VIDEO_DELAY_MS=${t.config.videoDelayMs})`);
+    log(`            offsets in order: ${ours.offsets.map((o) => o.toFixed(0)).join(' ')}`);
+    await t.close();
+    await startNode('vp8', 2, { WEBCAST_VIDEO_DELAY_MS: '0' });
+    log(`  ${syncLine('ours, 0', await syncOurs())}  (the same without holding the picture back)`);
     log(`  ${syncLine('classic', await syncBaseline())}  (in ffmpeg's output)`);
   } finally {
     await t.close();

@@ -9,8 +9,13 @@ export interface SyncResult {
   medianMs: number;
   minMs: number;
   maxMs: number;
-  /** Mean offset of the last 10 pairs minus that of the first 10. */
-  driftMs: number;
+  /** The trend of the offset after the first 10 s (a least-squares line), as ms per minute. */
+  driftMsPerMin: number;
+  /** Offsets after the first 10 s, when the receiver has settled: their range. */
+  settledMinMs: number;
+  settledMaxMs: number;
+  /** Every offset in order, for a reader who wants to look. */
+  offsets: number[];
 }
 
 function ffmpegLines(file: string, filter: string, audio: boolean): string[] {
@@ -22,21 +27,27 @@ function ffmpegLines(file: string, filter: string, audio: boolean): string[] {
   return out.split('\n');
 }
 
-/** Times (s) at which a per-frame value crosses `threshold` upwards. */
-function onsets(lines: string[], key: string, threshold: number, minGap: number): number[] {
+/** Times at which a sampled value crosses `threshold` upwards, at least `minGap` apart. */
+function risingEdges(samples: Iterable<[number, number]>, threshold: number, minGap: number): number[] {
   const times: number[] = [];
-  let t = NaN;
   let above = true;
-  for (const line of lines) {
-    const pts = /pts_time:([\d.]+)/.exec(line);
-    if (pts?.[1]) t = Number(pts[1]);
-    const v = new RegExp(`${key.replace(/\./g, '\\.')}=(-?[\\d.]+|-inf)`).exec(line);
-    if (!v?.[1]) continue;
-    const value = v[1] === '-inf' ? -Infinity : Number(v[1]);
+  for (const [t, value] of samples) {
     if (value > threshold && !above && (times.length === 0 || t - (times.at(-1) ?? 0) > minGap)) times.push(t);
     above = value > threshold;
   }
   return times;
+}
+
+/** ffmpeg's per-frame metadata lines as (seconds, value) samples of `key`. */
+function* ffmpegSamples(lines: string[], key: string): Generator<[number, number]> {
+  let t = NaN;
+  const pattern = new RegExp(`${key.replace(/\./g, '\\.')}=(-?[\\d.]+|-inf)`);
+  for (const line of lines) {
+    const pts = /pts_time:([\d.]+)/.exec(line);
+    if (pts?.[1]) t = Number(pts[1]);
+    const v = pattern.exec(line);
+    if (v?.[1]) yield [t, v[1] === '-inf' ? -Infinity : Number(v[1])];
+  }
 }
 
 const median = (xs: number[]): number => {
@@ -45,24 +56,44 @@ const median = (xs: number[]): number => {
 };
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
 
-export function measureSync(file: string): SyncResult {
-  const flashes = onsets(ffmpegLines(file, 'scale=32:18,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', false), 'lavfi.signalstats.YAVG', 128, 0.5);
-  const beeps = onsets(
-    ffmpegLines(file, 'aresample=48000,asetnsamples=n=240,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-', true),
-    'lavfi.astats.Overall.RMS_level',
-    -35,
-    0.5,
-  );
-  const offsets: number[] = [];
+/** The receiver's jitter buffer and lip sync settle in the first seconds; drift is judged after. */
+const SETTLE_S = 10;
+
+/** Least-squares slope of y over x. */
+function slope(points: [number, number][]): number {
+  const mx = mean(points.map(([x]) => x));
+  const my = mean(points.map(([, y]) => y));
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx ? points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx : NaN;
+}
+
+/** Each flash paired with the nearest beep (within 450 ms); times in seconds. */
+function summarise(flashes: number[], beeps: number[]): SyncResult {
+  const pairs: [number, number][] = [];
   for (const f of flashes) {
     const nearest = beeps.reduce((best, b) => (Math.abs(b - f) < Math.abs(best - f) ? b : best), Infinity);
-    if (Math.abs(nearest - f) < 0.45) offsets.push((nearest - f) * 1000);
+    if (Math.abs(nearest - f) < 0.45) pairs.push([f, (nearest - f) * 1000]);
   }
+  const offsets = pairs.map(([, o]) => o);
+  const start = pairs[0]?.[0] ?? 0;
+  const settled = pairs.filter(([t]) => t - start >= SETTLE_S);
   return {
     pairs: offsets.length,
     medianMs: median(offsets),
     minMs: Math.min(...offsets),
     maxMs: Math.max(...offsets),
-    driftMs: mean(offsets.slice(-10)) - mean(offsets.slice(0, 10)),
+    driftMsPerMin: slope(settled) * 60,
+    settledMinMs: Math.min(...settled.map(([, o]) => o)),
+    settledMaxMs: Math.max(...settled.map(([, o]) => o)),
+    offsets,
   };
 }
+
+/** In a recording (a file ffmpeg reads): when each white flash starts against its beep. */
+export function measureSync(file: string): SyncResult {
+  const flashes = risingEdges(ffmpegSamples(ffmpegLines(file, 'scale=32:18,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', false), 'lavfi.signalstats.YAVG'), 128, 0.5);
+  const audio = ffmpegLines(file, 'aresample=48000,asetnsamples=n=240,astats=metadata=1:reset=1,ametadata=print:key=lavfi.astats.Overall.RMS_level:file=-', true);
+  const beeps = risingEdges(ffmpegSamples(audio, 'lavfi.astats.Overall.RMS_level'), -35, 0.5);
+  return summarise(flashes, beeps);
+}
+

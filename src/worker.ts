@@ -46,6 +46,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     maxTasks: config.maxTasks,
     maxQueue: config.queueSize,
     codec: config.videoCodec,
+    videoDelayMs: config.videoDelayMs,
     maxReschedules: config.maxReschedules,
     onFirstFrame: (seconds) => metrics.startLatency.observe(seconds),
   });

@@ -22,6 +22,8 @@ export interface SessionSpec {
   room: RoomRef;
   userId: string;
   codec: VideoCodec;
+  /** How long the picture is held to meet the page's sound (see controller.js `delayed`). */
+  videoDelayMs: number;
   /** EventNotify: publish only after the page calls onWebcastStart(). */
   waitForStartEvent: boolean;
   /** Seconds to wait for it; 0 = forever. */
@@ -252,7 +254,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       await this.page.evaluate((title) => (document.title = title), CAPTURE_TITLE);
       await this.page.bringToFront();
       await this.windowFitting(render.width, render.height);
-      await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), render);
+      await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, videoDelayMs: this.spec.videoDelayMs });
       await this.page.evaluate(() => (document.title = ''));
     });
     // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
@@ -442,7 +444,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
 /** What controller.js puts on window, as seen from Node. */
 interface WebcastController {
   webcast: {
-    capture(r: { width: number; height: number; frameRate: number }): Promise<unknown>;
+    capture(r: { width: number; height: number; frameRate: number; videoDelayMs: number }): Promise<unknown>;
     offer(o: { layers: CapturePlan['layers']; codec: string; contentHint: string }): Promise<string>;
     answer(sdp: string): Promise<void>;
     stats(): Promise<PublishStats>;

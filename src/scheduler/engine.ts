@@ -16,6 +16,8 @@ export interface EngineOptions {
   /** Tasks that may wait in Status 1 for a free slot. */
   maxQueue: number;
   codec: VideoCodec;
+  /** The picture is held this long so that it meets the page's sound at a viewer. */
+  videoDelayMs: number;
   /** Consecutive failed attempts to put a task on air before it fails. */
   maxAttempts?: number;
   /** Reschedules (a fresh browser context) before a task fails. */
@@ -125,6 +127,7 @@ export class Engine implements TaskRunner {
           room: { appId: slot.task.AppId, roomId: slot.task.RoomId },
           userId: slot.task.UserId,
           codec: this.o.codec,
+          videoDelayMs: this.o.videoDelayMs,
           waitForStartEvent: notify.EnableEventNotify,
           startTimeoutSec: notify.EnableEventNotify ? notify.StartTimeout : 0,
           monitor: slot.task.MonitorConfig,

@@ -29,6 +29,8 @@ describe('configuration', () => {
     writeFileSync(file, JSON.stringify({ WEBCAST_PROT: 1 }));
     assert.throws(() => loadConfig({ WEBCAST_CONFIG: file }), /WEBCAST_PROT/);
     assert.throws(() => loadConfig({ WEBCAST_SECRET_KEY: 'x' }), /set both/);
+    assert.throws(() => loadConfig({ WEBCAST_VIDEO_DELAY_MS: '-5' }), /WEBCAST_VIDEO_DELAY_MS must be an integer in \[0, 500\]/);
+    assert.deepEqual([loadConfig({}).videoDelayMs, loadConfig({ WEBCAST_VIDEO_DELAY_MS: '0' }).videoDelayMs], [45, 0]);
   });
 
   it('offers Janus media beyond loopback only when asked, and maps a public address behind NAT', () => {

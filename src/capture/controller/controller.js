@@ -4,9 +4,9 @@
 // refresh of the captured page. Driven from Node through window.webcast.
 'use strict';
 
-const state = { stream: undefined, pc: undefined };
+const state = { stream: undefined, pc: undefined, send: undefined };
 
-async function capture({ width, height, frameRate }) {
+async function capture({ width, height, frameRate, videoDelayMs }) {
   const stream = await navigator.mediaDevices.getDisplayMedia({
     video: { width: { max: width }, height: { max: height }, frameRate: { max: frameRate } },
     // Music and speech from pages must pass unprocessed.
@@ -18,6 +18,8 @@ async function capture({ width, height, frameRate }) {
   });
   state.stream = stream;
   const [video] = stream.getVideoTracks();
+  // Taken from the start: a still page's only frames come now, before anything is sent.
+  state.send = videoDelayMs > 0 ? delayed(video, videoDelayMs) : video;
   return { video: video.getSettings(), audio: stream.getAudioTracks().map((t) => t.label) };
 }
 
@@ -40,12 +42,57 @@ function waitIceComplete(pc, timeoutMs) {
   });
 }
 
+/** A still page sends no frames; a viewer that joins then still needs one to start from. */
+const STILL_REFRESH_MS = 250;
+
+/**
+ * The captured video, each frame passed on `delayMs` later. Chromium delivers a tab's audio
+ * to WebRTC later than its picture, and WebRTC stamps both as they arrive, so a viewer would
+ * hear the page late; holding the picture by that much lines the two up again.
+ * A generated track does not pass WebRTC's requests for a fresh frame back to the capture
+ * (nor does the capture always send one after a navigation), so while the page is still, the
+ * capture is asked for its current picture every STILL_REFRESH_MS.
+ */
+function delayed(track, delayMs) {
+  const processor = new MediaStreamTrackProcessor({ track });
+  const generator = new MediaStreamTrackGenerator({ kind: 'video' });
+  let lastIn = performance.now();
+  let asked = 0;
+  const still = setInterval(() => {
+    const now = performance.now();
+    if (now - Math.max(lastIn, asked) < STILL_REFRESH_MS || track.readyState !== 'live') return;
+    asked = now;
+    // The grabbed picture itself is not wanted: asking makes the capture send a frame to every consumer.
+    new ImageCapture(track).grabFrame().then((bitmap) => bitmap.close(), () => undefined);
+  }, STILL_REFRESH_MS / 2);
+  processor.readable
+    .pipeThrough(
+      new TransformStream({
+        transform(frame, controller) {
+          lastIn = performance.now();
+          // Not awaited: frames keep their pace and order, each merely later.
+          setTimeout(() => {
+            try {
+              controller.enqueue(frame);
+            } catch {
+              frame.close();
+            }
+          }, delayMs);
+        },
+      }),
+    )
+    .pipeTo(generator.writable)
+    .catch(() => undefined)
+    .finally(() => clearInterval(still));
+  return generator;
+}
+
 /** layers: the big layer first; each { rid, scaleResolutionDownBy, maxFramerate, maxBitrate? } */
 async function offer({ layers, codec, contentHint }) {
   if (!state.stream) throw new Error('nothing captured yet');
   const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
   state.pc = pc;
-  const [video] = state.stream.getVideoTracks();
+  const video = state.send;
   if (contentHint) video.contentHint = contentHint;
   const sendEncodings = layers.map((l) => ({
     ...(layers.length > 1 ? { rid: l.rid } : {}),
