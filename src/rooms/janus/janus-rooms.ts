@@ -6,8 +6,9 @@ import { RoomError, type Publication, type PublicationLoss, type PublishRequest,
 /** (AppId, RoomId) is the Janus room `AppId/RoomId`; string room ids must be on in the videoroom config. */
 export const janusRoomId = (room: RoomRef): string => `${room.appId}/${room.roomId}`;
 
-// janode logs every session and handle to the console at 'info'; only its problems belong there.
-Janode.Logger.setLevel('warn');
+// janode logs to the console itself, every session and handle at 'info', and at 'warn' each
+// late ack of a request Janus already answered (harmless, many a minute); only errors belong there.
+Janode.Logger.setLevel('error');
 
 const ROOM_EXISTS = 427;
 const PLUGIN_KICKED = 'videoroom_kicked';
