@@ -114,6 +114,14 @@ async function offer({ layers, codec, contentHint }) {
 
 async function answer(sdp) {
   await state.pc.setRemoteDescription({ type: 'answer', sdp });
+  // A captured tab keeps its size when the machine is busy (WebRTC drops frames instead), as a
+  // tab capture track does by itself; the held-back track of `delayed` must be told so.
+  const sender = state.pc.getSenders().find((s) => s.track?.kind === 'video');
+  if (sender) {
+    const parameters = sender.getParameters();
+    parameters.degradationPreference = 'maintain-resolution';
+    await sender.setParameters(parameters);
+  }
 }
 
 async function stats() {
