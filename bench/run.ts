@@ -76,6 +76,7 @@ async function firstFrameLatency(runs: number): Promise<number[]> {
 
 interface Row {
   config: string;
+  sentSize: string;
   oursCores: number;
   parts: { chromium: number; janus: number; node: number };
   oursFps: number;
@@ -94,16 +95,19 @@ async function measureOurs(width: number, height: number, fps: number, page = 't
     measureCores(janusPids, WINDOW_MS),
     measureCores(() => [process.pid], WINDOW_MS),
   ]);
+  // What the encoder actually sends: WebRTC may lower the size when the machine is busy.
+  const sent = (await t.node.worker?.engine.session(key)?.stats())?.video[0];
+  const sentSize = sent ? `${sent.width}x${sent.height}` : '?';
   const sub = await subscribe(key, `u${n}`);
   await sub.waitForVideo((v) => v.framesDecoded > 10);
   const oursFps = await sub.measuredFps(WINDOW_MS);
   await sub.leave();
   await sdkClient(t.host).stop(key);
-  return { ours, oursFps, parts: { chromium: chromium.cores, janus: janus.cores, node: node.cores } };
+  return { ours, oursFps, sentSize, parts: { chromium: chromium.cores, janus: janus.cores, node: node.cores } };
 }
 
 async function compare(width: number, height: number, fps: number, page = 'tone'): Promise<Row> {
-  const { ours, oursFps, parts } = await measureOurs(width, height, fps, page);
+  const { ours, oursFps, parts, sentSize } = await measureOurs(width, height, fps, page);
   const base = await startClassic({ url: `${pages.url}/${page}`, width, height, frameRate: fps });
   await sleep(3000);
   const f0 = base.frames();
@@ -111,7 +115,7 @@ async function compare(width: number, height: number, fps: number, page = 'tone'
   const baseline = await measureCores(() => tree(base.roots()), WINDOW_MS);
   const baseFps = ((base.frames() - f0) * 1000) / (performance.now() - t0);
   await base.stop();
-  return { config: `${width}x${height}@${fps}${page === 'tone' ? '' : ` ${page}`}`, oursCores: ours.cores, parts, oursFps, oursMB: ours.pssBytes / 2 ** 20, baseCores: baseline.cores, baseFps, baseMB: baseline.pssBytes / 2 ** 20 };
+  return { config: `${width}x${height}@${fps}${page === 'tone' ? '' : ` ${page}`}`, sentSize, oursCores: ours.cores, parts, oursFps, oursMB: ours.pssBytes / 2 ** 20, baseCores: baseline.cores, baseFps, baseMB: baseline.pssBytes / 2 ** 20 };
 }
 
 async function capacity(): Promise<{ held: number; steps: { tasks: number; minFps: number; cores: number }[] }> {
@@ -178,6 +182,7 @@ async function main(): Promise<void> {
       rows.push(r);
       log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(r.oursCores / r.baseCores)}`);
     }
+    log('  sizes ours sent at the end of each window: ' + rows.map((r) => `${r.config} ${r.sentSize}`).join('; '));
     log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)}, Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
     log('  CPU-seconds per task-minute: ' + rows.map((r) => `${r.config} ours ${fmt(r.oursCores * 60, 0)} s, classic ${fmt(r.baseCores * 60, 0)} s`).join('; '));
 
@@ -191,7 +196,7 @@ async function main(): Promise<void> {
     for (const r of rows) {
       const [w, h, f] = r.config.split(/[x@ ]/).map(Number) as [number, number, number];
       const m = await measureOurs(w, h, f, r.config.endsWith('busy') ? 'busy' : 'tone');
-      log(`  ${r.config.padEnd(16)}  ${fmt(m.ours.cores).padStart(10)}  ${fmt(m.oursFps, 1).padStart(5)}  ${fmt(m.ours.pssBytes / 2 ** 20, 0).padStart(6)} | CPU ratio h264/classic ${fmt(m.ours.cores / r.baseCores)}, h264/vp8 ${fmt(m.ours.cores / r.oursCores)}  (Chromium ${fmt(m.parts.chromium)})`);
+      log(`  ${r.config.padEnd(16)}  ${fmt(m.ours.cores).padStart(10)}  ${fmt(m.oursFps, 1).padStart(5)}  ${fmt(m.ours.pssBytes / 2 ** 20, 0).padStart(6)} | CPU ratio h264/classic ${fmt(m.ours.cores / r.baseCores)}, h264/vp8 ${fmt(m.ours.cores / r.oursCores)}  (Chromium ${fmt(m.parts.chromium)}, sent ${m.sentSize})`);
     }
     await t.close();
     await startNode('vp8', 2);
