@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { RateLimits } from '../config.js';
 import type { Clock } from '../tasks/ports.js';
 import { toApiEvent, toListedTask, toWebCastTask } from './views.js';
+import { jsonBody } from './body.js';
+import { ALREADY_STARTED } from './wire.js';
 import type { TaskService } from '../tasks/service.js';
 import { parseStartWebcast, parseTaskKey, parseTaskListQuery, parseTaskQuery } from '../tasks/validation.js';
 import { redactUrl } from '../log.js';
@@ -29,7 +31,7 @@ export interface ApiDeps {
   readiness?: () => Promise<Record<string, boolean>>;
 }
 
-export const ALREADY_STARTED = 'The task has been started. Please do not call the startup task interface repeatedly';
+export { ALREADY_STARTED };
 const BODY_LIMIT = 64 * 1024;
 
 interface CallState {
@@ -56,16 +58,6 @@ function firstValue(v: string | string[] | undefined): string | undefined {
 function queryPairs(rawUrl: string): [string, string][] {
   const q = rawUrl.indexOf('?');
   return q < 0 ? [] : [...new URLSearchParams(rawUrl.slice(q + 1)).entries()];
-}
-
-function jsonBody(req: FastifyRequest): unknown {
-  const text = req.body instanceof Buffer ? req.body.toString('utf8') : '';
-  if (text.trim() === '') throw new ApiError('InvalidParameter.BodyIsEmpty', 'the request body is empty; send the parameters as a JSON object');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ApiError('InvalidParameter.Unmarshal', `the request body is not valid JSON: ${(err as Error).message}`);
-  }
 }
 
 const queryOf = (req: FastifyRequest): Record<string, string | undefined> =>
@@ -216,8 +208,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       case 'ListWebcastTaskEvents': {
         const key = parseTaskKey(queryOf(req));
         allowed(key.AppId);
-        const { events } = await deps.tasks.events(key);
-        result = { Events: events.map(toApiEvent) };
+        const { task, events } = await deps.tasks.events(key);
+        result = { WebCastTask: toWebCastTask(task), Events: events.map(toApiEvent) };
         break;
       }
     }

@@ -20,3 +20,9 @@ export interface ApiEvent {
   EventData: Record<string, unknown>;
   Delivery: { State: 'pending' | 'delivered' | 'failed' | 'skipped'; Attempts: number; LastError: string };
 }
+
+/** StartWebcast's Result for a task that is already active: the vendor's own words. */
+export const ALREADY_STARTED = 'The task has been started. Please do not call the startup task interface repeatedly';
+
+/** What each Status means, in words, for people reading a list. */
+export const STATUS_NAMES: Readonly<Record<number, string>> = { 0: 'unknown', 1: 'waiting', 2: 'running', 3: 'ended', 4: 'failed' };

@@ -1,4 +1,4 @@
-import type { ApiEvent, ListedTask, WebCastTaskView } from '../api/wire.js';
+import { STATUS_NAMES, type ApiEvent, type ListedTask, type WebCastTaskView } from '../api/wire.js';
 
 /** Human output of tasks and events; --json prints the API's own Result instead. */
 
@@ -6,7 +6,6 @@ import type { ApiEvent, ListedTask, WebCastTaskView } from '../api/wire.js';
 export type TaskView = WebCastTaskView & Partial<Pick<ListedTask, 'AppId' | 'RoomId' | 'TaskId'>>;
 export type EventView = ApiEvent;
 
-export const STATUS_NAMES: Record<number, string> = { 0: 'unknown', 1: 'waiting', 2: 'running', 3: 'ended', 4: 'failed' };
 export const statusText = (status: number): string => `${status} ${STATUS_NAMES[status] ?? '?'}`;
 
 const clockTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z';

@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ALREADY_STARTED, STATUS_NAMES } from '../api/wire.js';
 import { ApiCallError, UnreachableError, callApi, type Connection } from './client.js';
 import { formatEvent, formatTable, formatTask, ago, statusText, type EventView, type TaskView } from './format.js';
 import { UsageError, resolveConnection, type ConnectionFlags } from './settings.js';
@@ -16,7 +17,8 @@ interface KeyFlags {
   task: string;
 }
 
-const ALREADY_STARTED = /has been started/;
+/** The statuses a task can be listed by: 1 to 4, by number or by name. */
+const LISTED_STATUSES = [1, 2, 3, 4].map((n) => [n, STATUS_NAMES[n] ?? String(n)] as const);
 const out = (text: string): void => void process.stdout.write(`${text}\n`);
 const json = (value: unknown): void => out(JSON.stringify(value));
 
@@ -82,7 +84,7 @@ function program(): Command {
       };
       const conn = connection(c);
       const result = await callApi(conn, 'StartWebcast', 'POST', body);
-      const already = typeof result === 'string' && ALREADY_STARTED.test(result);
+      const already = result === ALREADY_STARTED;
       if (isJson(c)) json({ Result: result });
       else out(already ? `task ${o.task} is already active in ${o.app}/${o.room}` : `started task ${o.task} in ${o.app}/${o.room}`);
       if (o.watch) process.exitCode = await watch(conn, o, isJson(c), {});
@@ -105,10 +107,10 @@ function program(): Command {
     .description('list an app\'s tasks of the last 72 hours, newest first (ListWebcastTasks)')
     .requiredOption('-a, --app <AppId>', 'AppId')
     .option('-r, --room <RoomId>', 'only this room')
-    .addOption(new Option('-s, --status <status>', 'only this status').choices(['waiting', 'running', 'ended', 'failed', '1', '2', '3', '4']))
+    .addOption(new Option('-s, --status <status>', 'only this status').choices([...LISTED_STATUSES.map(([, name]) => name), ...LISTED_STATUSES.map(([n]) => String(n))]))
     .option('-n, --limit <n>', 'at most this many [1, 100]', integer(1, 100), 50)
     .action(async (o: { app: string; room?: string; status?: string; limit: number }, c: Command) => {
-      const status = o.status === undefined ? undefined : /^\d$/.test(o.status) ? Number(o.status) : ['waiting', 'running', 'ended', 'failed'].indexOf(o.status) + 1;
+      const status = o.status === undefined ? undefined : LISTED_STATUSES.find(([n, name]) => o.status === name || o.status === String(n))?.[0];
       const result = (await callApi(connection(c), 'ListWebcastTasks', 'GET', { AppId: o.app, RoomId: o.room, Status: status, Limit: o.limit })) as { WebCastTasks: TaskView[] };
       if (isJson(c)) return json(result);
       if (result.WebCastTasks.length === 0) return out('no tasks');
@@ -141,8 +143,8 @@ async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { inte
     progressShown = false;
   };
   for (;;) {
-    const { WebCastTask: task } = (await callApi(conn, 'GetWebCastTask', 'GET', params)) as { WebCastTask: TaskView };
-    const { Events: events } = (await callApi(conn, 'ListWebcastTaskEvents', 'GET', params)) as { Events: EventView[] };
+    // One call a tick: the events come with the task's status.
+    const { WebCastTask: task, Events: events } = (await callApi(conn, 'ListWebcastTaskEvents', 'GET', params)) as { WebCastTask: TaskView; Events: EventView[] };
     for (const e of events) {
       if (seen.has(e.EventId)) continue;
       seen.add(e.EventId);

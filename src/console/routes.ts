@@ -6,6 +6,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { mayUseApp, type AccessKeyPair, type KeyRing } from '../api/credentials.js';
+import { jsonBody } from '../api/body.js';
 import { successBody } from '../api/envelope.js';
 import { ApiError } from '../api/errors.js';
 import { toApiEvent, toListedTask } from '../api/views.js';
@@ -50,16 +51,6 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new ApiError('InvalidParameter', result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
 }
 
-function jsonOf(req: FastifyRequest): unknown {
-  const text = req.body instanceof Buffer ? req.body.toString('utf8') : '';
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ApiError('InvalidParameter.Unmarshal', `the request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
 /** Constant time whatever the lengths: both sides are hashed first. */
 function sameSecret(a: string, b: string): boolean {
   const h = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -97,12 +88,13 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
 
   const ok = (req: FastifyRequest, reply: FastifyReply, result: unknown) => reply.code(200).send(successBody(req.call.meta, result));
 
-  const caller = (req: FastifyRequest): AccessKeyPair => {
+  const session = (req: FastifyRequest): { pair: AccessKeyPair; exp: number } => {
     const claims = deps.signer.verify('session', req.cookies[SESSION_COOKIE], clock());
     const pair = claims && deps.keys.find(claims.k);
     if (!pair) throw new ApiError('MissingAuthenticationToken', 'sign in first: there is no console session, or it expired');
-    return pair;
+    return { pair, exp: claims.exp };
   };
+  const caller = (req: FastifyRequest): AccessKeyPair => session(req).pair;
   const mayUse = (pair: AccessKeyPair, appId: string): void => {
     if (!mayUseApp(pair, appId)) throw new ApiError('AccessDenied', `the access key ${pair.accessKey} may not act on AppId ${appId}`);
   };
@@ -135,7 +127,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string }) => new ApiError('FlowLimitExceeded', `too many sign-in attempts from this address; retry in ${ctx.after}`),
   };
   app.post('/console/api/session', { config: { rateLimit: signInLimit } }, async (req, reply) => {
-    const { AccessKey, SecretKey } = parse(signIn, jsonOf(req));
+    const { AccessKey, SecretKey } = parse(signIn, jsonBody(req, {}));
     const pair = deps.keys.find(AccessKey);
     // One answer for an unknown key and a wrong secret: nobody learns which keys exist.
     if (!pair || !sameSecret(pair.secretKey, SecretKey)) {
@@ -154,9 +146,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     return ok(req, reply, { AccessKey: pair.accessKey, AppIds: pair.appIds, ExpiresAt: exp });
   });
   app.get('/console/api/session', async (req, reply) => {
-    const pair = caller(req);
-    const claims = deps.signer.verify('session', req.cookies[SESSION_COOKIE], clock());
-    return ok(req, reply, { AccessKey: pair.accessKey, AppIds: pair.appIds, ExpiresAt: claims?.exp ?? 0, Media: deps.viewers !== undefined });
+    const { pair, exp } = session(req);
+    return ok(req, reply, { AccessKey: pair.accessKey, AppIds: pair.appIds, ExpiresAt: exp, Media: deps.viewers !== undefined });
   });
   app.delete('/console/api/session', async (req, reply) => {
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
@@ -178,7 +169,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
 
   app.post('/console/api/tasks', async (req, reply) => {
     const pair = caller(req);
-    const spec = parseStartWebcast(jsonOf(req));
+    const spec = parseStartWebcast(jsonBody(req, {}));
     mayUse(pair, spec.AppId);
     const outcome = await deps.tasks.start(spec);
     req.log.info({ app: spec.AppId, room: spec.RoomId, task: spec.TaskId, accessKey: pair.accessKey, started: outcome.started }, 'task started from the console');
@@ -223,7 +214,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.post<RoomParams>('/console/api/rooms/:app/:room/share', async (req, reply) => {
     const access = roomAccess(req, roomOf(req.params));
     if (access.kind !== 'session') throw new ApiError('AccessDenied', 'a viewer link cannot make other links');
-    const { TtlSeconds } = parse(share, jsonOf(req));
+    const { TtlSeconds } = parse(share, jsonBody(req, {}));
     const exp = clock() + TtlSeconds * 1000;
     const token = deps.signer.sign('viewer', { a: req.params.app, r: req.params.room, exp });
     req.log.info({ app: req.params.app, room: req.params.room, accessKey: access.caller.accessKey, ttl: TtlSeconds }, 'viewer link made');
@@ -233,7 +224,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.post<RoomParams>('/console/api/rooms/:app/:room/viewers', async (req, reply) => {
     const room = roomOf(req.params);
     roomAccess(req, room);
-    const { UserId, Layer } = parse(openViewer, jsonOf(req));
+    const { UserId, Layer } = parse(openViewer, jsonBody(req, {}));
     try {
       const viewer = await viewers().open(room, UserId, Layer);
       return ok(req, reply, { ViewerId: viewer.id, OfferSdp: viewer.offerSdp });
@@ -252,11 +243,11 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     return subscription;
   };
   app.post<ViewerParams>('/console/api/rooms/:app/:room/viewers/:id/answer', async (req, reply) => {
-    await viewerOf(req).start(parse(answer, jsonOf(req)).AnswerSdp);
+    await viewerOf(req).start(parse(answer, jsonBody(req, {})).AnswerSdp);
     return ok(req, reply, 'ok');
   });
   app.post<ViewerParams>('/console/api/rooms/:app/:room/viewers/:id/layer', async (req, reply) => {
-    await viewerOf(req).setLayer(parse(layer, jsonOf(req)).Layer);
+    await viewerOf(req).setLayer(parse(layer, jsonBody(req, {})).Layer);
     return ok(req, reply, 'ok');
   });
   app.post<ViewerParams>('/console/api/rooms/:app/:room/viewers/:id/keepalive', async (req, reply) => {

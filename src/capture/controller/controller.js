@@ -149,31 +149,31 @@ async function stats() {
   return out;
 }
 
-/** The current captured frame, scaled down to width x height, as RGB bytes. */
-async function sample(width, height) {
+/** The current captured frame drawn on a canvas `width` wide and `height` high (default: its aspect kept). */
+async function grab(width, height) {
   const [video] = state.stream?.getVideoTracks() ?? [];
   if (!video) throw new Error('nothing captured');
+  // One ImageCapture per grab: the monitors and the still-page refresh may grab at once.
   const bitmap = await new ImageCapture(video).grabFrame();
-  const canvas = new OffscreenCanvas(width, height);
-  const g = canvas.getContext('2d');
-  g.drawImage(bitmap, 0, 0, width, height);
+  const h = height ?? Math.max(1, Math.round((bitmap.height * width) / bitmap.width));
+  const canvas = new OffscreenCanvas(width, h);
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, width, h);
   bitmap.close();
-  const rgba = g.getImageData(0, 0, width, height).data;
+  return canvas;
+}
+
+/** The current captured frame, scaled down to width x height, as RGB bytes. */
+async function sample(width, height) {
+  const canvas = await grab(width, height);
+  const rgba = canvas.getContext('2d').getImageData(0, 0, width, height).data;
   const rgb = [];
   for (let i = 0; i < rgba.length; i += 4) rgb.push(rgba[i], rgba[i + 1], rgba[i + 2]);
   return rgb;
 }
 
-/** The current captured frame as a JPEG data URL, `width` wide. */
+/** The current captured frame as a base64 JPEG, `width` wide. */
 async function thumbnail(width) {
-  const [video] = state.stream?.getVideoTracks() ?? [];
-  if (!video) throw new Error('nothing captured');
-  const bitmap = await new ImageCapture(video).grabFrame();
-  const height = Math.max(1, Math.round((bitmap.height * width) / bitmap.width));
-  const canvas = new OffscreenCanvas(width, height);
-  canvas.getContext('2d').drawImage(bitmap, 0, 0, width, height);
-  bitmap.close();
-  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
+  const blob = await (await grab(width)).convertToBlob({ type: 'image/jpeg', quality: 0.8 });
   const bytes = new Uint8Array(await blob.arrayBuffer());
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));

@@ -1,4 +1,4 @@
-import type { ApiEvent, ListedTask } from '../../api/wire.js';
+import { STATUS_NAMES, type ApiEvent, type ListedTask } from '../../api/wire.js';
 
 /** The console's calls to its service: JSON in the API's envelope, errors with its code and message. */
 
@@ -60,4 +60,10 @@ export interface Session {
   Media?: boolean;
 }
 
-export const STATUS: Record<number, string> = { 1: 'Waiting', 2: 'Running', 3: 'Ended', 4: 'Failed' };
+/** The statuses a task can be in, named for people, as the CLI names them. */
+export const STATUS: Record<number, string> = Object.fromEntries(
+  [1, 2, 3, 4].map((n) => {
+    const name = STATUS_NAMES[n] ?? String(n);
+    return [n, name.charAt(0).toUpperCase() + name.slice(1)];
+  }),
+);
