@@ -83,3 +83,8 @@ export async function measureCores(pids: () => number[], ms: number): Promise<{ 
   for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
   return { cores: ticks / CLK_TCK / elapsed, pssBytes: pssBytes(list) };
 }
+
+/** A Chromium process's role, from its `--type=` switch: 'gpu-process', 'renderer', 'utility' or 'browser'. */
+export function chromiumRole(pid: number): string {
+  return /--type=(\S+)/.exec(cmdline(pid))?.[1] ?? 'browser';
+}

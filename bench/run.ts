@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startClassic } from './classic.js';
-import { cmdline, measureCores, pidsWhere, tree } from './proc.js';
+import { chromiumRole, cmdline, measureCores, pidsWhere, tree } from './proc.js';
+import { uncapturedCost } from './uncaptured.js';
 import { measureSync, type SyncResult } from './sync.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../test/helpers/node.js';
 import { startPageServer, type PageServer } from '../test/helpers/pages.js';
@@ -78,7 +79,7 @@ interface Row {
   config: string;
   sentSize: string;
   oursCores: number;
-  parts: { chromium: number; janus: number; node: number };
+  parts: { chromium: number; gpu: number; renderers: number; janus: number; node: number };
   oursFps: number;
   oursMB: number;
   baseCores: number;
@@ -89,9 +90,11 @@ interface Row {
 async function measureOurs(width: number, height: number, fps: number, page = 'tone') {
   const key = await startTask({ SourceURL: `${pages.url}/${page}`, VideoSolutions: [{ Width: width, Height: height, FrameRate: fps }] });
   await sleep(3000);
-  const [ours, chromium, janus, node] = await Promise.all([
+  const [ours, chromium, gpu, renderers, janus, node] = await Promise.all([
     measureCores(ourPids, WINDOW_MS),
     measureCores(chromiumPids, WINDOW_MS),
+    measureCores(() => chromiumPids().filter((p) => chromiumRole(p) === 'gpu-process'), WINDOW_MS),
+    measureCores(() => chromiumPids().filter((p) => chromiumRole(p) === 'renderer'), WINDOW_MS),
     measureCores(janusPids, WINDOW_MS),
     measureCores(() => [process.pid], WINDOW_MS),
   ]);
@@ -103,7 +106,7 @@ async function measureOurs(width: number, height: number, fps: number, page = 't
   const oursFps = await sub.measuredFps(WINDOW_MS);
   await sub.leave();
   await sdkClient(t.host).stop(key);
-  return { ours, oursFps, sentSize, parts: { chromium: chromium.cores, janus: janus.cores, node: node.cores } };
+  return { ours, oursFps, sentSize, parts: { chromium: chromium.cores, gpu: gpu.cores, renderers: renderers.cores, janus: janus.cores, node: node.cores } };
 }
 
 async function compare(width: number, height: number, fps: number, page = 'tone'): Promise<Row> {
@@ -183,7 +186,12 @@ async function main(): Promise<void> {
       log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(r.oursCores / r.baseCores)}`);
     }
     log('  sizes ours sent at the end of each window: ' + rows.map((r) => `${r.config} ${r.sentSize}`).join('; '));
-    log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)}, Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
+    log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)} (GPU process ${fmt(r.parts.gpu)}, renderers ${fmt(r.parts.renderers)}), Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
+    for (const [w, h] of [[1280, 720], [1920, 1080]] as const) {
+      const u = await uncapturedCost(`${pages.url}/tone`, w, h, WINDOW_MS);
+      const captured = rows.find((r) => r.config === `${w}x${h}@30`);
+      log(`  the same light page in the same Chromium at ${w}x${h}, shown but not captured: ${fmt(u.cores)} cores (GPU process ${fmt(u.gpu)}, renderers ${fmt(u.renderers)}); captured at 30 fps the GPU process takes ${fmt(captured?.parts.gpu ?? NaN)}`);
+    }
     log('  CPU-seconds per task-minute: ' + rows.map((r) => `${r.config} ours ${fmt(r.oursCores * 60, 0)} s, classic ${fmt(r.baseCores * 60, 0)} s`).join('; '));
 
     log('\nCapacity: 1280x720@15 tasks on one node until the slowest sends below 90% of 15 fps:');
