@@ -56,6 +56,9 @@ const STILL_REFRESH_MS = 250;
 function delayed(track, delayMs) {
   const processor = new MediaStreamTrackProcessor({ track });
   const generator = new MediaStreamTrackGenerator({ kind: 'video' });
+  // To WebRTC a tab capture is a screencast and a generated track is not; 'detail' makes it one
+  // again, so VP8 encodes in its screen-content mode (0.76 vs 0.88 cores at 1080p30).
+  generator.contentHint = 'detail';
   let lastIn = performance.now();
   let asked = 0;
   const still = setInterval(() => {
