@@ -2,7 +2,7 @@
  * `npm run bench`: the engine against the classic pipeline (Chromium in Xvfb + PulseAudio +
  * ffmpeg x11grab/libx264), on this machine, in one run. Prints a table and the ratios.
  * BENCH_SECONDS sets each measuring window (default 15), BENCH_SYNC_SECONDS the sync
- * recordings (default 60), BENCH_MAX_CAPACITY the most tasks tried at once (default 6).
+ * recordings (default 60), BENCH_MAX_CAPACITY the most tasks tried at once (default 12).
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { Subscriber } from '../test/helpers/subscriber.js';
 
 const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 15) * 1000;
 const SYNC_MS = Number(process.env.BENCH_SYNC_SECONDS ?? 60) * 1000;
-const MAX_CAPACITY = Number(process.env.BENCH_MAX_CAPACITY ?? 6);
+const MAX_CAPACITY = Number(process.env.BENCH_MAX_CAPACITY ?? 12);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
