@@ -68,10 +68,21 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     assert.ok(!cookie.value.includes(SECRET_KEY));
 
     await page.click('text=Start a webcast >> nth=0');
-    await page.fill('input[name=AppId]', 'console');
-    await page.fill('input[name=RoomId]', 'room1');
-    await page.fill('input[name=TaskId]', 'board');
-    await page.fill('input[name=UserId]', 'board-bot');
+    // As a browser's autofill does: several fields at once, before the form renders again.
+    await page.evaluate(() => {
+      for (const [name, value] of [['AppId', 'console'], ['RoomId', 'room1'], ['TaskId', 'board'], ['UserId', 'board-bot']] as const) {
+        const input = document.querySelector<HTMLInputElement>(`input[name=${name}]`);
+        if (!input) throw new Error(`no ${name} field`);
+        input.value = value;
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      await Promise.all(['AppId', 'RoomId', 'TaskId', 'UserId'].map((n) => page.inputValue(`input[name=${n}]`))),
+      ['console', 'room1', 'board', 'board-bot'],
+      'every autofilled field keeps its value',
+    );
     await page.fill('input[name=SourceURL]', `${pages.url}/tone`);
     await page.click('text=+ a second simulcast layer');
     // The browser checks the ranges it knows...

@@ -34,11 +34,17 @@ export function StartForm({ session }: { session: Session }) {
   const [layers, setLayers] = useState<Layer[]>([{ Width: '1280', Height: '720', FrameRate: '15', Bitrate: '' }]);
   const [error, setError] = useState<{ code: string; message: string } | undefined>();
   const [busy, setBusy] = useState(false);
+  // Updates build on the latest state, not on this render's: autofill (or a fast test) can fire
+  // several inputs before the next render, and each would otherwise undo the one before.
   const set = (k: keyof typeof f) => (e: Event) => {
     const input = e.currentTarget as HTMLInputElement;
-    setF({ ...f, [k]: input.type === 'checkbox' ? input.checked : input.value });
+    const value = input.type === 'checkbox' ? input.checked : input.value;
+    setF((prev) => ({ ...prev, [k]: value }));
   };
-  const setLayer = (i: number, k: keyof Layer) => (e: Event) => setLayers(layers.map((l, j) => (j === i ? { ...l, [k]: (e.currentTarget as HTMLInputElement).value } : l)));
+  const setLayer = (i: number, k: keyof Layer) => (e: Event) => {
+    const value = (e.currentTarget as HTMLInputElement).value;
+    setLayers((prev) => prev.map((l, j) => (j === i ? { ...l, [k]: value } : l)));
+  };
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -95,9 +101,9 @@ export function StartForm({ session }: { session: Session }) {
             </div>
           ))}
           {layers.length === 1 ? (
-            <button type="button" class="link" onClick={() => setLayers([...layers, { Width: '640', Height: '360', FrameRate: '15', Bitrate: '' }])}>+ a second simulcast layer</button>
+            <button type="button" class="link" onClick={() => setLayers((prev) => [...prev, { Width: '640', Height: '360', FrameRate: '15', Bitrate: '' }])}>+ a second simulcast layer</button>
           ) : (
-            <button type="button" class="link" onClick={() => setLayers(layers.slice(0, 1))}>− one layer only</button>
+            <button type="button" class="link" onClick={() => setLayers((prev) => prev.slice(0, 1))}>− one layer only</button>
           )}
         </fieldset>
         <fieldset>
