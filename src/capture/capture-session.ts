@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
 import { StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
@@ -132,6 +132,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private readonly monitors: NodeJS.Timeout[] = [];
   private hooks: SessionHooks = {};
   private closed = false;
+  /** Once on air the window stays minimized (see `minimizeWindow`), also after a refit. */
+  private windowMinimized = false;
   readonly plan: CapturePlan;
 
   private constructor(
@@ -162,6 +164,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
       await session.capture();
       await session.open(log);
+      await session.minimizeWindow();
       if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
       await session.publish();
       await session.waitFirstFrame();
@@ -221,16 +224,26 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     return this.page.evaluate(() => [window.innerWidth, window.innerHeight] as [number, number]);
   }
 
-  private async windowFitting(width: number, height: number): Promise<void> {
+  private async withWindow<T>(fn: (cdp: CDPSession, windowId: number) => Promise<T>): Promise<T> {
     const cdp = await this.context.newCDPSession(this.page);
     try {
       const { windowId } = (await cdp.send('Browser.getWindowForTarget')) as { windowId: number };
+      return await fn(cdp, windowId);
+    } finally {
+      await cdp.detach().catch(() => undefined);
+    }
+  }
+
+  private async windowFitting(width: number, height: number): Promise<void> {
+    await this.withWindow(async (cdp, windowId) => {
       // Each pass learns how much the window's frame (and the "sharing this tab" bar) takes.
       // Windows stay at the screen's origin: cascaded ones would be clamped by its edge.
       for (let i = 0; i < 5; i += 1) {
         const [w, h] = await this.innerSize();
-        if (w === width && h === height) return;
-        const { bounds } = (await cdp.send('Browser.getWindowBounds', { windowId })) as { bounds: { width: number; height: number } };
+        if (w === width && h === height) break;
+        const { bounds } = (await cdp.send('Browser.getWindowBounds', { windowId })) as { bounds: { width: number; height: number; windowState: string } };
+        // Chromium resizes only a window in its normal state.
+        if (bounds.windowState !== 'normal') await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } });
         await cdp.send('Browser.setWindowBounds', { windowId, bounds: { left: 0, top: 0, width: bounds.width + width - w, height: bounds.height + height - h } });
         // The page learns its new size a moment later.
         const deadline = Date.now() + 1000;
@@ -242,9 +255,24 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       }
       const [w, h] = await this.innerSize();
       if (w !== width || h !== height) throw new Error(`the page window is ${w}x${h}, not ${width}x${height}`);
-    } finally {
-      await cdp.detach().catch(() => undefined);
-    }
+      if (this.windowMinimized) await this.minimize(cdp, windowId);
+    });
+  }
+
+  /**
+   * While its window is shown, Chromium's software compositor copies the whole captured tab
+   * into the window on every frame the page draws (60 a second), whatever the capture rate.
+   * A minimized window is not composited: the capture and the page go on as if shown
+   * (visibilityState stays 'visible', animation frames at full rate), for about half the
+   * GPU process's CPU.
+   */
+  private async minimizeWindow(): Promise<void> {
+    this.windowMinimized = true;
+    await this.withWindow((cdp, windowId) => this.minimize(cdp, windowId));
+  }
+
+  private async minimize(cdp: CDPSession, windowId: number): Promise<void> {
+    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
   }
 
   private async capture(): Promise<void> {

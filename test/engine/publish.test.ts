@@ -101,6 +101,22 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     await sdkClient(t.host).stop(key);
   });
 
+  it('shows a still page to a viewer who joins after it went on air', async () => {
+    const key = { AppId: 'app1', RoomId: 'still', TaskId: 'still1' };
+    await sdkClient(t.host).start({ ...key, UserId: 'slide-bot', SourceURL: `${pages.url}/slide`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    // Nothing on the slide changes from here on.
+    await new Promise((r) => setTimeout(r, 3000));
+    const sub = await join('still', 'slide-bot');
+    const v = await sub.waitForVideo((x) => x.framesDecoded > 0, 5000);
+    assert.deepEqual([v.width, v.height], [640, 360]);
+    const box = await sub.pixel(0.78, 0.72);
+    assert.ok(near(box, PAGE_COLOR), `the slide's box decoded as ${box.join(',')}`);
+    const paper = await sub.pixel(0.05, 0.95);
+    assert.ok(near(paper, [255, 255, 255]), `the slide's paper decoded as ${paper.join(',')}`);
+    await sdkClient(t.host).stop(key);
+  });
+
   it('replaces an earlier publisher with the same UserId, and ends the earlier task', async () => {
     const first = { AppId: 'app1', RoomId: 'same', TaskId: 'first' };
     const second = { AppId: 'app1', RoomId: 'same', TaskId: 'second' };
