@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { PAGE_COLOR, SECOND_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
+import { FRESH_COLOR, PAGE_COLOR, SECOND_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
 import { freePort } from '../../src/rooms/janus/embedded-janus.js';
 
@@ -114,6 +114,18 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     assert.ok(near(box, PAGE_COLOR), `the slide's box decoded as ${box.join(',')}`);
     const paper = await sub.pixel(0.05, 0.95);
     assert.ok(near(paper, [255, 255, 255]), `the slide's paper decoded as ${paper.join(',')}`);
+    await sdkClient(t.host).stop(key);
+  });
+
+  it('lets the page believe it is shown and focused all along', async () => {
+    const key = { AppId: 'app1', RoomId: 'seen', TaskId: 'seen1' };
+    await sdkClient(t.host).start({ ...key, UserId: 'seen-bot', SourceURL: `${pages.url}/visibility`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    await new Promise((r) => setTimeout(r, 2000));
+    const sub = await join('seen', 'seen-bot');
+    await sub.waitForVideo((v) => v.framesDecoded > 0);
+    const colour = await sub.pixel(0.5, 0.5);
+    assert.ok(near(colour, FRESH_COLOR), `the page painted ${colour.join(',')}: it thinks it is hidden or unfocused`);
     await sdkClient(t.host).stop(key);
   });
 

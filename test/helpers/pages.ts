@@ -111,6 +111,12 @@ ${end ? `setTimeout(() => { if (typeof onWebcastEnd === 'function') onWebcastEnd
       }
       case '/slide':
         return html(`<!doctype html><title>slide</title><body style="margin:0;background:#fff;font:48px sans-serif"><h1 style="margin:40px">Quarterly review</h1><ul><li>Revenue</li><li>Costs</li></ul><div style="position:absolute;right:40px;bottom:40px;width:200px;height:120px;background:rgb(${PAGE_COLOR.join(',')})"></div></body>`);
+      case '/visibility':
+        // Green while the page believes it is shown, red once it thinks it is hidden or unfocused.
+        return html(`<!doctype html><title>visibility</title><body style="margin:0;height:100vh"><script>
+const paint = () => { document.body.style.background = document.visibilityState === 'visible' && !document.hidden && document.hasFocus() ? 'rgb(${FRESH_COLOR.join(',')})' : 'rgb(220,0,0)'; };
+document.addEventListener('visibilitychange', paint); addEventListener('blur', paint); addEventListener('focus', paint); setInterval(paint, 200); paint();
+</script></body>`);
       case '/busy':
         return html(busyPage);
       case '/sync':
