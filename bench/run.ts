@@ -199,7 +199,7 @@ async function main(): Promise<void> {
     for (const [w, h, f, page] of [[1280, 720, 15, 'tone'], [1280, 720, 30, 'tone'], [1920, 1080, 30, 'tone'], [1280, 720, 30, 'busy']] as const) {
       const r = await compare(w, h, f, page);
       rows.push(r);
-      log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(r.oursCores / r.baseCores)}`);
+      log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(median(r.ratios))} (${fmt(Math.min(...r.ratios))}–${fmt(Math.max(...r.ratios))})`);
     }
     log('  sizes ours sent at the end of each window: ' + rows.map((r) => `${r.config} ${r.sentSize}`).join('; '));
     log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)} (GPU process ${fmt(r.parts.gpu)}, renderers ${fmt(r.parts.renderers)}), Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
