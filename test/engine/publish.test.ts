@@ -101,15 +101,21 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     await sdkClient(t.host).stop(key);
   });
 
-  it('shows a still page to a viewer who joins after it went on air', async () => {
-    const key = { AppId: 'app1', RoomId: 'still', TaskId: 'still1' };
-    await sdkClient(t.host).start({ ...key, UserId: 'slide-bot', SourceURL: `${pages.url}/slide`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
+  /** Puts `path` on air as `userId` in its own room, waits `quietMs`, then joins a viewer who has a frame. */
+  const onAirThenJoin = async (room: string, userId: string, path: string, size: [number, number], quietMs: number) => {
+    const key = { AppId: 'app1', RoomId: room, TaskId: `${room}1` };
+    await sdkClient(t.host).start({ ...key, UserId: userId, SourceURL: `${pages.url}${path}`, VideoSolutions: [{ Width: size[0], Height: size[1], FrameRate: 10 }] });
     await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
-    // Nothing on the slide changes from here on.
-    await new Promise((r) => setTimeout(r, 3000));
-    const sub = await join('still', 'slide-bot');
-    const v = await sub.waitForVideo((x) => x.framesDecoded > 0, 5000);
-    assert.deepEqual([v.width, v.height], [640, 360]);
+    await new Promise((r) => setTimeout(r, quietMs));
+    const sub = await join(room, userId);
+    const video = await sub.waitForVideo((v) => v.framesDecoded > 0, 5000);
+    return { key, sub, video };
+  };
+
+  it('shows a still page to a viewer who joins after it went on air', async () => {
+    // Nothing on the slide changes while the viewer is away.
+    const { key, sub, video } = await onAirThenJoin('still', 'slide-bot', '/slide', [640, 360], 3000);
+    assert.deepEqual([video.width, video.height], [640, 360]);
     const box = await sub.pixel(0.78, 0.72);
     assert.ok(near(box, PAGE_COLOR), `the slide's box decoded as ${box.join(',')}`);
     const paper = await sub.pixel(0.05, 0.95);
@@ -118,12 +124,7 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
   });
 
   it('lets the page believe it is shown and focused all along', async () => {
-    const key = { AppId: 'app1', RoomId: 'seen', TaskId: 'seen1' };
-    await sdkClient(t.host).start({ ...key, UserId: 'seen-bot', SourceURL: `${pages.url}/visibility`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
-    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
-    await new Promise((r) => setTimeout(r, 2000));
-    const sub = await join('seen', 'seen-bot');
-    await sub.waitForVideo((v) => v.framesDecoded > 0);
+    const { key, sub } = await onAirThenJoin('seen', 'seen-bot', '/visibility', [320, 180], 2000);
     const colour = await sub.pixel(0.5, 0.5);
     assert.ok(near(colour, FRESH_COLOR), `the page painted ${colour.join(',')}: it thinks it is hidden or unfocused`);
     await sdkClient(t.host).stop(key);
@@ -161,7 +162,8 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     assert.equal(ended.StopReason, 'ExceedMaxRunningTime');
     const ranMs = ended.EndTime - ended.StartTime;
     assert.ok(ranMs >= 10_000 && ranMs < 11_500, `ran ${ranMs} ms for MaxRunningTime 10 s`);
-    assert.deepEqual(await rooms().publishers({ appId: 'app1', roomId: 'max' }), []);
+    // The task is marked ended first, then taken off air: the publisher is gone within 2 s.
+    await waitFor('the publisher to leave', async () => (await rooms().publishers({ appId: 'app1', roomId: 'max' })).length === 0, 2000, 50);
   });
 
   for (const [what, path, detail] of [
