@@ -130,8 +130,7 @@ async function compare(width: number, height: number, fps: number, page = 'tone'
   const pairs: Omit<Row, 'ratios'>[] = [];
   for (let i = 0; i < PAIRS; i += 1) pairs.push(await comparePair(width, height, fps, page));
   const ratios = pairs.map((p) => p.oursCores / p.baseCores);
-  const byRatio = [...pairs].sort((a, b) => a.oursCores / a.baseCores - b.oursCores / b.baseCores);
-  const mid = byRatio[(byRatio.length - 1) >> 1];
+  const mid = pairs[ratios.indexOf([...ratios].sort((a, b) => a - b)[(ratios.length - 1) >> 1] ?? NaN)];
   if (!mid) throw new Error('BENCH_PAIRS must be at least 1');
   return { ...mid, ratios };
 }
@@ -204,7 +203,7 @@ async function main(): Promise<void> {
     log('  sizes ours sent at the end of each window: ' + rows.map((r) => `${r.config} ${r.sentSize}`).join('; '));
     log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)} (GPU process ${fmt(r.parts.gpu)}, renderers ${fmt(r.parts.renderers)}), Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
     for (const [w, h] of [[1280, 720], [1920, 1080]] as const) {
-      const u = await uncapturedCost(`${pages.url}/tone`, w, h, WINDOW_MS);
+      const u = await uncapturedCost(t.config.chromiumPath, `${pages.url}/tone`, w, h, WINDOW_MS);
       const captured = rows.find((r) => r.config === `${w}x${h}@30`);
       log(`  the same light page in the same Chromium at ${w}x${h}, shown but not captured: ${fmt(u.cores)} cores (GPU process ${fmt(u.gpu)}, renderers ${fmt(u.renderers)}); captured at 30 fps the GPU process takes ${fmt(captured?.parts.gpu ?? NaN)}`);
     }

@@ -122,26 +122,17 @@ export function parseRateLimits(raw: string | undefined): RateLimits {
   return limits;
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+function intSetting(name: string, raw: string | undefined, fallback: number, ok: (n: number) => boolean, what: string): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(n) || !ok(n)) throw new ConfigError(`${name} must be ${what}, got "${raw}"`);
   return n;
 }
 
-function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be 0 or a positive integer, got "${raw}"`);
-  return n;
-}
-
-function boundedInt(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  return n;
-}
+const positiveInt = (name: string, raw: string | undefined, fallback: number): number => intSetting(name, raw, fallback, (n) => n >= 1, 'a positive integer');
+const nonNegativeInt = (name: string, raw: string | undefined, fallback: number): number => intSetting(name, raw, fallback, (n) => n >= 0, '0 or a positive integer');
+const boundedInt = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number =>
+  intSetting(name, raw, fallback, (n) => n >= min && n <= max, `an integer in [${min}, ${max}]`);
 
 /**
  * Chromium hands a captured tab's audio to WebRTC about this much later than its picture

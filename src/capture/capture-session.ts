@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
 import { StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
@@ -11,6 +11,7 @@ import type { CloudBrowser } from './cloud-browser.js';
 import { CAPTURE_TITLE } from './cloud-browser.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
+import { fitWindow, minimizeWindow, pageInnerSize } from './page-window.js';
 
 export type VideoCodec = 'VP8' | 'H264';
 
@@ -132,8 +133,6 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private readonly monitors: NodeJS.Timeout[] = [];
   private hooks: SessionHooks = {};
   private closed = false;
-  /** Once on air the window stays minimized (see `minimizeWindow`), also after a refit. */
-  private windowMinimized = false;
   readonly plan: CapturePlan;
 
   private constructor(
@@ -164,7 +163,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
       await session.capture();
       await session.open(log);
-      await session.minimizeWindow();
+      await minimizeWindow(context, page);
       if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
       await session.publish();
       await session.waitFirstFrame();
@@ -220,78 +219,23 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     log.info('the page called onWebcastStart()');
   }
 
-  private innerSize(): Promise<[number, number]> {
-    return this.page.evaluate(() => [window.innerWidth, window.innerHeight] as [number, number]);
-  }
-
-  private async withWindow<T>(fn: (cdp: CDPSession, windowId: number) => Promise<T>): Promise<T> {
-    const cdp = await this.context.newCDPSession(this.page);
-    try {
-      const { windowId } = (await cdp.send('Browser.getWindowForTarget')) as { windowId: number };
-      return await fn(cdp, windowId);
-    } finally {
-      await cdp.detach().catch(() => undefined);
-    }
-  }
-
-  private async windowFitting(width: number, height: number): Promise<void> {
-    await this.withWindow(async (cdp, windowId) => {
-      // Each pass learns how much the window's frame (and the "sharing this tab" bar) takes.
-      // Windows stay at the screen's origin: cascaded ones would be clamped by its edge.
-      for (let i = 0; i < 5; i += 1) {
-        const [w, h] = await this.innerSize();
-        if (w === width && h === height) break;
-        const { bounds } = (await cdp.send('Browser.getWindowBounds', { windowId })) as { bounds: { width: number; height: number; windowState: string } };
-        // Chromium resizes only a window in its normal state.
-        if (bounds.windowState !== 'normal') await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'normal' } });
-        await cdp.send('Browser.setWindowBounds', { windowId, bounds: { left: 0, top: 0, width: bounds.width + width - w, height: bounds.height + height - h } });
-        // The page learns its new size a moment later.
-        const deadline = Date.now() + 1000;
-        while (Date.now() < deadline) {
-          const [nw, nh] = await this.innerSize();
-          if (nw !== w || nh !== h) break;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-      const [w, h] = await this.innerSize();
-      if (w !== width || h !== height) throw new Error(`the page window is ${w}x${h}, not ${width}x${height}`);
-      if (this.windowMinimized) await this.minimize(cdp, windowId);
-    });
-  }
-
-  /**
-   * While its window is shown, Chromium's software compositor copies the whole captured tab
-   * into the window on every frame the page draws (60 a second), whatever the capture rate.
-   * A minimized window is not composited: the capture and the page go on as if shown
-   * (visibilityState stays 'visible', animation frames at full rate), for about half the
-   * GPU process's CPU.
-   */
-  private async minimizeWindow(): Promise<void> {
-    this.windowMinimized = true;
-    await this.withWindow((cdp, windowId) => this.minimize(cdp, windowId));
-  }
-
-  private async minimize(cdp: CDPSession, windowId: number): Promise<void> {
-    await cdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: 'minimized' } });
-  }
-
   private async capture(): Promise<void> {
     const { render } = this.plan;
     await this.deps.browser.withCaptureTitle(async () => {
       await this.page.goto('about:blank');
       await this.page.evaluate((title) => (document.title = title), CAPTURE_TITLE);
       await this.page.bringToFront();
-      await this.windowFitting(render.width, render.height);
+      await fitWindow(this.context, this.page, render.width, render.height);
       await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, videoDelayMs: this.spec.videoDelayMs });
       await this.page.evaluate(() => (document.title = ''));
     });
     // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
     // keep its exact size, so wait for the bar and make the window taller by as much.
     const deadline = Date.now() + 2000;
-    while (Date.now() < deadline && (await this.innerSize())[1] === render.height) {
+    while (Date.now() < deadline && (await pageInnerSize(this.page))[1] === render.height) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    await this.windowFitting(render.width, render.height);
+    await fitWindow(this.context, this.page, render.width, render.height);
     await this.page.bringToFront();
   }
 
@@ -312,14 +256,14 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       const why = response?.headers()[EGRESS_HEADER] ? this.deps.proxy.failureFor(new URL(response.url()).hostname) : undefined;
       throw new PageOpenError(why ?? `the page answered HTTP ${status} ${response?.statusText() ?? ''}`.trim());
     }
-    await this.windowFitting(this.plan.render.width, this.plan.render.height);
+    await fitWindow(this.context, this.page, this.plan.render.width, this.plan.render.height);
     log.debug({ status }, 'page loaded');
   }
 
   private async publish(): Promise<void> {
     const offer = await this.controller.evaluate(
       (o) => (window as unknown as WebcastController).webcast.offer(o),
-      { layers: this.plan.layers, codec: `video/${this.spec.codec}`, contentHint: '' },
+      { layers: this.plan.layers, codec: `video/${this.spec.codec}` },
     );
     const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
     this.publication = publication;
@@ -379,10 +323,10 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private async keepSize(): Promise<void> {
     const { width, height } = this.plan.render;
     try {
-      const [w, h] = await this.innerSize();
+      const [w, h] = await pageInnerSize(this.page);
       if (w !== width || h !== height) {
         this.deps.log.info({ task: this.spec.label, was: `${w}x${h}` }, 'page size drifted; fitting the window again');
-        await this.windowFitting(width, height);
+        await fitWindow(this.context, this.page, width, height);
       }
     } catch {
       // A page in the middle of navigating cannot answer; the next round checks again.
@@ -473,7 +417,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
 interface WebcastController {
   webcast: {
     capture(r: { width: number; height: number; frameRate: number; videoDelayMs: number }): Promise<unknown>;
-    offer(o: { layers: CapturePlan['layers']; codec: string; contentHint: string }): Promise<string>;
+    offer(o: { layers: CapturePlan['layers']; codec: string }): Promise<string>;
     answer(sdp: string): Promise<void>;
     stats(): Promise<PublishStats>;
     sample(width: number, height: number): Promise<number[]>;

@@ -91,12 +91,11 @@ function delayed(track, delayMs) {
 }
 
 /** layers: the big layer first; each { rid, scaleResolutionDownBy, maxFramerate, maxBitrate? } */
-async function offer({ layers, codec, contentHint }) {
+async function offer({ layers, codec }) {
   if (!state.stream) throw new Error('nothing captured yet');
   const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
   state.pc = pc;
   const video = state.send;
-  if (contentHint) video.contentHint = contentHint;
   const sendEncodings = layers.map((l) => ({
     ...(layers.length > 1 ? { rid: l.rid } : {}),
     scaleResolutionDownBy: l.scaleResolutionDownBy,
