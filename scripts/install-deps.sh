@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium janus)
+# iptables confines the cloud browser's own WebRTC to public addresses; iproute2 makes the
+# tests' public test host (a network namespace).
+APT_PACKAGES=(chromium janus iptables iproute2)
 # The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
 if [ "${1:-}" = "--bench" ]; then
   APT_PACKAGES+=(xvfb pulseaudio ffmpeg)
@@ -32,6 +34,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet janus 2>/dev/null; then
     $SUDO systemctl disable --now janus || true
   fi
+fi
+
+# The cloud browser never runs as root: a service started as root runs every Chromium as this
+# user, sandboxed (see README: Security model).
+if ! id webcast-browser >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: creating the system user webcast-browser"
+  $SUDO useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin webcast-browser
 fi
 
 echo "install-deps: npm ci"

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -53,7 +53,10 @@ export interface NodeOptions {
 }
 
 export async function createNode(config: Config, log: Logger, options: NodeOptions = {}): Promise<WebcastNode> {
-  mkdirSync(config.dataDir, { recursive: true });
+  // Every SourceURL with its tokens, the keys and the console's secret are in here: the
+  // service's user alone may enter it (the cloud browsers run as another user).
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const { keys, generatedKey } = loadKeys(config);
   const endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
   const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));

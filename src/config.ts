@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -46,6 +46,12 @@ export interface Config {
   /** Hosts and CIDRs the cloud browser may reach although they are loopback or private. */
   urlAllowlist: string[];
   chromiumPath: string;
+  /** The unprivileged user the cloud browsers run as when the service runs as root. */
+  browserUser: string;
+  /** The most memory one task's browser may use, in MB; over it the page is rescheduled. */
+  pageMemoryMb: number;
+  /** Browsers launched ahead of need, so that a Start does not wait for one. */
+  browserPool: number;
   videoCodec: 'VP8' | 'H264';
   /** JSON file of callback URLs and secrets per AppId. */
   callbacksFile: string | undefined;
@@ -77,6 +83,9 @@ const fileSchema = z
     WEBCAST_QUEUE_SIZE: z.union([z.string(), z.number()]),
     WEBCAST_URL_ALLOWLIST: z.string(),
     WEBCAST_CHROMIUM_PATH: z.string(),
+    WEBCAST_BROWSER_USER: z.string(),
+    WEBCAST_PAGE_MEMORY_MB: z.union([z.string(), z.number()]),
+    WEBCAST_BROWSER_POOL: z.union([z.string(), z.number()]),
     WEBCAST_VIDEO_CODEC: z.string(),
     WEBCAST_VIDEO_DELAY_MS: z.union([z.string(), z.number()]),
     WEBCAST_CALLBACKS_FILE: z.string(),
@@ -154,6 +163,13 @@ function bool(name: string, raw: string | undefined, fallback: boolean): boolean
  */
 export const defaultMaxTasks = (): number => Math.max(1, availableParallelism());
 
+/**
+ * A page may use what the node holds for one task: three quarters of the memory shared by the
+ * tasks it runs at once, at most 2 GB (a heavy WebGL dashboard needs about 600 MB).
+ */
+export const defaultPageMemoryMb = (maxTasks: number): number =>
+  Math.max(256, Math.min(2048, Math.floor((0.75 * totalmem()) / 2 ** 20 / Math.max(1, maxTasks))));
+
 function readConfigFile(file: string): Record<string, string> {
   let parsed: unknown;
   try {
@@ -180,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((accessKey === undefined) !== (secretKey === undefined)) {
     throw new ConfigError('set both WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY, or neither (a pair is then generated)');
   }
+  const maxTasks = positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks());
   return {
     host: get('WEBCAST_HOST') ?? '127.0.0.1',
     port: parsePort(get('WEBCAST_PORT') ?? '8080'),
@@ -195,10 +212,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     janusUrl: get('WEBCAST_JANUS_URL') || undefined,
     janusIceInterfaces: (get('WEBCAST_JANUS_ICE_INTERFACES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     janusPublicIp: publicIp(get('WEBCAST_JANUS_PUBLIC_IP')),
-    maxTasks: positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks()),
+    maxTasks,
     queueSize: positiveInt('WEBCAST_QUEUE_SIZE', get('WEBCAST_QUEUE_SIZE'), 32),
     urlAllowlist: (get('WEBCAST_URL_ALLOWLIST') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     chromiumPath: get('WEBCAST_CHROMIUM_PATH') ?? '/usr/bin/chromium',
+    browserUser: get('WEBCAST_BROWSER_USER') || 'webcast-browser',
+    pageMemoryMb: boundedInt('WEBCAST_PAGE_MEMORY_MB', get('WEBCAST_PAGE_MEMORY_MB'), defaultPageMemoryMb(maxTasks), 128, 65536),
+    browserPool: boundedInt('WEBCAST_BROWSER_POOL', get('WEBCAST_BROWSER_POOL'), 1, 0, 8),
     videoCodec: videoCodec(get('WEBCAST_VIDEO_CODEC')),
     videoDelayMs: boundedInt('WEBCAST_VIDEO_DELAY_MS', get('WEBCAST_VIDEO_DELAY_MS'), DEFAULT_VIDEO_DELAY_MS, 0, 500),
     callbacksFile: get('WEBCAST_CALLBACKS_FILE') || undefined,

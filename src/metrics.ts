@@ -24,6 +24,7 @@ export class Metrics {
     buckets: [0.5, 1, 1.5, 2, 3, 5, 8, 13, 21, 60],
     registers: [this.registry],
   });
+  readonly pageCrashes = new Counter({ name: 'webcast_page_crashes_total', help: 'Pages that crashed (cause=crash) or went over WEBCAST_PAGE_MEMORY_MB (cause=memory); each is rescheduled', labelNames: ['cause'] as const, registers: [this.registry] });
   readonly framesPublished = new Counter({ name: 'webcast_frames_published_total', help: 'Video frames sent into rooms, all tasks and simulcast layers together', registers: [this.registry] });
 
   constructor(countByStatus?: StatusCounter, clock: () => number = Date.now) {

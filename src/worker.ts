@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { CloudBrowser } from './capture/cloud-browser.js';
+import ipaddr from 'ipaddr.js';
+import { BrowserPool, nodeKey } from './capture/cloud-browser.js';
+import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.js';
+import { resolveBrowserUser } from './capture/browser-user.js';
 import { EgressPolicy } from './capture/egress-policy.js';
 import { EgressProxy } from './capture/egress-proxy.js';
 import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
@@ -13,7 +16,7 @@ import type { Metrics } from './metrics.js';
 export interface Worker {
   engine: Engine;
   rooms: JanusRoomBackend;
-  browser: CloudBrowser;
+  browsers: BrowserPool;
   janus: EmbeddedJanus | undefined;
   /** Janus and Chromium answer. */
   readiness(): Promise<Record<string, boolean>>;
@@ -21,6 +24,15 @@ export interface Worker {
 }
 
 const RECONNECT_INTERVAL_MS = 1000;
+
+/** What this node's browsers must always reach: its proxy, and what the operator's allowlist opens. */
+function openingsFor(config: Config, proxyUrl: string): NodeOpenings {
+  return {
+    proxyPort: Number(new URL(proxyUrl).port),
+    // Host names in the allowlist are for the proxy, which resolves them on every request.
+    allowlist: config.urlAllowlist.filter((a) => ipaddr.isValid(a) || ipaddr.isValidCIDR(a)),
+  };
+}
 
 export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock, metrics: Metrics): Promise<Worker> {
   const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
@@ -34,11 +46,29 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     janusUrl = (await janus.start()).wsUrl;
   }
   const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }));
-  const browser = new CloudBrowser({ executablePath: config.chromiumPath, dataDir: config.dataDir, proxyUrl, log: log.child({ module: 'chromium' }) });
-  await browser.ensure();
+  const user = resolveBrowserUser(config.browserUser);
+  const firewall = BrowserFirewall.install(user?.uid, nodeKey(config.dataDir), openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
+  const browsers = new BrowserPool({
+    executablePath: config.chromiumPath,
+    dataDir: config.dataDir,
+    proxyUrl,
+    log: log.child({ module: 'chromium' }),
+    user,
+    memoryBytes: config.pageMemoryMb * 2 ** 20,
+    warm: config.browserPool,
+  });
+  await browsers.start();
   const engine = new Engine({
     store,
-    session: { browser, rooms, proxy, log: log.child({ module: 'capture' }), onMonitor: (check, action) => metrics.monitorHits.inc({ check, action }),
+    session: {
+      browsers,
+      media: firewall,
+      memoryLimitMb: config.pageMemoryMb,
+      rooms,
+      proxy,
+      log: log.child({ module: 'capture' }),
+      onMonitor: (check, action) => metrics.monitorHits.inc({ check, action }),
+      onPageCrash: (cause) => metrics.pageCrashes.inc({ cause }),
       onFramesSent: (frames) => metrics.framesPublished.inc(frames),
     },
     clock,
@@ -67,27 +97,26 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     };
     setTimeout(attempt, RECONNECT_INTERVAL_MS).unref();
   });
-  // A dead Chromium takes every page with it; the sessions notice and restart in a new one.
-  browser.on('lost', () => void browser.ensure().catch((err: unknown) => log.error({ err }, 'chromium failed to start again')));
 
   return {
     engine,
     rooms,
-    browser,
+    browsers,
     janus,
     async readiness() {
       const within = <T>(p: Promise<T>): Promise<boolean> =>
         Promise.race([p.then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
       const [janusOk, chromiumOk] = await Promise.all([
         within(rooms.publishers({ appId: 'webcast', roomId: 'readyz' })),
-        within(browser.ensure().then((b) => (b.isConnected() ? b.version() : Promise.reject(new Error('disconnected'))))),
+        within(browsers.healthy().then((ok) => (ok ? true : Promise.reject(new Error('no browser'))))),
       ]);
       return { janus: janusOk, chromium: chromiumOk };
     },
     async close() {
       closing = true;
       await engine.close();
-      await browser.close();
+      await browsers.close();
+      firewall?.remove();
       await rooms.close();
       await janus?.stop();
       await proxy.close();

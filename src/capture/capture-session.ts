@@ -7,8 +7,8 @@ import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js
 import { StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
 import { FREEZE_MAX_MEAN_DIFF, HitCounter, SAMPLE_HEIGHT, SAMPLE_WIDTH, isBlank, meanAbsDiff } from './monitors.js';
 import { redactUrl } from '../log.js';
-import type { CloudBrowser } from './cloud-browser.js';
-import { CAPTURE_TITLE } from './cloud-browser.js';
+import type { BrowserPool, TaskBrowser } from './cloud-browser.js';
+import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
 import { fitWindow, minimizeWindow, pageInnerSize } from './page-window.js';
@@ -39,6 +39,13 @@ export interface SessionLoss {
   reschedule?: Exclude<StopReason, ''>;
 }
 
+/** Why the page went away, in words a customer can act on. */
+export function crashReason(oomKills: number, memoryLimitMb: number, what: string): { cause: 'memory' | 'crash'; reason: string } {
+  return oomKills > 0
+    ? { cause: 'memory', reason: `the page used more than its ${memoryLimitMb} MB of memory (WEBCAST_PAGE_MEMORY_MB) and was stopped` }
+    : { cause: 'crash', reason: what };
+}
+
 /** What a session tells its owner while it starts and runs. */
 export interface SessionHooks {
   /** Stops a start that is still under way (the task was stopped meanwhile). */
@@ -50,20 +57,26 @@ export interface SessionHooks {
 }
 
 export interface SessionDeps {
-  browser: CloudBrowser;
+  browsers: BrowserPool;
+  /** Lets the task's browser reach the room's media candidates (page WebRTC is confined otherwise). */
+  media?: MediaGate | undefined;
+  /** The memory limit of one task's browser, for the reason a page over it is given. */
+  memoryLimitMb: number;
   rooms: RoomBackend;
   proxy: EgressProxy;
   log: Logger;
   /** Counts each monitor finding that led to an action. */
   onMonitor?(check: 'blank' | 'freeze' | 'crash', action: 'refresh' | 'reschedule'): void;
+  /** Counts pages that crashed or ran out of memory (each one is rescheduled). */
+  onPageCrash?(cause: 'memory' | 'crash'): void;
   /** Counts video frames sent to the room since the last call, all layers together. */
   onFramesSent?(frames: number): void;
 }
 
 /** The page must be opened afresh in a new browser context (Status 5), for `reason`. */
 export class RescheduleError extends Error {
-  constructor(readonly reason: Exclude<StopReason, ''>) {
-    super(`rescheduled: ${reason}`);
+  constructor(readonly reason: Exclude<StopReason, ''>, readonly detail = '') {
+    super(`rescheduled: ${reason}${detail ? ` (${detail})` : ''}`);
     this.name = 'RescheduleError';
   }
 }
@@ -133,32 +146,42 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private readonly monitors: NodeJS.Timeout[] = [];
   private hooks: SessionHooks = {};
   private closed = false;
+  private closeMedia: (() => void) | undefined;
+  /** The page crashed before it was on air: the start stops waiting for frames at once. */
+  private crashedWhileStarting = false;
   readonly plan: CapturePlan;
 
   private constructor(
     private readonly deps: SessionDeps,
     readonly spec: SessionSpec,
+    /** The task's own Chromium. */
+    readonly browser: TaskBrowser,
     private readonly context: BrowserContext,
     readonly page: Page,
     private readonly controller: Page,
   ) {
     super();
     this.plan = planCapture(spec.solutions);
+    page.once('crash', () => (this.crashedWhileStarting = true));
   }
 
   /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */
   static async start(deps: SessionDeps, spec: SessionSpec, hooks: SessionHooks = {}): Promise<CaptureSession> {
     const log = deps.log.child({ task: spec.label });
-    const context = await deps.browser.newContext();
-    const abort = (): void => void context.close().catch(() => undefined);
+    const browser = await deps.browsers.acquire();
+    const abort = (): void => void browser.close();
     hooks.signal?.addEventListener('abort', abort, { once: true });
+    let session: CaptureSession | undefined;
     try {
-      await context.route(`${CONTROLLER_ORIGIN}/**`, (route) => route.fulfill({ contentType: 'text/html', body: CONTROLLER_HTML }));
+      const context = await browser.newContext();
+      // Served once, to our controller: a page that found the origin gets nothing from it.
+      let served = false;
+      await context.route(`${CONTROLLER_ORIGIN}/**`, (route) => (served ? route.abort() : ((served = true), route.fulfill({ contentType: 'text/html', body: CONTROLLER_HTML }))));
       await context.addInitScript(PAGE_GUARD);
       const controller = await context.newPage();
       await controller.goto(`${CONTROLLER_ORIGIN}/`);
       const page = await context.newPage();
-      const session = new CaptureSession(deps, spec, context, page, controller);
+      session = new CaptureSession(deps, spec, browser, context, page, controller);
       session.hooks = hooks;
       if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
       await session.capture();
@@ -171,8 +194,14 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`) }, 'page on air');
       return session;
     } catch (err) {
-      await context.close().catch(() => undefined);
+      const oom = browser.oomKills();
+      await (session ? session.close() : browser.close());
       if (hooks.signal?.aborted) throw new Error('the start was stopped');
+      // A page that runs out of memory while it loads is rescheduled like one that does so on air.
+      if (oom > 0 && !(err instanceof RescheduleError)) {
+        deps.onPageCrash?.('memory');
+        throw new RescheduleError(StopReason.PageCrash, crashReason(oom, deps.memoryLimitMb, '').reason);
+      }
       throw err;
     } finally {
       hooks.signal?.removeEventListener('abort', abort);
@@ -221,14 +250,14 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
 
   private async capture(): Promise<void> {
     const { render } = this.plan;
-    await this.deps.browser.withCaptureTitle(async () => {
-      await this.page.goto('about:blank');
-      await this.page.evaluate((title) => (document.title = title), CAPTURE_TITLE);
-      await this.page.bringToFront();
-      await fitWindow(this.context, this.page, render.width, render.height);
-      await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, videoDelayMs: this.spec.videoDelayMs });
-      await this.page.evaluate(() => (document.title = ''));
-    });
+    // The page's tab wears the browser's capture title only now, before any of the
+    // customer's code has run in this browser, and never again.
+    await this.page.goto('about:blank');
+    await this.page.evaluate((title) => (document.title = title), this.browser.captureTitle);
+    await this.page.bringToFront();
+    await fitWindow(this.context, this.page, render.width, render.height);
+    await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, videoDelayMs: this.spec.videoDelayMs });
+    await this.page.evaluate(() => (document.title = ''));
     // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
     // keep its exact size, so wait for the bar and make the window taller by as much.
     const deadline = Date.now() + 2000;
@@ -267,6 +296,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     );
     const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
     this.publication = publication;
+    this.closeMedia = this.deps.media?.open(udpCandidates(publication.answerSdp));
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
     await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), publication.answerSdp);
   }
@@ -285,6 +315,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     const deadline = Date.now() + FIRST_FRAME_TIMEOUT_MS;
     let last: PublishStats | undefined;
     while (Date.now() < deadline) {
+      if (this.crashedWhileStarting || !this.browser.connected) throw new Error('the page crashed while it was being put on air');
       last = await this.stats();
       if (last.state === 'failed') throw new Error('the WebRTC connection to the room failed');
       if (last.video.length > 0 && last.video.every((v) => v.framesSent > 0)) return;
@@ -294,13 +325,18 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   }
 
   private startWatching(): void {
-    const crashMonitor = this.spec.monitor.CrashCheckInterval > 0;
-    this.page.on('crash', () => {
-      if (crashMonitor) this.deps.onMonitor?.('crash', 'reschedule');
-      this.lose('the page crashed', false, crashMonitor ? StopReason.PageCrash : undefined);
-    });
+    // A crashed page is opened afresh, and ends after WEBCAST_MAX_RESCHEDULES, whether or not
+    // CrashCheckInterval asks for the hang check: a page that crashes again and again must end.
+    const crashed = (what: string): void => {
+      if (this.closed) return;
+      const { cause, reason } = crashReason(this.browser.oomKills(), this.deps.memoryLimitMb, what);
+      this.deps.onPageCrash?.(cause);
+      this.lose(reason, false, StopReason.PageCrash);
+    };
+    this.page.on('crash', () => crashed('the page crashed'));
+    this.browser.on('lost', () => crashed('the page\'s browser crashed'));
     this.startMonitors();
-    this.context.on('close', () => this.lose('the browser context closed'));
+    this.context.on('close', () => crashed('the page\'s browser closed'));
     this.watch = setInterval(() => {
       this.stats().then(
         (s) => {
@@ -403,13 +439,14 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     this.emit('lost', { reason, replaced, ...(reschedule ? { reschedule } : {}) });
   }
 
-  /** Leaves the room, then closes the context; safe to call more than once. */
+  /** Leaves the room, then closes the task's browser; safe to call more than once. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watch);
     this.monitors.forEach(clearInterval);
     await this.publication?.close().catch(() => undefined);
-    await this.context.close().catch(() => undefined);
+    await this.browser.close();
+    this.closeMedia?.();
   }
 }
 

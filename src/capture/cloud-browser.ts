@@ -1,34 +1,27 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chmodSync, chownSync, lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import type { Logger } from 'pino';
+import type { BrowserUser } from './browser-user.js';
+import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
 
-/**
- * The tab Chromium captures is chosen by its title at the moment of capture: the page to
- * capture wears this title, and only one page at a time (see `withCaptureTitle`). It is new
- * for every process, so that no page can dress up as a capture target.
- */
-export const CAPTURE_TITLE = `webcast-capture-${randomBytes(8).toString('hex')}`;
-
-export interface CloudBrowserOptions {
-  executablePath: string;
-  /** Where throwaway profiles go. */
-  dataDir: string;
+export interface ChromiumArgsInput {
+  userDataDir: string;
   /** All page traffic goes through this proxy (the SSRF guard). */
   proxyUrl: string;
-  log: Logger;
+  /** The one title the controller's capture may pick; new for every browser. */
+  captureTitle: string;
 }
 
-export function chromiumArgs(userDataDir: string, proxyUrl: string): string[] {
+export function chromiumArgs(o: ChromiumArgsInput): string[] {
   return [
     '--headless',
     '--remote-debugging-pipe',
-    `--user-data-dir=${userDataDir}`,
+    `--user-data-dir=${o.userDataDir}`,
     '--no-startup-window',
-    '--no-sandbox',
     '--disable-gpu',
     '--no-first-run',
     '--no-default-browser-check',
@@ -40,6 +33,7 @@ export function chromiumArgs(userDataDir: string, proxyUrl: string): string[] {
     '--disable-quic',
     '--disable-client-side-phishing-detection',
     '--disable-domain-reliability',
+    '--disable-breakpad',
     '--no-pings',
     '--password-store=basic',
     '--use-mock-keychain',
@@ -51,84 +45,228 @@ export function chromiumArgs(userDataDir: string, proxyUrl: string): string[] {
     '--disable-background-timer-throttling',
     '--disable-backgrounding-occluded-windows',
     '--disable-renderer-backgrounding',
-    `--auto-select-tab-capture-source-by-title=${CAPTURE_TITLE}`,
-    // ICE on loopback to the embedded Janus (mDNS candidates would hide the address).
-    '--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,DialMediaRouteProvider',
+    `--auto-select-tab-capture-source-by-title=${o.captureTitle}`,
+    '--disable-features=MediaRouter,OptimizationHints,Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,DialMediaRouteProvider',
+    // ICE on loopback to the embedded Janus.
     '--allow-loopback-in-peer-connection',
     // Windows up to 4K; the default virtual screen would cap them.
     '--screen-info={3840x2160}',
-    `--proxy-server=${proxyUrl}`,
+    `--proxy-server=${o.proxyUrl}`,
     // Without this, Chromium sends loopback straight out, past the proxy.
     '--proxy-bypass-list=<-loopback>',
   ];
 }
 
 /**
- * One long-lived headless Chromium for a worker. Each task gets its own browser context
- * (no cookies, storage or cache shared). If the browser dies, 'lost' fires; `ensure()`
- * launches a new one.
+ * Joins the listed cgroups, then becomes the browser: every process Chromium forks is born in
+ * the task's groups. `setpriv` drops to the browser's user and ties the browser's life to the
+ * service's (--pdeathsig): a killed service leaves no browser behind.
  */
-export class CloudBrowser extends EventEmitter<{ lost: [] }> {
-  private browser: Browser | undefined;
-  private launching: Promise<Browser> | undefined;
-  private profileDir: string | undefined;
-  private captureLock: Promise<unknown> = Promise.resolve();
+const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
+
+export interface BrowserPoolOptions {
+  executablePath: string;
+  /** The service's data folder; names this node's browser folders and cgroups. */
+  dataDir: string;
+  proxyUrl: string;
+  log: Logger;
+  /** Who the browsers run as; undefined = the service's own user. */
+  user: BrowserUser | undefined;
+  /** The most memory one task's browser (page, controller and Chromium's helpers) may use. */
+  memoryBytes: number;
+  /** Browsers launched ahead, ready for the next task. */
+  warm: number;
+}
+
+/**
+ * One task's own Chromium: its own processes, profile folder, cgroup and capture title, so
+ * that no page can see, capture, slow or move another task's. 'lost' fires if it dies.
+ */
+export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   private closing = false;
 
-  constructor(private readonly o: CloudBrowserOptions) {
+  constructor(
+    readonly browser: Browser,
+    readonly captureTitle: string,
+    /** The folder that holds everything this browser writes; gone when it closes. */
+    readonly dir: string,
+    private readonly cgroup: TaskCgroup | undefined,
+    private readonly log: Logger,
+  ) {
     super();
-  }
-
-  async ensure(): Promise<Browser> {
-    if (this.browser?.isConnected()) return this.browser;
-    this.launching ??= this.launch().finally(() => (this.launching = undefined));
-    return this.launching;
-  }
-
-  private async launch(): Promise<Browser> {
-    this.profileDir = mkdtempSync(path.join(this.o.dataDir, 'chromium-'));
-    const started = Date.now();
-    const browser = await chromium.launch({
-      executablePath: this.o.executablePath,
-      // Playwright's defaults mute audio and disable features tab capture needs.
-      ignoreDefaultArgs: true,
-      args: chromiumArgs(this.profileDir, this.o.proxyUrl),
-    });
-    const profile = this.profileDir;
     browser.once('disconnected', () => {
-      // Chromium's helpers may still be writing for a moment after the browser is gone.
-      void rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch(() => undefined);
-      if (this.browser === browser) this.browser = undefined;
       if (!this.closing) {
-        this.o.log.error('chromium died');
+        this.log.warn({ browser: path.basename(dir) }, 'a task\'s chromium died');
         this.emit('lost');
       }
+      this.cleanUp();
     });
-    this.browser = browser;
-    this.o.log.info({ version: browser.version(), ms: Date.now() - started }, 'chromium started');
-    return browser;
   }
 
-  async newContext(): Promise<BrowserContext> {
-    const browser = await this.ensure();
+  get profileDir(): string {
+    return path.join(this.dir, 'profile');
+  }
+
+  get connected(): boolean {
+    return this.browser.isConnected();
+  }
+
+  newContext(): Promise<BrowserContext> {
     // viewport null: the window's real size is what tab capture sees; emulation would lie.
-    return browser.newContext({ viewport: null, ignoreHTTPSErrors: false, serviceWorkers: 'allow' });
+    return this.browser.newContext({ viewport: null, acceptDownloads: false, serviceWorkers: 'allow' });
   }
 
-  /** Runs `fn` while no other task can be captured, since capture picks its tab by title. */
-  withCaptureTitle<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.captureLock.then(fn, fn);
-    this.captureLock = run.catch(() => undefined);
-    return run;
+  /** Processes the kernel ended in this browser for want of memory. */
+  oomKills(): number {
+    return this.cgroup?.oomKills() ?? 0;
   }
 
-  /** The profile folder of the running Chromium; its processes carry it on their command line. */
-  get profile(): string | undefined {
-    return this.browser?.isConnected() ? this.profileDir : undefined;
+  /** The browser's processes, when it has a cgroup. */
+  pids(): number[] {
+    return this.cgroup?.pids() ?? [];
+  }
+
+  private cleanUp(): void {
+    this.cgroup?.remove();
+    // Chromium's helpers may still be writing for a moment after the browser is gone.
+    setTimeout(() => rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }), 200).unref();
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await this.browser?.close().catch(() => undefined);
+    if (this.browser.isConnected()) await this.browser.close().catch(() => undefined);
+  }
+}
+
+/** A stable short name for this node's browser folders, cgroups and firewall rules, from its data folder. */
+export function nodeKey(dataDir: string): string {
+  let real = dataDir;
+  try {
+    real = realpathSync(dataDir);
+  } catch {
+    // not created yet; the configured path names it as well
+  }
+  return createHash('sha256').update(real).digest('hex').slice(0, 12);
+}
+
+/**
+ * Launches an isolated Chromium per task, keeping `warm` of them ready. Everything a browser
+ * writes lives in its own folder under a root of this node's, which a start clears of what a
+ * killed earlier run left.
+ */
+export class BrowserPool {
+  private readonly root: string;
+  private readonly cgroups: CgroupSupport | undefined;
+  private readonly ready: Promise<TaskBrowser>[] = [];
+  private closed = false;
+  private launched = 0;
+
+  constructor(private readonly o: BrowserPoolOptions) {
+    const key = nodeKey(o.dataDir);
+    this.root = path.join(tmpdir(), `webcast-browsers-${key}`);
+    rmSync(this.root, { recursive: true, force: true });
+    mkdirSync(this.root, { mode: 0o711 });
+    // The browsers' user passes through to its own folders, and sees no one else's.
+    chmodSync(this.root, 0o711);
+    if (lstatSync(this.root).uid !== process.getuid?.()) throw new Error(`${this.root} belongs to someone else`);
+    this.cgroups = openCgroups(`webcast-${key}`);
+    if (!this.cgroups) o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
+  }
+
+  get cgroupKind(): 'v1' | 'v2' | undefined {
+    return this.cgroups?.kind;
+  }
+
+  /** Fills the warm pool; the first launch tells at once whether Chromium can run here. */
+  async start(): Promise<void> {
+    this.refill();
+    const first = this.ready[0];
+    if (first) await first;
+  }
+
+  private refill(): void {
+    while (!this.closed && this.ready.length < this.o.warm) {
+      const launching = this.launch();
+      launching.catch((err: unknown) => {
+        this.o.log.error({ err }, 'chromium failed to start');
+        const i = this.ready.indexOf(launching);
+        if (i >= 0) this.ready.splice(i, 1);
+      });
+      this.ready.push(launching);
+    }
+  }
+
+  /** A browser of the task's own, ready for its page. */
+  async acquire(): Promise<TaskBrowser> {
+    while (this.ready.length > 0) {
+      const next = this.ready.shift();
+      this.refill();
+      const browser = await next?.catch(() => undefined);
+      if (browser?.connected) return browser;
+    }
+    const browser = await this.launch();
+    this.refill();
+    return browser;
+  }
+
+  /** Chromium starts and answers. */
+  async healthy(): Promise<boolean> {
+    const warm = this.ready[0];
+    if (warm) return (await warm.catch(() => undefined))?.connected ?? false;
+    const probe = await this.launch().catch(() => undefined);
+    await probe?.close();
+    return probe !== undefined;
+  }
+
+  /** The folder under which every browser of this pool keeps its profile (on their command lines). */
+  get folder(): string {
+    return this.root;
+  }
+
+  private async launch(): Promise<TaskBrowser> {
+    this.launched += 1;
+    const id = `${this.launched}-${randomBytes(4).toString('hex')}`;
+    const dir = path.join(this.root, id);
+    const sub = ['profile', 'home', 'tmp', 'downloads'];
+    mkdirSync(dir, { mode: 0o700 });
+    for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
+    if (this.o.user) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, this.o.user.uid, this.o.user.gid);
+    const cgroup = this.cgroups?.create(id, this.o.memoryBytes);
+    const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
+    const started = Date.now();
+    const drop = this.o.user ? [`--reuid=${this.o.user.uid}`, `--regid=${this.o.user.gid}`, '--clear-groups'] : [];
+    try {
+      const browser = await chromium.launch({
+        executablePath: '/bin/sh',
+        // Playwright's defaults mute audio and disable features tab capture needs.
+        ignoreDefaultArgs: true,
+        args: [
+          '-c', JOIN_AND_EXEC, 'webcast-browser', ...(cgroup?.procsFiles ?? []), '--',
+          '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
+          this.o.executablePath, ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), proxyUrl: this.o.proxyUrl, captureTitle }),
+        ],
+        // Nothing of the service's environment (keys, tokens) reaches the browser.
+        env: { PATH: '/usr/bin:/bin', HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp'), XDG_CONFIG_HOME: path.join(dir, 'home'), XDG_CACHE_HOME: path.join(dir, 'home') },
+        // Downloads are refused (acceptDownloads: false); this folder only proves it stays empty.
+        artifactsDir: path.join(dir, 'downloads'),
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      });
+      this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
+      return new TaskBrowser(browser, captureTitle, dir, cgroup, this.o.log);
+    } catch (err) {
+      cgroup?.remove();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Closes the warm browsers; the tasks' own are closed by their sessions first. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const warm = this.ready.splice(0);
+    await Promise.all(warm.map((p) => p.then((b) => b.close(), () => undefined)));
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }

@@ -143,7 +143,7 @@ export class Engine implements TaskRunner {
       if (released(slot)) return;
       const detail = (err as Error).message;
       if (err instanceof RescheduleError) {
-        await this.reschedule(slot, err.reason);
+        await this.reschedule(slot, err.reason, err.detail);
         return;
       }
       if (err instanceof PageOpenError) {
@@ -184,16 +184,16 @@ export class Engine implements TaskRunner {
     }
   }
 
-  /** Opens the task afresh in a new browser context (Status 5), or fails it after too many. */
-  private async reschedule(slot: Slot, reason: Exclude<StopReason, ''>): Promise<void> {
+  /** Opens the task afresh in a new browser (Status 5), or fails it after too many; `detail` says what happened. */
+  private async reschedule(slot: Slot, reason: Exclude<StopReason, ''>, detail = ''): Promise<void> {
     const log = this.o.log.child({ task: keyOf(slot.task) });
     slot.reschedules += 1;
     if (slot.reschedules > this.o.maxReschedules) {
-      log.warn({ reason, reschedules: slot.reschedules - 1 }, 'rescheduled too often: the task fails');
-      await this.finish(slot, { type: 'failed', reason, detail: `still ${reason} after ${this.o.maxReschedules} reschedules` });
+      log.warn({ reason, detail, reschedules: slot.reschedules - 1 }, 'rescheduled too often: the task fails');
+      await this.finish(slot, { type: 'failed', reason, detail: `${detail ? `${detail}; ` : ''}still ${reason} after ${this.o.maxReschedules} reschedules` });
       return;
     }
-    log.info({ reason, reschedule: slot.reschedules }, 'rescheduling the task in a fresh browser context');
+    log.info({ reason, detail, reschedule: slot.reschedules }, 'rescheduling the task in a fresh browser');
     await this.recordPageEvent(slot, EventType.Reschedule, reason);
     slot.attempts = 0;
     await this.start(slot);
@@ -215,7 +215,7 @@ export class Engine implements TaskRunner {
     slot.state = 'backoff';
     await old?.close();
     if (slot.state !== 'backoff') return;
-    await (reschedule ? this.reschedule(slot, reschedule) : this.start(slot));
+    await (reschedule ? this.reschedule(slot, reschedule, reason) : this.start(slot));
   }
 
   /** Ends the task with `event` (unless it already ended) and frees its slot. */

@@ -87,7 +87,7 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
 
   it('keeps a page that navigates to a second page on air, and shows the second page', async () => {
     const key = { AppId: 'app1', RoomId: 'nav', TaskId: 'nav1' };
-    await sdkClient(t.host).start({ ...key, UserId: 'nav-bot', SourceURL: `${pages.url}/navigates?after=2500`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
+    await sdkClient(t.host).start({ ...key, UserId: 'nav-bot', SourceURL: `${pages.url}/navigates?after=6000`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
     await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
     const sub = await join('nav', 'nav-bot');
     await sub.waitForVideo((v) => v.framesDecoded > 5);

@@ -98,11 +98,11 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
 
     it('puts the task back on air in a new Chromium when Chromium dies', async () => {
       const [before] = await feeds();
-      const profile = t.node.worker?.browser.profile;
+      const profile = t.node.worker?.engine.session(key)?.browser.profileDir;
       assert.ok(profile);
       execFileSync('pkill', ['-KILL', '-f', '--', `user-data-dir=${profile}`]);
       await backOnAir(before?.id);
-      assert.notEqual(t.node.worker?.browser.profile, profile);
+      assert.notEqual(t.node.worker?.engine.session(key)?.browser.profileDir, profile);
       assert.equal((await getTask(t.host, key))?.Status, 2);
     });
 

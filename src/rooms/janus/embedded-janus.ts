@@ -171,7 +171,8 @@ export class EmbeddedJanus {
 
   private async spawnAndWait(): Promise<void> {
     const binary = this.o.binary ?? 'janus';
-    const child = spawn(binary, ['-F', this.configDir, '-C', path.join(this.configDir, 'janus.jcfg'), '-N'], {
+    // setpriv --pdeathsig: Janus ends with the service, even one killed with SIGKILL.
+    const child = spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', binary, '-F', this.configDir, '-C', path.join(this.configDir, 'janus.jcfg'), '-N'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

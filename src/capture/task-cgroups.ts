@@ -1,0 +1,182 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * One control group per task's browser, so that the kernel bounds what a page can take: its
+ * memory (the OOM killer ends a process of that browser alone, usually the page's renderer,
+ * when the task is over its limit) and its CPU (every task weighs the same, so a page that
+ * spins every core gets no more than a fair share beside the others).
+ *
+ * Both layouts are handled: cgroup v2 (a Debian 12 host with systemd; the service needs a
+ * delegated cgroup, `Delegate=yes`, or root) and the v1 `memory` and `cpu` hierarchies.
+ */
+export interface TaskCgroup {
+  /** `cgroup.procs` files a process writes its pid into to join (one per hierarchy). */
+  readonly procsFiles: readonly string[];
+  /** Processes the kernel killed in this group for memory so far. */
+  oomKills(): number;
+  /** The processes in the group now. */
+  pids(): number[];
+  /** Kills what is left in the group and removes it. */
+  remove(): void;
+}
+
+export interface CgroupSupport {
+  readonly kind: 'v2' | 'v1';
+  create(name: string, memoryBytes: number): TaskCgroup;
+}
+
+const read = (file: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+const field = (text: string, name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+
+const pidsIn = (dir: string): number[] => read(path.join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
+
+function removeGroup(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const child of readdirSync(dir, { withFileTypes: true })) {
+    if (child.isDirectory()) removeGroup(path.join(dir, child.name));
+  }
+  for (let i = 0; i < 20; i += 1) {
+    for (const pid of pidsIn(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      rmdirSync(dir);
+      return;
+    } catch {
+      // Killed processes leave the group a moment later.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+}
+
+/** Our own cgroup in each hierarchy, from /proc/self/cgroup: "4:memory:/a/b", "0::/a/b". */
+function ownCgroups(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of read('/proc/self/cgroup').split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    for (const controller of (m[1] ?? '').split(',')) out.set(controller, m[2] ?? '/');
+  }
+  return out;
+}
+
+function writable(dir: string): boolean {
+  try {
+    const probe = path.join(dir, `webcast-probe-${process.pid}`);
+    mkdirSync(probe);
+    rmdirSync(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class V1Groups implements CgroupSupport {
+  readonly kind = 'v1';
+  constructor(private readonly memoryRoot: string, private readonly cpuRoot: string) {}
+
+  create(name: string, memoryBytes: number): TaskCgroup {
+    const memory = path.join(this.memoryRoot, name);
+    const cpu = path.join(this.cpuRoot, name);
+    mkdirSync(memory, { recursive: true });
+    mkdirSync(cpu, { recursive: true });
+    writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(memoryBytes));
+    // Swap would let a page outgrow its limit slowly instead of being stopped.
+    if (existsSync(path.join(memory, 'memory.memsw.limit_in_bytes'))) writeFileSync(path.join(memory, 'memory.memsw.limit_in_bytes'), String(memoryBytes));
+    writeFileSync(path.join(cpu, 'cpu.shares'), '1024');
+    return {
+      procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
+      oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
+      pids: () => pidsIn(memory),
+      remove: () => {
+        removeGroup(memory);
+        removeGroup(cpu);
+      },
+    };
+  }
+}
+
+class V2Groups implements CgroupSupport {
+  readonly kind = 'v2';
+  constructor(private readonly root: string) {}
+
+  create(name: string, memoryBytes: number): TaskCgroup {
+    const dir = path.join(this.root, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'memory.max'), String(memoryBytes));
+    writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+    writeFileSync(path.join(dir, 'cpu.weight'), '100');
+    return {
+      procsFiles: [path.join(dir, 'cgroup.procs')],
+      oomKills: () => field(read(path.join(dir, 'memory.events')), 'oom_kill'),
+      pids: () => pidsIn(dir),
+      remove: () => removeGroup(dir),
+    };
+  }
+}
+
+/**
+ * cgroup v2 forbids processes in a group whose children get controllers, so the service moves
+ * itself into a leaf of its own group first (systemd's delegation works the same way).
+ */
+function prepareV2(mount: string, own: string, folder: string): string | undefined {
+  const base = path.join(mount, own);
+  if (!read(path.join(base, 'cgroup.controllers')).split(/\s+/).includes('memory')) return undefined;
+  if (!writable(base)) return undefined;
+  try {
+    const leaf = path.join(base, 'webcast-service');
+    if (pidsIn(base).length > 0) {
+      mkdirSync(leaf, { recursive: true });
+      for (const pid of pidsIn(base)) writeFileSync(path.join(leaf, 'cgroup.procs'), String(pid));
+    }
+    writeFileSync(path.join(base, 'cgroup.subtree_control'), '+memory +cpu');
+    const root = path.join(base, folder);
+    mkdirSync(root, { recursive: true });
+    writeFileSync(path.join(root, 'cgroup.subtree_control'), '+memory +cpu');
+    return root;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finds where this process may make task groups, under a folder of its own (`folder`, one per
+ * data folder), after removing what a killed earlier run left there. Undefined when neither
+ * layout is open to us (not root and nothing delegated): limits are then not enforced.
+ */
+export function openCgroups(folder: string): CgroupSupport | undefined {
+  const own = ownCgroups();
+  const v2Mount = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : undefined;
+  if (v2Mount) {
+    const stale = path.join(v2Mount, own.get('') ?? '/', folder);
+    for (const child of existsSync(stale) ? readdirSync(stale, { withFileTypes: true }) : []) {
+      if (child.isDirectory()) removeGroup(path.join(stale, child.name));
+    }
+    const root = prepareV2(v2Mount, own.get('') ?? '/', folder);
+    return root ? new V2Groups(root) : undefined;
+  }
+  const memoryRoot = path.join('/sys/fs/cgroup/memory', own.get('memory') ?? '/', folder);
+  const cpuRoot = path.join('/sys/fs/cgroup/cpu', own.get('cpu') ?? '/', folder);
+  if (!existsSync('/sys/fs/cgroup/memory/cgroup.procs') || !existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) return undefined;
+  removeGroup(memoryRoot);
+  removeGroup(cpuRoot);
+  try {
+    mkdirSync(memoryRoot, { recursive: true });
+    mkdirSync(cpuRoot, { recursive: true });
+  } catch {
+    return undefined;
+  }
+  return new V1Groups(memoryRoot, cpuRoot);
+}

@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { nodeKey } from '../../src/capture/cloud-browser.js';
+import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
+import { Subscriber } from '../helpers/subscriber.js';
+import { startTestHost, type TestHost } from '../helpers/test-host.js';
+import { cpuTicks } from '../helpers/procfs.js';
+
+/**
+ * Pages that attack the node, each run beside a benign task of another AppId. Each test checks
+ * that the attack ran, that it got nothing, and that the benign task stayed on air at its size
+ * and rate as a real subscriber decodes it.
+ */
+
+// The pages are served on a loopback address of their own, the only one the allowlist opens;
+// the node's services, and the listeners the attacks aim at, are on 127.0.0.1.
+const PAGES_HOST = '127.0.0.2';
+const VICTIM = { AppId: 'victim', RoomId: 'lobby', TaskId: 'steady' };
+const VICTIM_LAYER = { Width: 640, Height: 360, FrameRate: 15 };
+const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// The browser's own user, its cgroups and its firewall are set up by a service that runs as root.
+const notRoot = process.getuid?.() !== 0 && 'needs root, as the service needs it for the browser\'s own user, cgroups and firewall';
+
+describe('hostile pages beside a benign task of another AppId', { timeout: 600_000, skip: notRoot }, () => {
+  let t: TestNode;
+  let pages: HostileServer;
+  let browsersRoot: string;
+  const stale = { file: '' };
+
+  before(async () => {
+    pages = await startHostileServer(PAGES_HOST);
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'webcast-hostile-'));
+    browsersRoot = path.join(tmpdir(), `webcast-browsers-${nodeKey(dataDir)}`);
+    // What a killed earlier run on the same data folder left behind.
+    stale.file = path.join(browsersRoot, '1-deadbeef', 'tmp', 'left-behind.bin');
+    mkdirSync(path.dirname(stale.file), { recursive: true });
+    writeFileSync(stale.file, Buffer.alloc(1 << 20));
+    t = await startTestNode({
+      dataDir,
+      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: PAGES_HOST, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: '1024', WEBCAST_MAX_RESCHEDULES: '1' },
+    });
+    await start(VICTIM, '/steady', { VideoSolutions: [VICTIM_LAYER] });
+    // The page settles at its size (the "sharing this tab" bar comes a moment after capture).
+    await sleep(3000);
+  });
+  after(async () => {
+    await t?.close();
+    await pages?.close();
+  });
+
+  async function start(key: typeof VICTIM, page: string, over: Record<string, unknown> = small): Promise<void> {
+    const res = await sdkClient(t.host).start({ ...key, UserId: `${key.AppId}-${key.TaskId}`, SourceURL: `${pages.url}${page}`, ...over });
+    assert.equal(res.Result, 'ok', JSON.stringify(res.ResponseMetadata.Error));
+    await waitFor(`${key.TaskId} on air`, async () => (await getTask(t.host, key))?.Status === 2, 30_000);
+  }
+  const stop = async (key: typeof VICTIM) => {
+    await sdkClient(t.host).stop(key);
+    await waitFor(`${key.TaskId} ended`, async () => (await getTask(t.host, key))?.Status === 3, 10_000);
+  };
+  const attacker = (TaskId: string) => ({ AppId: 'attacker', RoomId: 'den', TaskId });
+
+  /** The benign task is on air, at its size and at least 90 % of its frame rate, at a real subscriber. */
+  async function victimOnAir(): Promise<number> {
+    if (!t.node.worker) throw new Error('no worker');
+    assert.equal((await getTask(t.host, VICTIM))?.Status, 2);
+    const sub = await Subscriber.join(t.node.worker.rooms, { appId: VICTIM.AppId, roomId: VICTIM.RoomId }, `${VICTIM.AppId}-${VICTIM.TaskId}`);
+    try {
+      const v = await sub.waitForVideo((x) => x.framesDecoded > 10);
+      assert.deepEqual([v.width, v.height], [VICTIM_LAYER.Width, VICTIM_LAYER.Height]);
+      const fps = await sub.measuredFps(6000);
+      assert.ok(fps >= 0.9 * VICTIM_LAYER.FrameRate, `the benign task is decoded at ${fps.toFixed(1)} fps`);
+      return fps;
+    } finally {
+      await sub.leave();
+    }
+  }
+
+  const browserOf = (key: typeof VICTIM) => {
+    const browser = t.node.worker?.engine.session(key)?.browser;
+    assert.ok(browser, `${key.TaskId} has a browser`);
+    return browser;
+  };
+
+  it('a start removes what a killed run left in its browser folders', () => {
+    assert.equal(existsSync(stale.file), false);
+    assert.deepEqual(readdirSync(browsersRoot).filter((d) => d.startsWith('1-deadbeef')), []);
+  });
+
+  it('runs each task\'s Chromium sandboxed, as an unprivileged user, in a cgroup of its own', () => {
+    const pids = browserOf(VICTIM).pids();
+    assert.ok(pids.length >= 3, `the task's browser has its processes in its cgroup (${pids.length})`);
+    const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
+    const fieldOf = (pid: number, name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status(pid))?.[1] ?? '';
+    const cmd = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const ns = (pid: number | 'self', kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`);
+    for (const pid of pids) {
+      const [realUid, effectiveUid] = fieldOf(pid, 'Uid').split(/\s+/).map(Number);
+      assert.notEqual(realUid, 0, `pid ${pid} (${cmd(pid).split('\0')[0]}) runs as root`);
+      assert.notEqual(effectiveUid, 0);
+    }
+    // The service's data folder is out of the browser user's reach, even outside the sandbox.
+    const asBrowser = (file: string) => execFileSync('/usr/bin/setpriv', ['--reuid=webcast-browser', '--regid=webcast-browser', '--clear-groups', '--', '/bin/cat', file], { stdio: 'ignore' });
+    assert.throws(() => asBrowser(path.join(t.dataDir, 'webcast.sqlite')), 'the browser user cannot read the task store');
+    const renderers = pids.filter((p) => cmd(p).includes('--type=renderer'));
+    assert.ok(renderers.length >= 2, 'the page and the controller have renderers');
+    for (const pid of renderers) {
+      assert.equal(fieldOf(pid, 'Seccomp'), '2', `renderer ${pid} runs under a seccomp-bpf filter`);
+      assert.equal(fieldOf(pid, 'NoNewPrivs'), '1');
+      assert.notEqual(ns(pid, 'user'), ns('self', 'user'), 'in a user namespace of its own');
+      assert.notEqual(ns(pid, 'net'), ns('self', 'net'), 'with no network of its own');
+      assert.notEqual(ns(pid, 'pid'), ns('self', 'pid'), 'seeing no other process');
+    }
+  });
+
+  it('no page can capture anything, by any path, while other tasks start and stop; a running page never changes size', async () => {
+    const steadyBefore = pages.from('steady').length;
+    const thief = attacker('thief');
+    await start(thief, '/thief');
+    // Each start opens a capture in its own browser: a pending call elsewhere must not meet it.
+    for (let i = 0; i < 3; i += 1) {
+      const other = { AppId: 'victim2', RoomId: `r${i}`, TaskId: `other${i}` };
+      await start(other, '/steady');
+      await stop(other);
+    }
+    await waitFor('the thief reloaded and navigated', async () => pages.from('thief').some((w) => w.startsWith('tried prototype/3')), 20_000);
+    await sleep(4500);
+    const seen = pages.from('thief');
+    const tried = seen.filter((w) => w.startsWith('tried'));
+    assert.ok(tried.some((w) => w.startsWith('tried prototype/')) && tried.some((w) => w.startsWith('tried iframe/')), 'the attempts ran');
+    assert.ok(tried.length >= 12, `${tried.length} attempts`);
+    assert.deepEqual(seen.filter((w) => w.startsWith('GOT')), [], 'no capture was obtained');
+    assert.equal(t.node.worker?.engine.session(thief)?.browser.connected, true);
+    await stop(thief);
+    const resized = pages.from('steady').slice(steadyBefore).filter((w) => w.startsWith('resize'));
+    assert.deepEqual(resized, [], 'the benign page kept its size');
+    await victimOnAir();
+  });
+
+  it('a page cannot write to the node\'s disk: no downloads, storage in memory, its folder gone at the end', async () => {
+    const artifactsBefore = readdirSync(tmpdir()).filter((d) => d.startsWith('playwright-artifacts-'));
+    const key = attacker('disk');
+    await start(key, '/disk');
+    await waitFor('the page tried', async () => pages.from('disk').some((w) => w.startsWith('stored')), 30_000);
+    await sleep(2000);
+    assert.ok(pages.from('disk').includes('downloads asked'));
+    const folder = browserOf(key).dir;
+    const files = execFileSync('find', [folder, '-type', 'f', '-size', '+512k'], { encoding: 'utf8' }).trim();
+    assert.equal(files, '', 'no large file in the browser\'s folder');
+    const kb = Number(execFileSync('du', ['-sk', folder], { encoding: 'utf8' }).split('\t')[0]);
+    assert.ok(kb < 20 * 1024, `the browser's folder holds ${kb} KiB`);
+    assert.deepEqual(readdirSync(path.join(folder, 'downloads')), [], 'nothing was downloaded');
+    assert.deepEqual(readdirSync(tmpdir()).filter((d) => d.startsWith('playwright-artifacts-') && !artifactsBefore.includes(d)), []);
+    await stop(key);
+    await waitFor('the folder removed', async () => !existsSync(folder), 5000);
+    await victimOnAir();
+  });
+
+  it('a page over its memory limit is rescheduled, then fails saying why, whether or not CrashCheckInterval is set', async () => {
+    const key = attacker('memory');
+    const res = await sdkClient(t.host).start({ ...key, UserId: 'memory', SourceURL: `${pages.url}/memory`, ...small });
+    assert.equal(res.Result, 'ok');
+    const ended = await waitFor('the task failed', async () => {
+      const task = await getTask(t.host, key);
+      return task?.Status === 4 && task;
+    }, 90_000, 500);
+    assert.equal(ended.StopReason, 'PageCrash');
+    const stored = await t.node.store.get(key);
+    assert.match(stored?.FailureDetail ?? '', /more than its 1024 MB of memory \(WEBCAST_PAGE_MEMORY_MB\)/);
+    const reschedules = (await t.node.store.callbacksOf(key)).filter((c) => c.event.EventType === 'WebcastReschedule');
+    assert.equal(reschedules.length, 1, 'the one reschedule WEBCAST_MAX_RESCHEDULES allows is told');
+    assert.equal(reschedules[0]?.event.EventData.Reason, 'PageCrash');
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const crashes = Number(/webcast_page_crashes_total\{cause="memory"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    assert.ok(crashes >= 2, `${crashes} out-of-memory crashes counted`);
+    await victimOnAir();
+  });
+
+  it('a page that spins every core does not take the benign task below 90 % of its frame rate', async () => {
+    const key = attacker('cpu');
+    await start(key, '/cpu');
+    await waitFor('spinning', async () => pages.from('cpu').includes('spinning'), 10_000);
+    await sleep(2000);
+    const hog = browserOf(key).pids();
+    const ticks = () => [...cpuTicks(hog).values()].reduce((a, b) => a + b, 0);
+    const t0 = ticks();
+    const started = Date.now();
+    const fps = await victimOnAir();
+    const hogCores = (ticks() - t0) / 100 / ((Date.now() - started) / 1000);
+    assert.ok(hogCores > 0.5, `the hog ran (${hogCores.toFixed(2)} cores)`);
+    t.logs.push(JSON.stringify({ msg: 'cpu hog measured', hogCores, victimFps: fps }));
+    await stop(key);
+  });
+
+  describe('page WebRTC', () => {
+    let host: TestHost | undefined;
+    before(() => {
+      host = startTestHost();
+    });
+    after(() => host?.close());
+
+    it('reaches a public host, but not loopback, not the node\'s own addresses, and shows no address of the node', async () => {
+      if (!host) throw new Error('no test host');
+      const loopUdp = dgram.createSocket('udp4');
+      let loopHits = 0;
+      loopUdp.on('message', () => (loopHits += 1));
+      await new Promise<void>((r) => loopUdp.bind(0, '127.0.0.1', r));
+      let tcpHits = 0;
+      const tcp = net.createServer((s) => {
+        tcpHits += 1;
+        s.destroy();
+      });
+      await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+      const own = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4').map((i) => i?.address ?? '');
+      const nodeUdp = dgram.createSocket('udp4');
+      let nodeHits = 0;
+      const senders = new Set<string>();
+      nodeUdp.on('message', (_m, from) => {
+        nodeHits += 1;
+        senders.add(`${from.address}:${from.port}`);
+      });
+      await new Promise<void>((r) => nodeUdp.bind(0, '0.0.0.0', r));
+      const publicListener = await host.listenUdp(3478);
+      try {
+        const udpTargets = [`127.0.0.1:${loopUdp.address().port}`, ...own.map((a) => `${a}:${nodeUdp.address().port}`), `${host.address}:3478`];
+        const key = attacker('webrtc');
+        await start(key, `/webrtc?udp=${udpTargets.join(',')}&tcp=127.0.0.1:${(tcp.address() as net.AddressInfo).port}`);
+        await waitFor('the page done', async () => pages.from('webrtc').includes('done'), 40_000, 500);
+        assert.ok(publicListener.count() > 0, 'the public test host was reached (the check works)');
+        assert.equal(loopHits, 0, 'no datagram reached loopback');
+        assert.equal(tcpHits, 0, 'no connection reached loopback');
+        assert.equal(nodeHits, 0, `no datagram reached the node's own addresses (from ${[...senders].join(', ')})`);
+        const candidates = pages.from('webrtc').filter((w) => w.startsWith('candidate'));
+        assert.ok(candidates.length > 0);
+        for (const c of candidates) for (const a of [...own, '127.0.0.1']) assert.ok(!c.includes(` ${a} `), `a candidate shows ${a}: ${c}`);
+        await stop(key);
+      } finally {
+        publicListener.close();
+        loopUdp.close();
+        nodeUdp.close();
+        tcp.close();
+      }
+      await victimOnAir();
+    });
+  });
+});
