@@ -250,5 +250,59 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       }
       await victimOnAir();
     });
+
+    it('a page that plays a live WebRTC stream from a public host keeps working', async () => {
+      if (!host) throw new Error('no test host');
+      const server = await host.launchChromium();
+      try {
+        const sender = await server.newPage();
+        await sender.route('https://sender.test/**', (r) => r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>sender</title>' }));
+        await sender.goto('https://sender.test/');
+        // A green picture with a moving white square, as a public media server would send.
+        pages.signal.offer = await sender.evaluate(async () => {
+          const c = document.createElement('canvas');
+          c.width = 320;
+          c.height = 180;
+          const g = c.getContext('2d');
+          setInterval(() => {
+            if (!g) return;
+            g.fillStyle = 'rgb(0,200,0)';
+            g.fillRect(0, 0, 320, 180);
+            g.fillStyle = '#fff';
+            g.fillRect((Date.now() / 10) % 300, 0, 20, 20);
+          }, 40);
+          const pc = new RTCPeerConnection();
+          (window as unknown as { pc: RTCPeerConnection }).pc = pc;
+          c.captureStream(25).getTracks().forEach((track) => pc.addTrack(track));
+          await pc.setLocalDescription(await pc.createOffer());
+          await new Promise<void>((r) => {
+            pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r();
+            setTimeout(r, 3000);
+          });
+          return pc.localDescription?.sdp ?? '';
+        });
+        assert.match(pages.signal.offer, new RegExp(`${host.address.replace(/\./g, '\\.')} \\d+ typ host`), 'the sender offers its public address');
+        const key = { AppId: 'customer', RoomId: 'stream', TaskId: 'viewer' };
+        await start(key, '/webrtc-viewer');
+        const answer = await waitFor('the page\'s answer', async () => pages.signal.answer, 15_000);
+        await sender.evaluate((sdp) => (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }), answer);
+        await waitFor('the page connected', async () => pages.from('viewer').includes('connection connected'), 15_000);
+        if (!t.node.worker) throw new Error('no worker');
+        const sub = await Subscriber.join(t.node.worker.rooms, { appId: key.AppId, roomId: key.RoomId }, `${key.AppId}-${key.TaskId}`);
+        try {
+          await sub.waitForVideo((v) => v.framesDecoded > 10);
+          const green = await waitFor('the stream in the room', async () => {
+            const [r, gr, b] = await sub.pixel(0.5, 0.7);
+            return (r ?? 255) < 60 && (gr ?? 0) > 150 && (b ?? 255) < 60 && [r, gr, b];
+          }, 15_000, 500);
+          assert.ok(green);
+        } finally {
+          await sub.leave();
+        }
+        await stop(key);
+      } finally {
+        await server.close();
+      }
+    });
   });
 });

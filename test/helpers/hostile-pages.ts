@@ -129,6 +129,25 @@ const iceServers = [
 })();
 </script></body>`;
 
+/**
+ * A customer's page that plays a live WebRTC stream from a server of its own: it takes the
+ * server's offer from /signal/offer and posts its answer to /signal/answer.
+ */
+const webrtcViewerPage = `<!doctype html><title>viewer</title><style>html,body{margin:0;height:100%;background:#000;overflow:hidden}video{width:100%;height:100%;object-fit:fill}</style>
+<body><video autoplay muted playsinline></video><script>
+${reporter('viewer')}
+(async () => {
+  const offer = await (await fetch('/signal/offer')).text();
+  const pc = new RTCPeerConnection();
+  pc.ontrack = (e) => { document.querySelector('video').srcObject = e.streams[0] || new MediaStream([e.track]); report('track'); };
+  pc.onconnectionstatechange = () => report('connection ' + pc.connectionState);
+  await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise((r) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); setTimeout(r, 2000); });
+  await fetch('/signal/answer', { method: 'POST', body: pc.localDescription.sdp });
+})();
+</script></body>`;
+
 /** The benign task: a moving, sounding page that reports every change of its own size. */
 const steadyPage = `<!doctype html><html><head><meta charset="utf-8"><title>steady</title>
 <style>html,body{margin:0;height:100%;background:rgb(${PAGE_COLOR.join(',')});overflow:hidden}#m{position:absolute;top:20px;left:0;width:60px;height:60px;background:#fff}</style></head>
@@ -148,6 +167,8 @@ export interface Report {
 export interface HostileServer {
   url: string;
   reports: Report[];
+  /** The SDP exchange of the WebRTC viewer page. */
+  signal: { offer?: string; answer?: string };
   /** What `page` reported so far. */
   from(page: string): string[];
   close(): Promise<void>;
@@ -156,6 +177,7 @@ export interface HostileServer {
 /** Serves the pages on `host` (a loopback address the node's allowlist opens). */
 export async function startHostileServer(host: string): Promise<HostileServer> {
   const reports: Report[] = [];
+  const signal: HostileServer['signal'] = {};
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const html = (body: string) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
@@ -179,6 +201,19 @@ export async function startHostileServer(host: string): Promise<HostileServer> {
         return html(webrtcPage);
       case '/steady':
         return html(steadyPage);
+      case '/webrtc-viewer':
+        return html(webrtcViewerPage);
+      case '/signal/offer':
+        return signal.offer ? res.writeHead(200, { 'content-type': 'application/sdp' }).end(signal.offer) : res.writeHead(404).end();
+      case '/signal/answer': {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          signal.answer = body;
+          res.writeHead(204).end();
+        });
+        return;
+      }
       default:
         return res.writeHead(404).end();
     }
@@ -188,6 +223,7 @@ export async function startHostileServer(host: string): Promise<HostileServer> {
   return {
     url: `http://${host}:${port}`,
     reports,
+    signal,
     from: (page) => reports.filter((r) => r.page === page).map((r) => r.what),
     close: () => new Promise((r) => {
       server.closeAllConnections();

@@ -1,5 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 
 /**
  * A host of the test's own with a public address, in a network namespace on this machine, so
@@ -13,6 +17,8 @@ export interface TestHost {
   address: string;
   /** A UDP listener on the test host; `count()` says how many datagrams reached it. */
   listenUdp(port: number): Promise<{ count(): number; close(): void }>;
+  /** A headless Chromium running on the test host, as a public WebRTC server would. */
+  launchChromium(): Promise<Browser>;
   close(): void;
 }
 
@@ -39,6 +45,10 @@ export function startTestHost(): TestHost {
   ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/30`, 'dev', inside);
   ip('netns', 'exec', ns, 'ip', 'link', 'set', inside, 'up');
   ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+  // Chromium gathers no WebRTC candidate on a host without a default route. What the test host
+  // sends through it reaches this machine and nothing beyond, even where the machine forwards.
+  execFileSync('iptables', ['-w', '-I', 'FORWARD', '-i', outside, '-j', 'DROP'], { stdio: 'ignore' });
+  ip('netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', hostSide);
   return {
     address,
     async listenUdp(port) {
@@ -51,6 +61,18 @@ export function startTestHost(): TestHost {
       while (!out.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       return { count: () => out.replace('ready\n', '').length, close: () => child.kill() };
     },
+    async launchChromium() {
+      const profile = mkdtempSync(path.join(tmpdir(), 'webcast-test-host-'));
+      const browser = await chromium.launch({
+        executablePath: '/usr/sbin/ip',
+        ignoreDefaultArgs: true,
+        args: ['netns', 'exec', ns, process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium', '--headless', '--remote-debugging-pipe', `--user-data-dir=${profile}`,
+          '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+      });
+      // Chromium's helpers may still write for a moment after it closed.
+      browser.once('disconnected', () => setTimeout(() => rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }), 200));
+      return browser;
+    },
     close() {
       for (const c of children) c.kill();
       try {
@@ -62,6 +84,11 @@ export function startTestHost(): TestHost {
         ip('link', 'del', outside);
       } catch {
         // went with the namespace
+      }
+      try {
+        execFileSync('iptables', ['-w', '-D', 'FORWARD', '-i', outside, '-j', 'DROP'], { stdio: 'ignore' });
+      } catch {
+        // already gone
       }
     },
   };
