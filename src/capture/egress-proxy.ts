@@ -23,8 +23,21 @@ export class EgressProxy {
     private readonly policy: EgressPolicy,
     private readonly log: Logger,
   ) {
-    this.server.on('request', (req, res) => void this.forward(req, res));
-    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.tunnel(req, socket, head));
+    // Whatever a page or a server sends, a fault stays with that one request: nothing thrown
+    // while serving it may reach the process.
+    this.server.on('request', (req, res) => {
+      req.on('error', () => res.destroy());
+      res.on('error', () => undefined);
+      this.forward(req, res).catch((err: unknown) => this.fault(err, () => res.destroy()));
+    });
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      this.tunnel(req, socket, head).catch((err: unknown) => this.fault(err, () => socket.destroy()));
+    });
+    this.server.on('clientError', (_err, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+      else socket.destroy();
+    });
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
@@ -36,6 +49,11 @@ export class EgressProxy {
     const address = this.server.address();
     if (!address || typeof address === 'string') throw new Error('the egress proxy has no port');
     return `http://127.0.0.1:${address.port}`;
+  }
+
+  private fault(err: unknown, end: () => void): void {
+    this.log.warn({ err: (err as Error).message }, 'egress proxy: a request failed');
+    end();
   }
 
   failureFor(host: string): string | undefined {
@@ -80,7 +98,24 @@ export class EgressProxy {
     const upstream = http.request(
       { host: verdict.address, port: target.port || 80, path: `${target.pathname}${target.search}`, method: req.method, headers, setHost: false },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.rawHeaders);
+        up.on('error', () => res.destroy());
+        const status = up.statusCode ?? 0;
+        // Node's parser takes any three digits; a status it cannot send on (099, 000) is the
+        // server's fault, told to the page as a 502 of ours.
+        if (status < 100 || status > 999) {
+          up.destroy();
+          const reason = `${target.host} answered with an invalid HTTP status (${String(status).padStart(3, '0')})`;
+          this.remember(target.hostname, reason);
+          res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${reason}\n`);
+          return;
+        }
+        try {
+          res.writeHead(status, up.rawHeaders);
+        } catch (err) {
+          up.destroy();
+          res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${target.host} answered with headers that cannot be passed on (${(err as Error).message})\n`);
+          return;
+        }
         up.pipe(res);
       },
     );
@@ -102,7 +137,10 @@ export class EgressProxy {
     }
     const host = m[1];
     const port = Number(m[2]);
-    client.on('error', () => client.destroy());
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+      return;
+    }
     const verdict = await this.check(host);
     if ('status' in verdict) {
       client.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 403 ? 'Forbidden' : 'Bad Gateway'}\r\nx-webcast-egress: refused\r\n\r\n`);
