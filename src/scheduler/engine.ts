@@ -68,7 +68,15 @@ export class Engine implements TaskRunner {
     const slot: Slot = { task, state: 'waiting', attempts: 0, reschedules: 0 };
     this.slots.set(key, slot);
     const endsAt = task.StartTime + task.MaxRunningTime * 1000;
-    slot.deadline = setTimeout(() => void this.finish(slot, { type: 'ended', reason: StopReason.ExceedMaxRunningTime }), Math.max(0, endsAt - this.o.clock()));
+    // Timers may fire a millisecond before the wall clock says the time has come.
+    const atDeadline = (): void => {
+      const left = endsAt - this.o.clock();
+      if (left > 0) {
+        slot.deadline = setTimeout(atDeadline, left);
+        slot.deadline.unref();
+      } else void this.finish(slot, { type: 'ended', reason: StopReason.ExceedMaxRunningTime });
+    };
+    slot.deadline = setTimeout(atDeadline, Math.max(0, endsAt - this.o.clock()));
     slot.deadline.unref();
     this.waiting.push(slot);
     this.o.log.info({ task: key, url: redactUrl(task.SourceURL), waiting: this.waiting.length }, 'task submitted');
