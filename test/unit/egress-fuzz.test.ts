@@ -52,7 +52,7 @@ function get(proxyPort: number, url: string): Promise<{ status: number; egress?:
   });
 }
 
-describe('the egress proxy under bad bytes', () => {
+describe('the egress proxy under bad bytes', { timeout: 60_000 }, () => {
   let proxy: EgressProxy;
   let proxyPort = 0;
   let healthy: http.Server;
