@@ -36,14 +36,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# The cloud browser never runs as root: a service started as root runs every Chromium as this
-# user, sandboxed (see README: Security model).
-if ! id webcast-browser >/dev/null 2>&1; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "install-deps: creating the system user webcast-browser"
-  $SUDO useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin webcast-browser
-fi
-
 echo "install-deps: npm ci"
 npm ci --no-audit --no-fund

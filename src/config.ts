@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_BROWSER_UIDS, parseBrowserUids } from './capture/browser-user.js';
 
 /**
  * Every setting of the service. Environment variables win over the optional JSON config file
@@ -46,8 +47,8 @@ export interface Config {
   /** Hosts and CIDRs the cloud browser may reach although they are loopback or private. */
   urlAllowlist: string[];
   chromiumPath: string;
-  /** The unprivileged user the cloud browsers run as when the service runs as root. */
-  browserUser: string;
+  /** `first-last`: the uids the cloud browsers run as, one each, when the service runs as root. */
+  browserUids: string;
   /** The most memory one task's browser may use, in MB; over it the page is rescheduled. */
   pageMemoryMb: number;
   /** Browsers launched ahead of need, so that a Start does not wait for one. */
@@ -83,7 +84,7 @@ const fileSchema = z
     WEBCAST_QUEUE_SIZE: z.union([z.string(), z.number()]),
     WEBCAST_URL_ALLOWLIST: z.string(),
     WEBCAST_CHROMIUM_PATH: z.string(),
-    WEBCAST_BROWSER_USER: z.string(),
+    WEBCAST_BROWSER_UIDS: z.string(),
     WEBCAST_PAGE_MEMORY_MB: z.union([z.string(), z.number()]),
     WEBCAST_BROWSER_POOL: z.union([z.string(), z.number()]),
     WEBCAST_VIDEO_CODEC: z.string(),
@@ -170,6 +171,16 @@ export const defaultMaxTasks = (): number => Math.max(1, availableParallelism())
 export const defaultPageMemoryMb = (maxTasks: number): number =>
   Math.max(256, Math.min(2048, Math.floor((0.75 * totalmem()) / 2 ** 20 / Math.max(1, maxTasks))));
 
+function browserUids(raw: string | undefined): string {
+  const value = raw || DEFAULT_BROWSER_UIDS;
+  try {
+    parseBrowserUids(value);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return value;
+}
+
 function readConfigFile(file: string): Record<string, string> {
   let parsed: unknown;
   try {
@@ -216,7 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queueSize: positiveInt('WEBCAST_QUEUE_SIZE', get('WEBCAST_QUEUE_SIZE'), 32),
     urlAllowlist: (get('WEBCAST_URL_ALLOWLIST') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     chromiumPath: get('WEBCAST_CHROMIUM_PATH') ?? '/usr/bin/chromium',
-    browserUser: get('WEBCAST_BROWSER_USER') || 'webcast-browser',
+    browserUids: browserUids(get('WEBCAST_BROWSER_UIDS')),
     pageMemoryMb: boundedInt('WEBCAST_PAGE_MEMORY_MB', get('WEBCAST_PAGE_MEMORY_MB'), defaultPageMemoryMb(maxTasks), 128, 65536),
     browserPool: boundedInt('WEBCAST_BROWSER_POOL', get('WEBCAST_BROWSER_POOL'), 1, 0, 8),
     videoCodec: videoCodec(get('WEBCAST_VIDEO_CODEC')),

@@ -3,12 +3,13 @@ import type { Config } from './config.js';
 import ipaddr from 'ipaddr.js';
 import { BrowserPool, nodeKey } from './capture/cloud-browser.js';
 import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.js';
-import { resolveBrowserUser } from './capture/browser-user.js';
+import { BrowserUidPool } from './capture/browser-user.js';
 import { EgressPolicy } from './capture/egress-policy.js';
 import { EgressProxy } from './capture/egress-proxy.js';
 import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
 import { JanusRoomBackend } from './rooms/janus/janus-rooms.js';
 import { Engine } from './scheduler/engine.js';
+import { prepareStage } from './capture/capture-session.js';
 import type { Clock, TaskStore } from './tasks/ports.js';
 import type { Metrics } from './metrics.js';
 
@@ -46,16 +47,17 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     janusUrl = (await janus.start()).wsUrl;
   }
   const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }));
-  const user = resolveBrowserUser(config.browserUser);
-  const firewall = BrowserFirewall.install(user?.uid, nodeKey(config.dataDir), openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
+  const uids = BrowserUidPool.forThisProcess(config.browserUids);
+  const firewall = BrowserFirewall.install(uids.range, nodeKey(config.dataDir), openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,
     dataDir: config.dataDir,
     proxyUrl,
     log: log.child({ module: 'chromium' }),
-    user,
+    uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
     warm: config.browserPool,
+    prepare: prepareStage,
   });
   await browsers.start();
   const engine = new Engine({

@@ -2,17 +2,18 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
+import type { BrowserUids } from './browser-user.js';
 
 /**
  * A page's own WebRTC (UDP, and TCP candidates) does not go through the HTTP proxy, so the
  * rule the proxy applies to HTTP is applied to it below the browser instead: netfilter rules
- * for the browser's own user. Packets from that user to any address that is not public
+ * for the browsers' uids. Packets from that user to any address that is not public
  * unicast (the same ranges the proxy refuses) are rejected, except what the node itself needs
  * its browsers to reach: its egress proxy, its Janus's media ports, the DNS servers, and the
  * operator's WEBCAST_URL_ALLOWLIST.
  *
- * Two chains, shared by every node of the machine (they share the browser user):
- * WEBCAST-BROWSER, jumped to from OUTPUT for that user, asks WEBCAST-BROWSER-ALLOW (each node's
+ * Two chains, shared by every node of the machine (they share the browsers' uid range):
+ * WEBCAST-BROWSER, jumped to from OUTPUT for those uids, asks WEBCAST-BROWSER-ALLOW (each node's
  * own openings, tagged with the node and its pid) and then rejects the non-public ranges.
  */
 const MAIN = 'WEBCAST-BROWSER';
@@ -121,7 +122,7 @@ export class BrowserFirewall implements MediaGate {
   private readonly families: Family[];
 
   private constructor(
-    private readonly uid: number,
+    private readonly uids: BrowserUids,
     nodeKey: string,
     private readonly openings: NodeOpenings,
   ) {
@@ -133,18 +134,18 @@ export class BrowserFirewall implements MediaGate {
    * Sets up the rules for `uid`, or says why it cannot: the service is not root, or iptables
    * is missing. Undefined with a warning logged: page WebRTC is then not confined.
    */
-  static install(uid: number | undefined, nodeKey: string, openings: NodeOpenings, log: Logger): BrowserFirewall | undefined {
-    if (uid === undefined) {
+  static install(uids: BrowserUids | undefined, nodeKey: string, openings: NodeOpenings, log: Logger): BrowserFirewall | undefined {
+    if (uids === undefined) {
       log.warn('the service does not run as root: page WebRTC is not confined to public addresses (README: Security model)');
       return undefined;
     }
-    const firewall = new BrowserFirewall(uid, nodeKey, openings);
+    const firewall = new BrowserFirewall(uids, nodeKey, openings);
     if (!firewall.families.includes('ipv4')) {
       log.warn('iptables is missing or does not work here: page WebRTC is not confined to public addresses (npm run setup installs it)');
       return undefined;
     }
     firewall.apply();
-    log.info({ families: firewall.families, uid }, 'browser firewall in place');
+    log.info({ families: firewall.families, uids: `${uids.first}-${uids.last}` }, 'browser firewall in place');
     return firewall;
   }
 
@@ -153,19 +154,19 @@ export class BrowserFirewall implements MediaGate {
       run(f, ['-N', ALLOW]);
       // Declaring the main chain replaces its rules in one commit: never a moment without them.
       restore(f, [`:${MAIN} - [0:0]`, ...mainChainRules(f)]);
-      const jump = ['OUTPUT', '-m', 'owner', '--uid-owner', String(this.uid), '-j', MAIN];
+      const jump = ['OUTPUT', '-m', 'owner', '--uid-owner', `${this.uids.first}-${this.uids.last}`, '-j', MAIN];
       if (!run(f, ['-C', ...jump])) run(f, ['-I', ...jump]);
       this.removeStale(f);
       restore(f, nodeRules(f, this.openings, this.tag));
     }
   }
 
-  /** Openings of nodes that were killed before they could take theirs away. */
+  /** This node's openings, and those of nodes that were killed before they could take theirs away. */
   private removeStale(f: Family): void {
     const listing = execFileSync(TOOL[f], ['-w', '-S', ALLOW], { encoding: 'utf8' });
     const stale = listing.split('\n').filter((line) => {
       const m = /webcast-node:[0-9a-f]+:(\d+)/.exec(line);
-      return m && (Number(m[1]) === process.pid || !alive(Number(m[1])));
+      return m && (line.includes(`"${this.tag}`) || !alive(Number(m[1])));
     });
     if (stale.length > 0) restore(f, stale.map((line) => line.replace(/^-A /, '-D ')));
   }

@@ -1,30 +1,72 @@
-import { execFileSync } from 'node:child_process';
-
-/** The unprivileged account the cloud browser runs as when the service may switch users. */
-export interface BrowserUser {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
-export const DEFAULT_BROWSER_USER = 'webcast-browser';
+import { randomInt } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Chromium must never run as root: its sandbox refuses to, and a page that escaped its renderer
- * would own the node. A service started as root runs every browser as `name` (created by
- * `npm run setup`); a service started as an ordinary user runs them as itself, sandboxed all
- * the same, and its own files are then what a browser escape could reach (README: Security
- * model). Undefined = run as ourselves.
+ * would own the node. A service started as root runs every task's browser as a uid of its own,
+ * drawn from WEBCAST_BROWSER_UIDS (no account needed: nothing looks the uid up), so that a page
+ * that escaped even the browser's sandbox can neither signal, trace nor read another task's
+ * browser, nor the service's files. A service started as an ordinary user runs them as itself,
+ * sandboxed all the same (README: Security model).
  */
-export function resolveBrowserUser(name: string): BrowserUser | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string): number => Number(execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-  let user: BrowserUser;
-  try {
-    user = { name, uid: id('-u'), gid: id('-g') };
-  } catch {
-    throw new Error(`the service runs as root, and the cloud browser's own user "${name}" does not exist: run \`npm run setup\` (it creates it), or name another unprivileged user in WEBCAST_BROWSER_USER`);
+export interface BrowserUids {
+  first: number;
+  last: number;
+}
+
+export const DEFAULT_BROWSER_UIDS = '2000000000-2000999999';
+
+/** Parses `first-last`; throws with the reason. */
+export function parseBrowserUids(raw: string): BrowserUids {
+  const m = /^(\d+)-(\d+)$/.exec(raw.trim());
+  const [first, last] = [Number(m?.[1]), Number(m?.[2])];
+  if (!m || !(first >= 1000 && last >= first + 99 && last < 2 ** 31)) {
+    throw new Error(`WEBCAST_BROWSER_UIDS must be a range first-last of at least 100 unprivileged uids (1000 ≤ first, last < 2^31), got "${raw}"`);
   }
-  if (user.uid === 0 || user.gid === 0) throw new Error(`WEBCAST_BROWSER_USER "${name}" is root; the cloud browser needs an unprivileged user`);
-  return user;
+  return { first, last };
+}
+
+/** The uids that own a process on this machine now. */
+function uidsInUse(): Set<number> {
+  const used = new Set<number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (uid) used.add(Number(uid));
+    } catch {
+      // gone
+    }
+  }
+  return used;
+}
+
+/**
+ * Hands out a uid no running process has, for one browser. Undefined when the service is not
+ * root and so cannot switch users: the browser then runs as the service's own user.
+ */
+export class BrowserUidPool {
+  private readonly mine = new Set<number>();
+
+  constructor(readonly range: BrowserUids | undefined) {}
+
+  static forThisProcess(raw: string): BrowserUidPool {
+    return new BrowserUidPool(process.getuid?.() === 0 ? parseBrowserUids(raw) : undefined);
+  }
+
+  take(): number | undefined {
+    if (!this.range) return undefined;
+    const used = uidsInUse();
+    for (let i = 0; i < 100; i += 1) {
+      const uid = randomInt(this.range.first, this.range.last + 1);
+      if (!used.has(uid) && !this.mine.has(uid)) {
+        this.mine.add(uid);
+        return uid;
+      }
+    }
+    throw new Error('no free uid in WEBCAST_BROWSER_UIDS');
+  }
+
+  give(uid: number | undefined): void {
+    if (uid !== undefined) this.mine.delete(uid);
+  }
 }

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
-import { StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
+import { DEFAULT_VIDEO_SOLUTION, StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
 import { FREEZE_MAX_MEAN_DIFF, HitCounter, SAMPLE_HEIGHT, SAMPLE_WIDTH, isBlank, meanAbsDiff } from './monitors.js';
 import { redactUrl } from '../log.js';
-import type { BrowserPool, TaskBrowser } from './cloud-browser.js';
+import type { BrowserPool, Stage, TaskBrowser } from './cloud-browser.js';
 import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
@@ -132,6 +132,25 @@ const PAGE_GUARD = `(() => {
 })();`;
 
 /**
+ * Readies a task's browser ahead of need: its context, our controller loaded in one tab and a
+ * blank tab for the page, the part of a start that costs a new browser most (its first
+ * renderers).
+ */
+export async function prepareStage(browser: TaskBrowser): Promise<Stage> {
+  const context = await browser.newContext();
+  // Served once, to our controller: a page that found the origin gets nothing from it.
+  let served = false;
+  await context.route(`${CONTROLLER_ORIGIN}/**`, (route) => (served ? route.abort() : ((served = true), route.fulfill({ contentType: 'text/html', body: CONTROLLER_HTML }))));
+  await context.addInitScript(PAGE_GUARD);
+  const controller = await context.newPage();
+  await controller.goto(`${CONTROLLER_ORIGIN}/`);
+  const page = await context.newPage();
+  // Most tasks ask for the default size: their window is then fitted already.
+  await fitWindow(context, page, DEFAULT_VIDEO_SOLUTION.Width, DEFAULT_VIDEO_SOLUTION.Height);
+  return { context, controller, page };
+}
+
+/**
  * One task's page on air: its own browser context holding the page and our controller,
  * the page captured by tab capture and published into the room. Emits 'lost' when the
  * publication breaks by itself (the engine decides what to do).
@@ -172,26 +191,33 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     const abort = (): void => void browser.close();
     hooks.signal?.addEventListener('abort', abort, { once: true });
     let session: CaptureSession | undefined;
+    const phases: Record<string, number> = {};
+    let last = performance.now();
+    const phase = (name: string): void => {
+      const now = performance.now();
+      phases[name] = Math.round(now - last);
+      last = now;
+    };
+    phase('browser');
     try {
-      const context = await browser.newContext();
-      // Served once, to our controller: a page that found the origin gets nothing from it.
-      let served = false;
-      await context.route(`${CONTROLLER_ORIGIN}/**`, (route) => (served ? route.abort() : ((served = true), route.fulfill({ contentType: 'text/html', body: CONTROLLER_HTML }))));
-      await context.addInitScript(PAGE_GUARD);
-      const controller = await context.newPage();
-      await controller.goto(`${CONTROLLER_ORIGIN}/`);
-      const page = await context.newPage();
+      const { context, controller, page } = browser.stage ?? (await prepareStage(browser));
       session = new CaptureSession(deps, spec, browser, context, page, controller);
       session.hooks = hooks;
+      phase('context');
       if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
       await session.capture();
+      phase('capture');
       await session.open(log);
       await minimizeWindow(context, page);
+      phase('page');
       if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
+      phase('startEvent');
       await session.publish();
+      phase('publish');
       await session.waitFirstFrame();
+      phase('firstFrame');
       session.startWatching();
-      log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`) }, 'page on air');
+      log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`), phasesMs: phases }, 'page on air');
       return session;
     } catch (err) {
       const oom = browser.oomKills();

@@ -3,9 +3,9 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
-import type { BrowserUser } from './browser-user.js';
+import type { BrowserUidPool } from './browser-user.js';
 import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
 
 export interface ChromiumArgsInput {
@@ -70,12 +70,21 @@ export interface BrowserPoolOptions {
   dataDir: string;
   proxyUrl: string;
   log: Logger;
-  /** Who the browsers run as; undefined = the service's own user. */
-  user: BrowserUser | undefined;
+  /** The uids the browsers run as, one each; none when the service cannot switch users. */
+  uids: BrowserUidPool;
   /** The most memory one task's browser (page, controller and Chromium's helpers) may use. */
   memoryBytes: number;
   /** Browsers launched ahead, ready for the next task. */
   warm: number;
+  /** Readies a launched browser for a task (its context and tabs), ahead of need. */
+  prepare(browser: TaskBrowser): Promise<Stage>;
+}
+
+/** A browser readied for a task: its context, our controller loaded in one tab, a blank tab for the page. */
+export interface Stage {
+  context: BrowserContext;
+  controller: Page;
+  page: Page;
 }
 
 /**
@@ -84,6 +93,8 @@ export interface BrowserPoolOptions {
  */
 export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   private closing = false;
+  /** Set by the pool once the browser is readied for a task. */
+  stage: Stage | undefined;
 
   constructor(
     readonly browser: Browser,
@@ -92,6 +103,9 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     readonly dir: string,
     private readonly cgroup: TaskCgroup | undefined,
     private readonly log: Logger,
+    /** The uid it runs as, its own; undefined = the service's. */
+    readonly uid: number | undefined,
+    private readonly onGone: () => void,
   ) {
     super();
     browser.once('disconnected', () => {
@@ -126,8 +140,10 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     return this.cgroup?.pids() ?? [];
   }
 
+
   private cleanUp(): void {
     this.cgroup?.remove();
+    this.onGone();
     // Chromium's helpers may still be writing for a moment after the browser is gone.
     setTimeout(() => rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }), 200).unref();
   }
@@ -154,10 +170,17 @@ export function nodeKey(dataDir: string): string {
  * writes lives in its own folder under a root of this node's, which a start clears of what a
  * killed earlier run left.
  */
+/** A browser launched (or being launched) ahead of need. */
+interface Spare {
+  browser: Promise<TaskBrowser>;
+  /** Gives it a task's share of CPU: spares launch and wait at idle weight. */
+  takeUp(): void;
+}
+
 export class BrowserPool {
   private readonly root: string;
   private readonly cgroups: CgroupSupport | undefined;
-  private readonly ready: Promise<TaskBrowser>[] = [];
+  private readonly ready: Spare[] = [];
   private closed = false;
   private launched = 0;
 
@@ -180,42 +203,66 @@ export class BrowserPool {
   /** Fills the warm pool; the first launch tells at once whether Chromium can run here. */
   async start(): Promise<void> {
     this.refill();
-    const first = this.ready[0];
-    if (first) await first;
+    await this.ready[0]?.browser;
   }
 
   private refill(): void {
     while (!this.closed && this.ready.length < this.o.warm) {
-      const launching = this.launch();
-      launching.catch((err: unknown) => {
+      const spare = this.spare();
+      spare.browser.catch((err: unknown) => {
         this.o.log.error({ err }, 'chromium failed to start');
-        const i = this.ready.indexOf(launching);
+        const i = this.ready.indexOf(spare);
         if (i >= 0) this.ready.splice(i, 1);
       });
-      this.ready.push(launching);
+      this.ready.push(spare);
     }
   }
 
-  /** A browser of the task's own, ready for its page. */
+  /**
+   * A browser of the task's own, readied for its page. Spares launch and wait at idle CPU
+   * weight (their cgroup's), so refilling the pool slows neither a start nor anything else the
+   * node runs; the one taken gets a task's share at once, even while it is still launching.
+   */
   async acquire(): Promise<TaskBrowser> {
-    while (this.ready.length > 0) {
-      const next = this.ready.shift();
+    let failure: unknown;
+    // A spare that died while it waited is replaced once.
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const spare = this.ready.shift() ?? this.spare();
+      spare.takeUp();
       this.refill();
-      const browser = await next?.catch(() => undefined);
-      if (browser?.connected) return browser;
+      try {
+        const browser = await spare.browser;
+        if (browser.connected) return browser;
+        await browser.close();
+      } catch (err) {
+        failure = err;
+      }
     }
-    const browser = await this.launch();
-    this.refill();
-    return browser;
+    throw failure instanceof Error ? failure : new Error('the browser closed before it could be used');
+  }
+
+  private spare(): Spare {
+    this.launched += 1;
+    const id = `${this.launched}-${randomBytes(4).toString('hex')}`;
+    const cgroup = this.cgroups?.create(id, this.o.memoryBytes);
+    const browser = this.launch(id, cgroup).then(async (b) => {
+      try {
+        b.stage = await this.o.prepare(b);
+        return b;
+      } catch (err) {
+        await b.close();
+        throw err;
+      }
+    });
+    return { browser, takeUp: () => cgroup?.setPriority('task') };
   }
 
   /** Chromium starts and answers. */
   async healthy(): Promise<boolean> {
-    const warm = this.ready[0];
-    if (warm) return (await warm.catch(() => undefined))?.connected ?? false;
-    const probe = await this.launch().catch(() => undefined);
-    await probe?.close();
-    return probe !== undefined;
+    const spare = this.ready[0] ?? this.spare();
+    const browser = await spare.browser.catch(() => undefined);
+    if (!this.ready.includes(spare)) await browser?.close();
+    return browser?.connected ?? false;
   }
 
   /** The folder under which every browser of this pool keeps its profile (on their command lines). */
@@ -223,18 +270,16 @@ export class BrowserPool {
     return this.root;
   }
 
-  private async launch(): Promise<TaskBrowser> {
-    this.launched += 1;
-    const id = `${this.launched}-${randomBytes(4).toString('hex')}`;
+  private async launch(id: string, cgroup: TaskCgroup | undefined): Promise<TaskBrowser> {
     const dir = path.join(this.root, id);
     const sub = ['profile', 'home', 'tmp', 'downloads'];
     mkdirSync(dir, { mode: 0o700 });
     for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
-    if (this.o.user) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, this.o.user.uid, this.o.user.gid);
-    const cgroup = this.cgroups?.create(id, this.o.memoryBytes);
+    const uid = this.o.uids.take();
+    if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
     const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
-    const drop = this.o.user ? [`--reuid=${this.o.user.uid}`, `--regid=${this.o.user.gid}`, '--clear-groups'] : [];
+    const drop = uid !== undefined ? [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'] : [];
     try {
       const browser = await chromium.launch({
         executablePath: '/bin/sh',
@@ -254,8 +299,9 @@ export class BrowserPool {
         handleSIGHUP: false,
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
-      return new TaskBrowser(browser, captureTitle, dir, cgroup, this.o.log);
+      return new TaskBrowser(browser, captureTitle, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
     } catch (err) {
+      this.o.uids.give(uid);
       cgroup?.remove();
       rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -266,7 +312,7 @@ export class BrowserPool {
   async close(): Promise<void> {
     this.closed = true;
     const warm = this.ready.splice(0);
-    await Promise.all(warm.map((p) => p.then((b) => b.close(), () => undefined)));
+    await Promise.all(warm.map((spare) => spare.browser.then((b) => b.close(), () => undefined)));
     rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }

@@ -17,12 +17,15 @@ export interface TaskCgroup {
   oomKills(): number;
   /** The processes in the group now. */
   pids(): number[];
+  /** 'idle': the group runs only on CPU nobody else wants (a warm browser); 'task': a task's fair share. */
+  setPriority(priority: 'idle' | 'task'): void;
   /** Kills what is left in the group and removes it. */
   remove(): void;
 }
 
 export interface CgroupSupport {
   readonly kind: 'v2' | 'v1';
+  /** A group at idle priority (see setPriority). */
   create(name: string, memoryBytes: number): TaskCgroup;
 }
 
@@ -85,18 +88,20 @@ function writable(dir: string): boolean {
 
 class V1Groups implements CgroupSupport {
   readonly kind = 'v1';
-  constructor(private readonly memoryRoot: string, private readonly cpuRoot: string) {}
+  constructor(private readonly memoryBase: string, private readonly cpuBase: string, private readonly prefix: string) {}
 
   create(name: string, memoryBytes: number): TaskCgroup {
-    const memory = path.join(this.memoryRoot, name);
-    const cpu = path.join(this.cpuRoot, name);
-    mkdirSync(memory, { recursive: true });
-    mkdirSync(cpu, { recursive: true });
+    const memory = path.join(this.memoryBase, `${this.prefix}-${name}`);
+    const cpu = path.join(this.cpuBase, `${this.prefix}-${name}`);
+    mkdirSync(memory);
+    mkdirSync(cpu);
     writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(memoryBytes));
     // Swap would let a page outgrow its limit slowly instead of being stopped.
     if (existsSync(path.join(memory, 'memory.memsw.limit_in_bytes'))) writeFileSync(path.join(memory, 'memory.memsw.limit_in_bytes'), String(memoryBytes));
-    writeFileSync(path.join(cpu, 'cpu.shares'), '1024');
+    const shares = { idle: '2', task: '1024' };
+    writeFileSync(path.join(cpu, 'cpu.shares'), shares.idle);
     return {
+      setPriority: (p) => writeFileSync(path.join(cpu, 'cpu.shares'), shares[p]),
       procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
       oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
       pids: () => pidsIn(memory),
@@ -110,15 +115,17 @@ class V1Groups implements CgroupSupport {
 
 class V2Groups implements CgroupSupport {
   readonly kind = 'v2';
-  constructor(private readonly root: string) {}
+  constructor(private readonly base: string, private readonly prefix: string) {}
 
   create(name: string, memoryBytes: number): TaskCgroup {
-    const dir = path.join(this.root, name);
-    mkdirSync(dir, { recursive: true });
+    const dir = path.join(this.base, `${this.prefix}-${name}`);
+    mkdirSync(dir);
     writeFileSync(path.join(dir, 'memory.max'), String(memoryBytes));
     writeFileSync(path.join(dir, 'memory.swap.max'), '0');
-    writeFileSync(path.join(dir, 'cpu.weight'), '100');
+    const weights = { idle: '1', task: '100' };
+    writeFileSync(path.join(dir, 'cpu.weight'), weights.idle);
     return {
+      setPriority: (p) => writeFileSync(path.join(dir, 'cpu.weight'), weights[p]),
       procsFiles: [path.join(dir, 'cgroup.procs')],
       oomKills: () => field(read(path.join(dir, 'memory.events')), 'oom_kill'),
       pids: () => pidsIn(dir),
@@ -127,56 +134,52 @@ class V2Groups implements CgroupSupport {
   }
 }
 
-/**
- * cgroup v2 forbids processes in a group whose children get controllers, so the service moves
- * itself into a leaf of its own group first (systemd's delegation works the same way).
- */
-function prepareV2(mount: string, own: string, folder: string): string | undefined {
-  const base = path.join(mount, own);
-  if (!read(path.join(base, 'cgroup.controllers')).split(/\s+/).includes('memory')) return undefined;
-  if (!writable(base)) return undefined;
-  try {
-    const leaf = path.join(base, 'webcast-service');
-    if (pidsIn(base).length > 0) {
-      mkdirSync(leaf, { recursive: true });
-      for (const pid of pidsIn(base)) writeFileSync(path.join(leaf, 'cgroup.procs'), String(pid));
-    }
-    writeFileSync(path.join(base, 'cgroup.subtree_control'), '+memory +cpu');
-    const root = path.join(base, folder);
-    mkdirSync(root, { recursive: true });
-    writeFileSync(path.join(root, 'cgroup.subtree_control'), '+memory +cpu');
-    return root;
-  } catch {
-    return undefined;
+/** Removes the groups named `prefix-…` that a killed earlier run left under `base`. */
+function removeStale(base: string, prefix: string): void {
+  for (const child of existsSync(base) ? readdirSync(base, { withFileTypes: true }) : []) {
+    if (child.isDirectory() && child.name.startsWith(`${prefix}-`)) removeGroup(path.join(base, child.name));
   }
 }
 
 /**
- * Finds where this process may make task groups, under a folder of its own (`folder`, one per
- * data folder), after removing what a killed earlier run left there. Undefined when neither
- * layout is open to us (not root and nothing delegated): limits are then not enforced.
+ * cgroup v2 forbids processes in a group whose children get controllers, so the service moves
+ * itself into a leaf of its own group first (systemd's delegation works the same way).
  */
-export function openCgroups(folder: string): CgroupSupport | undefined {
-  const own = ownCgroups();
-  const v2Mount = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : undefined;
-  if (v2Mount) {
-    const stale = path.join(v2Mount, own.get('') ?? '/', folder);
-    for (const child of existsSync(stale) ? readdirSync(stale, { withFileTypes: true }) : []) {
-      if (child.isDirectory()) removeGroup(path.join(stale, child.name));
-    }
-    const root = prepareV2(v2Mount, own.get('') ?? '/', folder);
-    return root ? new V2Groups(root) : undefined;
-  }
-  const memoryRoot = path.join('/sys/fs/cgroup/memory', own.get('memory') ?? '/', folder);
-  const cpuRoot = path.join('/sys/fs/cgroup/cpu', own.get('cpu') ?? '/', folder);
-  if (!existsSync('/sys/fs/cgroup/memory/cgroup.procs') || !existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) return undefined;
-  removeGroup(memoryRoot);
-  removeGroup(cpuRoot);
+function prepareV2(base: string): boolean {
+  if (!read(path.join(base, 'cgroup.controllers')).split(/\s+/).includes('memory')) return false;
+  if (!writable(base)) return false;
   try {
-    mkdirSync(memoryRoot, { recursive: true });
-    mkdirSync(cpuRoot, { recursive: true });
+    if (pidsIn(base).length > 0) {
+      const leaf = path.join(base, 'webcast-service');
+      mkdirSync(leaf, { recursive: true });
+      for (const pid of pidsIn(base)) writeFileSync(path.join(leaf, 'cgroup.procs'), String(pid));
+    }
+    writeFileSync(path.join(base, 'cgroup.subtree_control'), '+memory +cpu');
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
-  return new V1Groups(memoryRoot, cpuRoot);
+}
+
+/**
+ * Finds where this process may make task groups: beside its own processes (so that a group's
+ * CPU weight counts against them too: a spare browser at idle weight yields to everything
+ * else), named `prefix-…` (one prefix per data folder), after removing what a killed earlier
+ * run left. Undefined when neither layout is open to us (not root and nothing delegated):
+ * limits are then not enforced.
+ */
+export function openCgroups(prefix: string): CgroupSupport | undefined {
+  const own = ownCgroups();
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+    const base = path.join('/sys/fs/cgroup', own.get('') ?? '/');
+    removeStale(base, prefix);
+    return prepareV2(base) ? new V2Groups(base, prefix) : undefined;
+  }
+  const memoryBase = path.join('/sys/fs/cgroup/memory', own.get('memory') ?? '/');
+  const cpuBase = path.join('/sys/fs/cgroup/cpu', own.get('cpu') ?? '/');
+  if (!existsSync(path.join(memoryBase, 'cgroup.procs')) || !existsSync(path.join(cpuBase, 'cgroup.procs'))) return undefined;
+  if (!writable(memoryBase) || !writable(cpuBase)) return undefined;
+  removeStale(memoryBase, prefix);
+  removeStale(cpuBase, prefix);
+  return new V1Groups(memoryBase, cpuBase, prefix);
 }

@@ -95,7 +95,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.deepEqual(readdirSync(browsersRoot).filter((d) => d.startsWith('1-deadbeef')), []);
   });
 
-  it('runs each task\'s Chromium sandboxed, as an unprivileged user, in a cgroup of its own', () => {
+  it('runs each task\'s Chromium sandboxed, as an unprivileged uid of its own, in a cgroup of its own', async () => {
     const pids = browserOf(VICTIM).pids();
     assert.ok(pids.length >= 3, `the task's browser has its processes in its cgroup (${pids.length})`);
     const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -107,9 +107,25 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       assert.notEqual(realUid, 0, `pid ${pid} (${cmd(pid).split('\0')[0]}) runs as root`);
       assert.notEqual(effectiveUid, 0);
     }
-    // The service's data folder is out of the browser user's reach, even outside the sandbox.
-    const asBrowser = (file: string) => execFileSync('/usr/bin/setpriv', ['--reuid=webcast-browser', '--regid=webcast-browser', '--clear-groups', '--', '/bin/cat', file], { stdio: 'ignore' });
-    assert.throws(() => asBrowser(path.join(t.dataDir, 'webcast.sqlite')), 'the browser user cannot read the task store');
+    // Each task's browser has a uid of its own: even out of its sandbox, a page could not
+    // signal, trace or read another task's browser, nor the service's data folder.
+    const uidOf = (pid: number) => Number(fieldOf(pid, 'Uid').split(/\s+/)[0]);
+    const victimUid = uidOf(pids[0] ?? 0);
+    assert.ok(pids.every((p) => uidOf(p) === victimUid), 'one uid for the whole browser');
+    assert.equal(browserOf(VICTIM).uid, victimUid);
+    const asBrowser = (...cmd: string[]) => execFileSync('/usr/bin/setpriv', [`--reuid=${victimUid}`, `--regid=${victimUid}`, '--clear-groups', '--', ...cmd], { stdio: 'ignore' });
+    assert.throws(() => asBrowser('/bin/cat', path.join(t.dataDir, 'webcast.sqlite')), 'the browser\'s uid cannot read the task store');
+    const neighbour = attacker('neighbour');
+    await start(neighbour, '/steady');
+    try {
+      const theirs = browserOf(neighbour).pids();
+      assert.notEqual(uidOf(theirs[0] ?? 0), victimUid, 'another task\'s browser runs as another uid');
+      assert.throws(() => asBrowser('/bin/kill', '-0', String(theirs[0])), 'a browser cannot signal another task\'s');
+      assert.throws(() => asBrowser('/bin/cat', `/proc/${theirs[0]}/environ`), 'nor read its process');
+      assert.throws(() => asBrowser('/bin/ls', browserOf(neighbour).dir), 'nor its folder');
+    } finally {
+      await stop(neighbour);
+    }
     const renderers = pids.filter((p) => cmd(p).includes('--type=renderer'));
     assert.ok(renderers.length >= 2, 'the page and the controller have renderers');
     for (const pid of renderers) {
