@@ -3,13 +3,14 @@
  * ffmpeg x11grab/libx264), on this machine, in one run. Prints a table and the ratios.
  * BENCH_SECONDS sets each measuring window (default 15), BENCH_SYNC_SECONDS the sync
  * recordings (default 60), BENCH_MAX_CAPACITY the most tasks tried at once (default 12),
- * BENCH_PAIRS how many times each one-task row alternates ours and classic (default 3).
+ * BENCH_PAIRS how many times each one-task row alternates ours and classic (default 3),
+ * BENCH_ONLY a comma-separated choice of sections (latency, one-task, capacity, h264, sync).
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startClassic } from './classic.js';
-import { chromiumRole, cmdline, measureCores, pidsWhere, tree } from './proc.js';
+import { chromiumRole, cmdline, measureCores, pidsWhere, tree } from '../test/helpers/procfs.js';
 import { uncapturedCost } from './uncaptured.js';
 import { measureSync, type SyncResult } from './sync.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../test/helpers/node.js';
@@ -20,6 +21,8 @@ const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 15) * 1000;
 const SYNC_MS = Number(process.env.BENCH_SYNC_SECONDS ?? 60) * 1000;
 const MAX_CAPACITY = Number(process.env.BENCH_MAX_CAPACITY ?? 12);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
+const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,capacity,h264,sync').split(',').map((s) => s.trim());
+const section = (name: string): boolean => SECTIONS.includes(name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -32,8 +35,8 @@ let pages: PageServer;
 let n = 0;
 
 function chromiumPids(): number[] {
-  const profile = t.node.worker?.browser.profile ?? '\0';
-  return tree(pidsWhere((c) => c.includes(`user-data-dir=${profile}`) && !c.includes('--type=')));
+  const folder = t.node.worker?.browsers.folder ?? '\0';
+  return tree(pidsWhere((c) => c.includes(`user-data-dir=${folder}/`) && !c.includes('--type=')));
 }
 const janusPids = (): number[] => (t.node.worker?.janus?.pid ? [t.node.worker.janus.pid] : []);
 
@@ -135,9 +138,9 @@ async function compare(width: number, height: number, fps: number, page = 'tone'
   return { ...mid, ratios };
 }
 
-async function capacity(): Promise<{ held: number; steps: { tasks: number; minFps: number; cores: number }[] }> {
+async function capacity(): Promise<{ held: number; steps: { tasks: number; minFps: number; cores: number; pssMB: number }[] }> {
   const keys: { AppId: string; RoomId: string; TaskId: string }[] = [];
-  const steps: { tasks: number; minFps: number; cores: number }[] = [];
+  const steps: { tasks: number; minFps: number; cores: number; pssMB: number }[] = [];
   let held = 0;
   for (let k = 1; k <= MAX_CAPACITY; k += 1) {
     keys.push(await startTask({ VideoSolutions: [{ Width: 1280, Height: 720, FrameRate: 15 }] }));
@@ -145,12 +148,14 @@ async function capacity(): Promise<{ held: number; steps: { tasks: number; minFp
     const sent = async () => Promise.all(keys.map(async (key) => (await t.node.worker?.engine.session(key)?.stats())?.video[0]?.framesSent ?? 0));
     const a = await sent();
     const t0 = performance.now();
-    const { cores } = await measureCores(ourPids, WINDOW_MS);
+    const { cores, pssBytes } = await measureCores(ourPids, WINDOW_MS);
     const b = await sent();
     const secs = (performance.now() - t0) / 1000;
     const minFps = Math.min(...b.map((x, i) => (x - (a[i] ?? 0)) / secs));
-    steps.push({ tasks: k, minFps, cores });
-    log(`  ${k} task(s) of 1280x720@15: slowest sends ${minFps.toFixed(1)} fps, ${cores.toFixed(2)} cores`);
+    const pssMB = pssBytes / 2 ** 20;
+    const added = steps.length > 0 ? `, +${(pssMB - (steps[steps.length - 1]?.pssMB ?? 0)).toFixed(0)} MB for this task` : '';
+    steps.push({ tasks: k, minFps, cores, pssMB });
+    log(`  ${k} task(s) of 1280x720@15: slowest sends ${minFps.toFixed(1)} fps, ${cores.toFixed(2)} cores, PSS ${pssMB.toFixed(0)} MB${added}`);
     if (minFps < 0.9 * 15) break;
     held = k;
   }
@@ -187,51 +192,63 @@ async function main(): Promise<void> {
   await startNode('vp8', MAX_CAPACITY + 2);
   log(`webcast bench: ${cmdline(process.pid).trim()} — windows of ${WINDOW_MS / 1000} s, sync over ${SYNC_MS / 1000} s`);
   try {
-    log('\nStart → first frame at a subscriber (1280x720@15, light page):');
-    const lat = await firstFrameLatency(5);
-    log(`  median ${fmt(median(lat), 0)} ms  (runs: ${lat.map((x) => x.toFixed(0)).join(', ')})`);
+    if (section('latency')) {
+      log('\nStart → first frame at a subscriber (1280x720@15, light page):');
+      const lat = await firstFrameLatency(5);
+      log(`  median ${fmt(median(lat), 0)} ms  (runs: ${lat.map((x) => x.toFixed(0)).join(', ')})`);
+    }
 
-    log('\nOne task, a light page (a small moving marker) unless marked busy (the whole picture moves); ours = cloud Chromium + Janus + this Node process, classic = Xvfb + PulseAudio + Chromium + ffmpeg:');
-    log(`  each row: ${PAIRS} pair(s) of ours then classic; the figures are the pair with the median ratio, then the range of the ratios`);
-    log('  size@fps          ours cores  fps    PSS MB | classic cores  fps    PSS MB | CPU ratio ours/classic');
     const rows: Row[] = [];
-    for (const [w, h, f, page] of [[1280, 720, 15, 'tone'], [1280, 720, 30, 'tone'], [1920, 1080, 30, 'tone'], [1280, 720, 30, 'busy']] as const) {
-      const r = await compare(w, h, f, page);
-      rows.push(r);
-      log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(median(r.ratios))} (${fmt(Math.min(...r.ratios))}–${fmt(Math.max(...r.ratios))})`);
-    }
-    log('  sizes ours sent at the end of each window: ' + rows.map((r) => `${r.config} ${r.sentSize}`).join('; '));
-    log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)} (GPU process ${fmt(r.parts.gpu)}, renderers ${fmt(r.parts.renderers)}), Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
-    for (const [w, h] of [[1280, 720], [1920, 1080]] as const) {
-      const u = await uncapturedCost(t.config.chromiumPath, `${pages.url}/tone`, w, h, WINDOW_MS);
-      const captured = rows.find((r) => r.config === `${w}x${h}@30`);
-      log(`  the same light page in the same Chromium at ${w}x${h}, shown but not captured: ${fmt(u.cores)} cores (GPU process ${fmt(u.gpu)}, renderers ${fmt(u.renderers)}); captured at 30 fps the GPU process takes ${fmt(captured?.parts.gpu ?? NaN)}`);
-    }
-    log('  CPU-seconds per task-minute: ' + rows.map((r) => `${r.config} ours ${fmt(r.oursCores * 60, 0)} s, classic ${fmt(r.baseCores * 60, 0)} s`).join('; '));
+    if (section('one-task')) {
+      log('\nOne task, a light page (a small moving marker) unless marked busy (the whole picture moves); ours = cloud Chromium + Janus + this Node process, classic = Xvfb + PulseAudio + Chromium + ffmpeg:');
+      log(`  each row: ${PAIRS} pair(s) of ours then classic; the figures are the pair with the median ratio, then the range of the ratios`);
+      log('  size@fps          ours cores  fps    PSS MB | classic cores  fps    PSS MB | CPU ratio ours/classic');
+      for (const [w, h, f, page] of [[1280, 720, 15, 'tone'], [1280, 720, 30, 'tone'], [1920, 1080, 30, 'tone'], [1280, 720, 30, 'busy']] as const) {
+        const r = await compare(w, h, f, page);
+        rows.push(r);
+        log(`  ${r.config.padEnd(16)}  ${fmt(r.oursCores).padStart(10)}  ${fmt(r.oursFps, 1).padStart(5)}  ${fmt(r.oursMB, 0).padStart(6)} | ${fmt(r.baseCores).padStart(13)}  ${fmt(r.baseFps, 1).padStart(5)}  ${fmt(r.baseMB, 0).padStart(6)} | ${fmt(median(r.ratios))} (${fmt(Math.min(...r.ratios))}–${fmt(Math.max(...r.ratios))})`);
+      }
+      log('  sizes ours sent at the end of each window: ' + rows.map((r) => `${r.config} ${r.sentSize}`).join('; '));
+      log('  where ours goes: ' + rows.map((r) => `${r.config} Chromium ${fmt(r.parts.chromium)} (GPU process ${fmt(r.parts.gpu)}, renderers ${fmt(r.parts.renderers)}), Janus ${fmt(r.parts.janus)}, Node ${fmt(r.parts.node)}`).join('; '));
+      for (const [w, h] of [[1280, 720], [1920, 1080]] as const) {
+        const u = await uncapturedCost(t.config.chromiumPath, `${pages.url}/tone`, w, h, WINDOW_MS);
+        const captured = rows.find((r) => r.config === `${w}x${h}@30`);
+        log(`  the same light page in the same Chromium at ${w}x${h}, shown but not captured: ${fmt(u.cores)} cores (GPU process ${fmt(u.gpu)}, renderers ${fmt(u.renderers)}); captured at 30 fps the GPU process takes ${fmt(captured?.parts.gpu ?? NaN)}`);
+      }
+      log('  CPU-seconds per task-minute: ' + rows.map((r) => `${r.config} ours ${fmt(r.oursCores * 60, 0)} s, classic ${fmt(r.baseCores * 60, 0)} s`).join('; '));
 
-    log('\nCapacity: 1280x720@15 tasks on one node until the slowest sends below 90% of 15 fps:');
-    const cap = await capacity();
-    log(`  holds ${cap.held} task(s)`);
-
-    log('\nThe same with WEBCAST_VIDEO_CODEC=h264 (OpenH264), against the classic figures above:');
-    await t.close();
-    await startNode('h264', 2);
-    for (const r of rows) {
-      const [w, h, f] = r.config.split(/[x@ ]/).map(Number) as [number, number, number];
-      const m = await measureOurs(w, h, f, r.config.endsWith('busy') ? 'busy' : 'tone');
-      log(`  ${r.config.padEnd(16)}  ${fmt(m.ours.cores).padStart(10)}  ${fmt(m.oursFps, 1).padStart(5)}  ${fmt(m.ours.pssBytes / 2 ** 20, 0).padStart(6)} | CPU ratio h264/classic ${fmt(m.ours.cores / r.baseCores)}, h264/vp8 ${fmt(m.ours.cores / r.oursCores)}  (Chromium ${fmt(m.parts.chromium)}, sent ${m.sentSize})`);
     }
-    await t.close();
-    await startNode('vp8', 2);
 
-    log(`\nAudio/video sync, 1280x720@30 page flashing and beeping once a second, ${SYNC_MS / 1000} s:`);
-    const ours = await syncOurs();
-    log(`  ${syncLine('ours', ours)}  (recorded at the subscriber, WEBCAST_VIDEO_DELAY_MS=${t.config.videoDelayMs})`);
-    log(`            offsets in order: ${ours.offsets.map((o) => o.toFixed(0)).join(' ')}`);
-    await t.close();
-    await startNode('vp8', 2, { WEBCAST_VIDEO_DELAY_MS: '0' });
-    log(`  ${syncLine('ours, 0', await syncOurs())}  (the same without holding the picture back)`);
-    log(`  ${syncLine('classic', await syncBaseline())}  (in ffmpeg's output)`);
+    if (section('capacity')) {
+      log('\nCapacity: 1280x720@15 tasks on one node until the slowest sends below 90% of 15 fps:');
+      const cap = await capacity();
+      const perTask = cap.steps.length > 1 ? ((cap.steps[cap.steps.length - 1]?.pssMB ?? 0) - (cap.steps[0]?.pssMB ?? 0)) / (cap.steps.length - 1) : NaN;
+      log(`  holds ${cap.held} task(s); memory per added task ${fmt(perTask, 0)} MB PSS (mean over the steps)`);
+    }
+
+    if (section('h264') && rows.length > 0) {
+      log('\nThe same with WEBCAST_VIDEO_CODEC=h264 (OpenH264), against the classic figures above:');
+      await t.close();
+      await startNode('h264', 2);
+      for (const r of rows) {
+        const [w, h, f] = r.config.split(/[x@ ]/).map(Number) as [number, number, number];
+        const m = await measureOurs(w, h, f, r.config.endsWith('busy') ? 'busy' : 'tone');
+        log(`  ${r.config.padEnd(16)}  ${fmt(m.ours.cores).padStart(10)}  ${fmt(m.oursFps, 1).padStart(5)}  ${fmt(m.ours.pssBytes / 2 ** 20, 0).padStart(6)} | CPU ratio h264/classic ${fmt(m.ours.cores / r.baseCores)}, h264/vp8 ${fmt(m.ours.cores / r.oursCores)}  (Chromium ${fmt(m.parts.chromium)}, sent ${m.sentSize})`);
+      }
+      await t.close();
+      await startNode('vp8', 2);
+    }
+
+    if (section('sync')) {
+      log(`\nAudio/video sync, 1280x720@30 page flashing and beeping once a second, ${SYNC_MS / 1000} s:`);
+      const ours = await syncOurs();
+      log(`  ${syncLine('ours', ours)}  (recorded at the subscriber, WEBCAST_VIDEO_DELAY_MS=${t.config.videoDelayMs})`);
+      log(`            offsets in order: ${ours.offsets.map((o) => o.toFixed(0)).join(' ')}`);
+      await t.close();
+      await startNode('vp8', 2, { WEBCAST_VIDEO_DELAY_MS: '0' });
+      log(`  ${syncLine('ours, 0', await syncOurs())}  (the same without holding the picture back)`);
+      log(`  ${syncLine('classic', await syncBaseline())}  (in ffmpeg's output)`);
+    }
   } finally {
     await t.close();
     await pages.close();
