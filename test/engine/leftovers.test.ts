@@ -46,4 +46,13 @@ describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
     }
     assert.equal(existsSync(browsersRoot), false, 'a clean stop leaves no browser folder');
   });
+
+  it('stops cleanly on Ctrl-C: nothing is logged as having died, nothing is left running', async () => {
+    const service = await spawnService(env);
+    assert.ok(ours().length >= 2, 'Chromium and Janus run');
+    assert.equal(await service.interrupt(), 0);
+    const errors = service.output().split('\n').filter((l) => /"level":50|died/.test(l));
+    assert.deepEqual(errors, []);
+    await waitFor('every Chromium and Janus gone', async () => ours().length === 0, 5000, 100);
+  });
 });

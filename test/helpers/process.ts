@@ -12,6 +12,8 @@ export interface ServiceProcess {
   /** stdout and stderr so far. */
   output(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Ctrl-C in a terminal: SIGINT to the service's whole process group. */
+  interrupt(): Promise<number | null>;
 }
 
 /** Runs the service as `npm start` does, as its own process, and waits until it listens. */
@@ -20,6 +22,8 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 20_0
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WEBCAST_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a shell gives a command it runs.
+    detached: true,
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -42,6 +46,11 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 20_0
     host: new URL(url).host,
     child,
     output: () => out,
+    async interrupt() {
+      if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGINT');
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       const [code] = (await exited) as [number | null];

@@ -171,8 +171,11 @@ export class EmbeddedJanus {
 
   private async spawnAndWait(): Promise<void> {
     const binary = this.o.binary ?? 'janus';
-    // setpriv --pdeathsig: Janus ends with the service, even one killed with SIGKILL.
+    // setpriv --pdeathsig: Janus ends with the service, even one killed with SIGKILL. A process
+    // group of its own: Ctrl-C in a terminal reaches the service, which stops Janus itself,
+    // rather than Janus, whose death would be taken for a crash.
     const child = spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', binary, '-F', this.configDir, '-C', path.join(this.configDir, 'janus.jcfg'), '-N'], {
+      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
