@@ -33,6 +33,19 @@ describe('configuration', () => {
     assert.deepEqual([loadConfig({}).videoDelayMs, loadConfig({ WEBCAST_VIDEO_DELAY_MS: '0' }).videoDelayMs], [45, 0]);
   });
 
+  it('bounds the cloud browsers: their uids, memory and spares, with clear errors', () => {
+    const c = loadConfig({ WEBCAST_MAX_TASKS: '4' });
+    assert.equal(c.browserUids, '2000000000-2000999999');
+    assert.ok(c.pageMemoryMb >= 256 && c.pageMemoryMb <= 2048, `${c.pageMemoryMb} MB`);
+    assert.equal(c.browserPool, 1);
+    assert.deepEqual([loadConfig({ WEBCAST_PAGE_MEMORY_MB: '512', WEBCAST_BROWSER_POOL: '0', WEBCAST_BROWSER_UIDS: '300000-300999' })].map((x) => [x.pageMemoryMb, x.browserPool, x.browserUids]), [[512, 0, '300000-300999']]);
+    assert.throws(() => loadConfig({ WEBCAST_PAGE_MEMORY_MB: '64' }), /WEBCAST_PAGE_MEMORY_MB must be an integer in \[128, 65536\]/);
+    assert.throws(() => loadConfig({ WEBCAST_BROWSER_POOL: '9' }), /WEBCAST_BROWSER_POOL must be an integer in \[0, 8\]/);
+    for (const bad of ['0-1000', '5000-5010', 'abc', '3000000000-3000001000']) {
+      assert.throws(() => loadConfig({ WEBCAST_BROWSER_UIDS: bad }), /WEBCAST_BROWSER_UIDS must be a range/, bad);
+    }
+  });
+
   it('offers Janus media beyond loopback only when asked, and maps a public address behind NAT', () => {
     const base = { libDir: '/nonexistent', wsPort: 1, httpPort: 2, rtpPortRange: '20000-40000' };
     const plain = janusConfigFiles(base)['janus.jcfg'] ?? '';
