@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_BROWSER_UIDS, parseBrowserUids } from './capture/browser-user.js';
+import { DEFAULT_BROWSER_UIDS, parseBrowserUids, type BrowserUids } from './capture/browser-user.js';
 
 /**
  * Every setting of the service. Environment variables win over the optional JSON config file
@@ -47,8 +47,8 @@ export interface Config {
   /** Hosts and CIDRs the cloud browser may reach although they are loopback or private. */
   urlAllowlist: string[];
   chromiumPath: string;
-  /** `first-last`: the uids the cloud browsers run as, one each, when the service runs as root. */
-  browserUids: string;
+  /** The uids the cloud browsers run as, one each, when the service runs as root. */
+  browserUids: BrowserUids;
   /** The most memory one task's browser may use, in MB; over it the page is rescheduled. */
   pageMemoryMb: number;
   /** Browsers launched ahead of need, so that a Start does not wait for one. */
@@ -171,14 +171,12 @@ export const defaultMaxTasks = (): number => Math.max(1, availableParallelism())
 export const defaultPageMemoryMb = (maxTasks: number): number =>
   Math.max(256, Math.min(2048, Math.floor((0.75 * totalmem()) / 2 ** 20 / Math.max(1, maxTasks))));
 
-function browserUids(raw: string | undefined): string {
-  const value = raw || DEFAULT_BROWSER_UIDS;
+function browserUids(raw: string | undefined): BrowserUids {
   try {
-    parseBrowserUids(value);
+    return parseBrowserUids(raw || DEFAULT_BROWSER_UIDS);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  return value;
 }
 
 function readConfigFile(file: string): Record<string, string> {

@@ -48,10 +48,11 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   }
   const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }));
   const uids = BrowserUidPool.forThisProcess(config.browserUids);
-  const firewall = BrowserFirewall.install(uids.range, nodeKey(config.dataDir), openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
+  const key = nodeKey(config.dataDir);
+  const firewall = await BrowserFirewall.install(uids.range, key, openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,
-    dataDir: config.dataDir,
+    nodeKey: key,
     proxyUrl,
     log: log.child({ module: 'chromium' }),
     uids,
@@ -118,7 +119,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
       closing = true;
       await engine.close();
       await browsers.close();
-      firewall?.remove();
+      await firewall?.remove();
       await rooms.close();
       await janus?.stop();
       await proxy.close();

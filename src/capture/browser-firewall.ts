@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
@@ -7,10 +8,11 @@ import type { BrowserUids } from './browser-user.js';
 /**
  * A page's own WebRTC (UDP, and TCP candidates) does not go through the HTTP proxy, so the
  * rule the proxy applies to HTTP is applied to it below the browser instead: netfilter rules
- * for the browsers' uids. Packets from that user to any address that is not public
- * unicast (the same ranges the proxy refuses) are rejected, except what the node itself needs
- * its browsers to reach: its egress proxy, its Janus's media ports, the DNS servers, and the
- * operator's WEBCAST_URL_ALLOWLIST.
+ * for the browsers' uids. Packets from those uids to the node's own addresses and to any
+ * address that is not public unicast (the same ranges the proxy refuses) are rejected, except
+ * what the node itself needs its browsers to reach: its egress proxy, the media candidates of
+ * each task's publication (opened while it publishes), the DNS servers, and the operator's
+ * WEBCAST_URL_ALLOWLIST.
  *
  * Two chains, shared by every node of the machine (they share the browsers' uid range):
  * WEBCAST-BROWSER, jumped to from OUTPUT for those uids, asks WEBCAST-BROWSER-ALLOW (each node's
@@ -51,8 +53,8 @@ export interface MediaTarget {
 
 /** Opens the room's media candidates to a task's browser while it publishes. */
 export interface MediaGate {
-  /** Returns what closes them again. */
-  open(targets: readonly MediaTarget[]): () => void;
+  /** Resolves to what closes them again. */
+  open(targets: readonly MediaTarget[]): Promise<() => Promise<void>>;
 }
 
 /** The UDP candidates of an SDP: where a publisher will send. */
@@ -99,13 +101,23 @@ function nodeRules(family: Family, o: NodeOpenings, tag: string): string[] {
   return rules;
 }
 
-const restore = (family: Family, lines: string[]): void => {
-  if (lines.length === 0) return;
-  const result = spawnSync(`${TOOL[family]}-restore`, ['--noflush'], { input: `*filter\n${lines.join('\n')}\nCOMMIT\n`, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${TOOL[family]}-restore failed: ${(result.stderr || result.error?.message || '').trim()}`);
-};
+/** Applies rule lines in one commit, off the event loop (a publication opens and closes its own). */
+function restore(family: Family, lines: string[]): Promise<void> {
+  if (lines.length === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const child = spawn(`${TOOL[family]}-restore`, ['--noflush'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${TOOL[family]}-restore failed: ${stderr.trim()}`))));
+    child.stdin.end(`*filter\n${lines.join('\n')}\nCOMMIT\n`);
+  });
+}
 
-const run = (family: Family, args: string[]): boolean => spawnSync(TOOL[family], ['-w', ...args], { stdio: 'ignore' }).status === 0;
+const execIptables = promisify(execFile);
+/** Runs iptables (or ip6tables); resolves to its output, or undefined when it fails. */
+const run = (family: Family, args: string[]): Promise<string | undefined> =>
+  execIptables(TOOL[family], ['-w', ...args], { encoding: 'utf8' }).then((r) => r.stdout, () => undefined);
 
 const alive = (pid: number): boolean => {
   try {
@@ -119,85 +131,74 @@ const alive = (pid: number): boolean => {
 export class BrowserFirewall implements MediaGate {
   private readonly tag: string;
   private gates = 0;
-  private readonly families: Family[];
 
   private constructor(
     private readonly uids: BrowserUids,
     nodeKey: string,
     private readonly openings: NodeOpenings,
+    private readonly families: Family[],
   ) {
     this.tag = `webcast-node:${nodeKey}:${process.pid}`;
-    this.families = (['ipv4', 'ipv6'] as const).filter((f) => spawnSync(TOOL[f], ['-w', '-S', 'OUTPUT'], { stdio: 'ignore' }).status === 0);
   }
 
   /**
-   * Sets up the rules for `uid`, or says why it cannot: the service is not root, or iptables
-   * is missing. Undefined with a warning logged: page WebRTC is then not confined.
+   * Sets up the rules for the browsers' `uids`, or says why it cannot: the service is not root,
+   * or iptables is missing. Undefined with a warning logged: page WebRTC is then not confined.
    */
-  static install(uids: BrowserUids | undefined, nodeKey: string, openings: NodeOpenings, log: Logger): BrowserFirewall | undefined {
+  static async install(uids: BrowserUids | undefined, nodeKey: string, openings: NodeOpenings, log: Logger): Promise<BrowserFirewall | undefined> {
     if (uids === undefined) {
       log.warn('the service does not run as root: page WebRTC is not confined to public addresses (README: Security model)');
       return undefined;
     }
-    const firewall = new BrowserFirewall(uids, nodeKey, openings);
-    if (!firewall.families.includes('ipv4')) {
+    const families: Family[] = [];
+    for (const f of ['ipv4', 'ipv6'] as const) if ((await run(f, ['-S', 'OUTPUT'])) !== undefined) families.push(f);
+    if (!families.includes('ipv4')) {
       log.warn('iptables is missing or does not work here: page WebRTC is not confined to public addresses (npm run setup installs it)');
       return undefined;
     }
-    firewall.apply();
-    log.info({ families: firewall.families, uids: `${uids.first}-${uids.last}` }, 'browser firewall in place');
+    const firewall = new BrowserFirewall(uids, nodeKey, openings, families);
+    await firewall.apply();
+    log.info({ families, uids: `${uids.first}-${uids.last}` }, 'browser firewall in place');
     return firewall;
   }
 
-  private apply(): void {
+  private async apply(): Promise<void> {
     for (const f of this.families) {
-      run(f, ['-N', ALLOW]);
+      await run(f, ['-N', ALLOW]);
       // Declaring the main chain replaces its rules in one commit: never a moment without them.
-      restore(f, [`:${MAIN} - [0:0]`, ...mainChainRules(f)]);
+      await restore(f, [`:${MAIN} - [0:0]`, ...mainChainRules(f)]);
       const jump = ['OUTPUT', '-m', 'owner', '--uid-owner', `${this.uids.first}-${this.uids.last}`, '-j', MAIN];
-      if (!run(f, ['-C', ...jump])) run(f, ['-I', ...jump]);
-      this.removeStale(f);
-      restore(f, nodeRules(f, this.openings, this.tag));
+      if ((await run(f, ['-C', ...jump])) === undefined) await run(f, ['-I', ...jump]);
+      await this.removeOpenings(f);
+      await restore(f, nodeRules(f, this.openings, this.tag));
     }
   }
 
   /** This node's openings, and those of nodes that were killed before they could take theirs away. */
-  private removeStale(f: Family): void {
-    const listing = execFileSync(TOOL[f], ['-w', '-S', ALLOW], { encoding: 'utf8' });
+  private async removeOpenings(f: Family): Promise<void> {
+    const listing = (await run(f, ['-S', ALLOW])) ?? '';
     const stale = listing.split('\n').filter((line) => {
       const m = /webcast-node:[0-9a-f]+:(\d+)/.exec(line);
       return m && (line.includes(`"${this.tag}`) || !alive(Number(m[1])));
     });
-    if (stale.length > 0) restore(f, stale.map((line) => line.replace(/^-A /, '-D ')));
+    await restore(f, stale.map((line) => line.replace(/^-A /, '-D ')));
   }
 
-  open(targets: readonly MediaTarget[]): () => void {
+  async open(targets: readonly MediaTarget[]): Promise<() => Promise<void>> {
     this.gates += 1;
     const comment = `-m comment --comment "${this.tag}:media${this.gates}"`;
     const rules = (f: Family) => targets.filter((x) => familyOf(x.address) === f).map((x) => `-A ${ALLOW} -d ${x.address} -p udp -m udp --dport ${x.port} ${comment} -j ACCEPT`);
-    for (const f of this.families) restore(f, rules(f));
+    for (const f of this.families) await restore(f, rules(f));
     let open = true;
-    return () => {
+    return async () => {
       if (!open) return;
       open = false;
-      for (const f of this.families) {
-        try {
-          restore(f, rules(f).map((r) => r.replace(/^-A /, '-D ')));
-        } catch {
-          // already gone
-        }
-      }
+      for (const f of this.families) await restore(f, rules(f).map((r) => r.replace(/^-A /, '-D '))).catch(() => undefined);
     };
   }
 
   /** Takes this node's openings away; the shared chains stay for the other nodes. */
-  remove(): void {
-    for (const f of this.families) {
-      try {
-        this.removeStale(f);
-      } catch {
-        // already gone
-      }
-    }
+  async remove(): Promise<void> {
+    for (const f of this.families) await this.removeOpenings(f).catch(() => undefined);
   }
 }

@@ -49,8 +49,9 @@ export class BrowserUidPool {
 
   constructor(readonly range: BrowserUids | undefined) {}
 
-  static forThisProcess(raw: string): BrowserUidPool {
-    return new BrowserUidPool(process.getuid?.() === 0 ? parseBrowserUids(raw) : undefined);
+  /** The range when this process may switch users (root), else none. */
+  static forThisProcess(range: BrowserUids): BrowserUidPool {
+    return new BrowserUidPool(process.getuid?.() === 0 ? range : undefined);
   }
 
   take(): number | undefined {

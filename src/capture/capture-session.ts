@@ -165,7 +165,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private readonly monitors: NodeJS.Timeout[] = [];
   private hooks: SessionHooks = {};
   private closed = false;
-  private closeMedia: (() => void) | undefined;
+  private closeMedia: (() => Promise<void>) | undefined;
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
   readonly plan: CapturePlan;
@@ -187,7 +187,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */
   static async start(deps: SessionDeps, spec: SessionSpec, hooks: SessionHooks = {}): Promise<CaptureSession> {
     const log = deps.log.child({ task: spec.label });
-    const browser = await deps.browsers.acquire();
+    const { browser, stage } = await deps.browsers.acquire();
     const abort = (): void => void browser.close();
     hooks.signal?.addEventListener('abort', abort, { once: true });
     let session: CaptureSession | undefined;
@@ -200,7 +200,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     };
     phase('browser');
     try {
-      const { context, controller, page } = browser.stage ?? (await prepareStage(browser));
+      const { context, controller, page } = stage;
       session = new CaptureSession(deps, spec, browser, context, page, controller);
       session.hooks = hooks;
       phase('context');
@@ -322,7 +322,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     );
     const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
     this.publication = publication;
-    this.closeMedia = this.deps.media?.open(udpCandidates(publication.answerSdp));
+    this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp));
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
     await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), publication.answerSdp);
   }
@@ -472,7 +472,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     this.monitors.forEach(clearInterval);
     await this.publication?.close().catch(() => undefined);
     await this.browser.close();
-    this.closeMedia?.();
+    await this.closeMedia?.();
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, chownSync, lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -59,15 +59,15 @@ export function chromiumArgs(o: ChromiumArgsInput): string[] {
 
 /**
  * Joins the listed cgroups, then becomes the browser: every process Chromium forks is born in
- * the task's groups. `setpriv` drops to the browser's user and ties the browser's life to the
- * service's (--pdeathsig): a killed service leaves no browser behind.
+ * the task's groups. `setpriv` drops to the browser's own uid and ties the browser's life to
+ * the service's (--pdeathsig): a killed service leaves no browser behind.
  */
 const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
 
 export interface BrowserPoolOptions {
   executablePath: string;
-  /** The service's data folder; names this node's browser folders and cgroups. */
-  dataDir: string;
+  /** This node's name among others on the machine (see nodeKey): names its browser folders and cgroups. */
+  nodeKey: string;
   proxyUrl: string;
   log: Logger;
   /** The uids the browsers run as, one each; none when the service cannot switch users. */
@@ -93,8 +93,6 @@ export interface Stage {
  */
 export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   private closing = false;
-  /** Set by the pool once the browser is readied for a task. */
-  stage: Stage | undefined;
 
   constructor(
     readonly browser: Browser,
@@ -140,9 +138,8 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     return this.cgroup?.pids() ?? [];
   }
 
-
   private cleanUp(): void {
-    this.cgroup?.remove();
+    void this.cgroup?.remove();
     this.onGone();
     // Chromium's helpers may still be writing for a moment after the browser is gone.
     setTimeout(() => rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }), 200).unref();
@@ -165,56 +162,60 @@ export function nodeKey(dataDir: string): string {
   return createHash('sha256').update(real).digest('hex').slice(0, 12);
 }
 
+/** A task's browser with its stage ready. */
+export interface ReadyBrowser {
+  browser: TaskBrowser;
+  stage: Stage;
+}
+
+/** A browser launched (or being launched) ahead of need. */
+interface Spare {
+  ready: Promise<ReadyBrowser>;
+  /** Gives it a task's share of CPU: spares launch and wait at idle weight. */
+  takeUp(): void;
+}
+
 /**
  * Launches an isolated Chromium per task, keeping `warm` of them ready. Everything a browser
  * writes lives in its own folder under a root of this node's, which a start clears of what a
  * killed earlier run left.
  */
-/** A browser launched (or being launched) ahead of need. */
-interface Spare {
-  browser: Promise<TaskBrowser>;
-  /** Gives it a task's share of CPU: spares launch and wait at idle weight. */
-  takeUp(): void;
-}
-
 export class BrowserPool {
   private readonly root: string;
-  private readonly cgroups: CgroupSupport | undefined;
-  private readonly ready: Spare[] = [];
+  private cgroups: CgroupSupport | undefined;
+  private readonly spares: Spare[] = [];
   private closed = false;
   private launched = 0;
+  /** Whether the last launch worked, for health checks while no spare is kept. */
+  private lastLaunchOk: boolean | undefined;
 
   constructor(private readonly o: BrowserPoolOptions) {
-    const key = nodeKey(o.dataDir);
-    this.root = path.join(tmpdir(), `webcast-browsers-${key}`);
+    this.root = path.join(tmpdir(), `webcast-browsers-${o.nodeKey}`);
     rmSync(this.root, { recursive: true, force: true });
+    // Not recursive: if anyone made the folder again in between, this fails rather than use theirs.
     mkdirSync(this.root, { mode: 0o711 });
-    // The browsers' user passes through to its own folders, and sees no one else's.
+    // The browsers' uids pass through to their own folders, and see no one else's.
     chmodSync(this.root, 0o711);
-    if (lstatSync(this.root).uid !== process.getuid?.()) throw new Error(`${this.root} belongs to someone else`);
-    this.cgroups = openCgroups(`webcast-${key}`);
-    if (!this.cgroups) o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
   }
 
-  get cgroupKind(): 'v1' | 'v2' | undefined {
-    return this.cgroups?.kind;
-  }
-
-  /** Fills the warm pool; the first launch tells at once whether Chromium can run here. */
+  /** Clears what a killed run left in the cgroups and fills the warm pool; the first launch tells at once whether Chromium can run here. */
   async start(): Promise<void> {
+    this.cgroups = await openCgroups(`webcast-${this.o.nodeKey}`);
+    if (!this.cgroups) this.o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
     this.refill();
-    await this.ready[0]?.browser;
+    if (this.spares[0]) await this.spares[0].ready;
+    else await (await this.spare().ready).browser.close();
   }
 
   private refill(): void {
-    while (!this.closed && this.ready.length < this.o.warm) {
+    while (!this.closed && this.spares.length < this.o.warm) {
       const spare = this.spare();
-      spare.browser.catch((err: unknown) => {
+      spare.ready.catch((err: unknown) => {
         this.o.log.error({ err }, 'chromium failed to start');
-        const i = this.ready.indexOf(spare);
-        if (i >= 0) this.ready.splice(i, 1);
+        const i = this.spares.indexOf(spare);
+        if (i >= 0) this.spares.splice(i, 1);
       });
-      this.ready.push(spare);
+      this.spares.push(spare);
     }
   }
 
@@ -223,17 +224,17 @@ export class BrowserPool {
    * weight (their cgroup's), so refilling the pool slows neither a start nor anything else the
    * node runs; the one taken gets a task's share at once, even while it is still launching.
    */
-  async acquire(): Promise<TaskBrowser> {
+  async acquire(): Promise<ReadyBrowser> {
     let failure: unknown;
     // A spare that died while it waited is replaced once.
     for (let attempt = 0; attempt < 2; attempt += 1) {
-      const spare = this.ready.shift() ?? this.spare();
+      const spare = this.spares.shift() ?? this.spare();
       spare.takeUp();
       this.refill();
       try {
-        const browser = await spare.browser;
-        if (browser.connected) return browser;
-        await browser.close();
+        const ready = await spare.ready;
+        if (ready.browser.connected) return ready;
+        await ready.browser.close();
       } catch (err) {
         failure = err;
       }
@@ -245,24 +246,22 @@ export class BrowserPool {
     this.launched += 1;
     const id = `${this.launched}-${randomBytes(4).toString('hex')}`;
     const cgroup = this.cgroups?.create(id, this.o.memoryBytes);
-    const browser = this.launch(id, cgroup).then(async (b) => {
+    const ready = this.launch(id, cgroup).then(async (browser) => {
       try {
-        b.stage = await this.o.prepare(b);
-        return b;
+        return { browser, stage: await this.o.prepare(browser) };
       } catch (err) {
-        await b.close();
+        await browser.close();
         throw err;
       }
     });
-    return { browser, takeUp: () => cgroup?.setPriority('task') };
+    return { ready, takeUp: () => cgroup?.setPriority('task') };
   }
 
-  /** Chromium starts and answers. */
+  /** Chromium starts and answers: the next spare does, or (with no spare kept) the last launch did. */
   async healthy(): Promise<boolean> {
-    const spare = this.ready[0] ?? this.spare();
-    const browser = await spare.browser.catch(() => undefined);
-    if (!this.ready.includes(spare)) await browser?.close();
-    return browser?.connected ?? false;
+    const spare = this.spares[0];
+    if (spare) return (await spare.ready.catch(() => undefined))?.browser.connected ?? false;
+    return this.lastLaunchOk ?? false;
   }
 
   /** The folder under which every browser of this pool keeps its profile (on their command lines). */
@@ -286,7 +285,7 @@ export class BrowserPool {
         // Playwright's defaults mute audio and disable features tab capture needs.
         ignoreDefaultArgs: true,
         args: [
-          '-c', JOIN_AND_EXEC, 'webcast-browser', ...(cgroup?.procsFiles ?? []), '--',
+          '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath, ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), proxyUrl: this.o.proxyUrl, captureTitle }),
         ],
@@ -299,10 +298,12 @@ export class BrowserPool {
         handleSIGHUP: false,
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
+      this.lastLaunchOk = true;
       return new TaskBrowser(browser, captureTitle, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
     } catch (err) {
+      this.lastLaunchOk = false;
       this.o.uids.give(uid);
-      cgroup?.remove();
+      await cgroup?.remove();
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
@@ -311,8 +312,8 @@ export class BrowserPool {
   /** Closes the warm browsers; the tasks' own are closed by their sessions first. */
   async close(): Promise<void> {
     this.closed = true;
-    const warm = this.ready.splice(0);
-    await Promise.all(warm.map((spare) => spare.browser.then((b) => b.close(), () => undefined)));
+    const warm = this.spares.splice(0);
+    await Promise.all(warm.map((spare) => spare.ready.then((r) => r.browser.close(), () => undefined)));
     rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }

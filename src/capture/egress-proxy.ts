@@ -99,34 +99,30 @@ export class EgressProxy {
       { host: verdict.address, port: target.port || 80, path: `${target.pathname}${target.search}`, method: req.method, headers, setHost: false },
       (up) => {
         up.on('error', () => res.destroy());
-        const status = up.statusCode ?? 0;
-        // Node's parser takes any three digits; a status it cannot send on (099, 000) is the
-        // server's fault, told to the page as a 502 of ours.
-        if (status < 100 || status > 999) {
-          up.destroy();
-          const reason = `${target.host} answered with an invalid HTTP status (${String(status).padStart(3, '0')})`;
-          this.remember(target.hostname, reason);
-          res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${reason}\n`);
-          return;
-        }
         try {
-          res.writeHead(status, up.rawHeaders);
+          res.writeHead(up.statusCode ?? 0, up.rawHeaders);
         } catch (err) {
+          // Node's parser takes any three digits and writeHead refuses what it cannot send on
+          // (099, 000): the server's fault, told to the page as a 502 of ours.
           up.destroy();
-          res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${target.host} answered with headers that cannot be passed on (${(err as Error).message})\n`);
+          const status = up.statusCode ?? 0;
+          const what = status < 100 || status > 999 ? `an invalid HTTP status (${String(status).padStart(3, '0')})` : `headers that cannot be passed on (${(err as Error).message})`;
+          this.upstreamFailed(res, target, `${target.host} answered with ${what}`);
           return;
         }
         up.pipe(res);
       },
     );
-    upstream.on('error', (err) => {
-      const reason = `connecting to ${target.host} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`;
-      this.remember(target.hostname, reason);
-      this.log.debug({ url: redactUrl(target.href), reason }, 'upstream failed');
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${reason}\n`);
-      else res.destroy();
-    });
+    upstream.on('error', (err) => this.upstreamFailed(res, target, `connecting to ${target.host} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`));
     req.pipe(upstream);
+  }
+
+  /** The request could not be served from upstream: remembered for the task, answered with a 502 of ours. */
+  private upstreamFailed(res: http.ServerResponse, target: URL, reason: string): void {
+    this.remember(target.hostname, reason);
+    this.log.debug({ url: redactUrl(target.href), reason }, 'upstream failed');
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${reason}\n`);
+    else res.destroy();
   }
 
   private async tunnel(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One control group per task's browser, so that the kernel bounds what a page can take: its
@@ -20,7 +21,7 @@ export interface TaskCgroup {
   /** 'idle': the group runs only on CPU nobody else wants (a warm browser); 'task': a task's fair share. */
   setPriority(priority: 'idle' | 'task'): void;
   /** Kills what is left in the group and removes it. */
-  remove(): void;
+  remove(): Promise<void>;
 }
 
 export interface CgroupSupport {
@@ -41,10 +42,10 @@ const field = (text: string, name: string): number => Number(new RegExp(`^${name
 
 const pidsIn = (dir: string): number[] => read(path.join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 
-function removeGroup(dir: string): void {
+async function removeGroup(dir: string): Promise<void> {
   if (!existsSync(dir)) return;
   for (const child of readdirSync(dir, { withFileTypes: true })) {
-    if (child.isDirectory()) removeGroup(path.join(dir, child.name));
+    if (child.isDirectory()) await removeGroup(path.join(dir, child.name));
   }
   for (let i = 0; i < 20; i += 1) {
     for (const pid of pidsIn(dir)) {
@@ -59,7 +60,7 @@ function removeGroup(dir: string): void {
       return;
     } catch {
       // Killed processes leave the group a moment later.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      await sleep(50);
     }
   }
 }
@@ -105,9 +106,9 @@ class V1Groups implements CgroupSupport {
       procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
       oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
       pids: () => pidsIn(memory),
-      remove: () => {
-        removeGroup(memory);
-        removeGroup(cpu);
+      remove: async () => {
+        await removeGroup(memory);
+        await removeGroup(cpu);
       },
     };
   }
@@ -135,9 +136,9 @@ class V2Groups implements CgroupSupport {
 }
 
 /** Removes the groups named `prefix-…` that a killed earlier run left under `base`. */
-function removeStale(base: string, prefix: string): void {
+async function removeStale(base: string, prefix: string): Promise<void> {
   for (const child of existsSync(base) ? readdirSync(base, { withFileTypes: true }) : []) {
-    if (child.isDirectory() && child.name.startsWith(`${prefix}-`)) removeGroup(path.join(base, child.name));
+    if (child.isDirectory() && child.name.startsWith(`${prefix}-`)) await removeGroup(path.join(base, child.name));
   }
 }
 
@@ -168,18 +169,18 @@ function prepareV2(base: string): boolean {
  * run left. Undefined when neither layout is open to us (not root and nothing delegated):
  * limits are then not enforced.
  */
-export function openCgroups(prefix: string): CgroupSupport | undefined {
+export async function openCgroups(prefix: string): Promise<CgroupSupport | undefined> {
   const own = ownCgroups();
   if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
     const base = path.join('/sys/fs/cgroup', own.get('') ?? '/');
-    removeStale(base, prefix);
+    await removeStale(base, prefix);
     return prepareV2(base) ? new V2Groups(base, prefix) : undefined;
   }
   const memoryBase = path.join('/sys/fs/cgroup/memory', own.get('memory') ?? '/');
   const cpuBase = path.join('/sys/fs/cgroup/cpu', own.get('cpu') ?? '/');
   if (!existsSync(path.join(memoryBase, 'cgroup.procs')) || !existsSync(path.join(cpuBase, 'cgroup.procs'))) return undefined;
   if (!writable(memoryBase) || !writable(cpuBase)) return undefined;
-  removeStale(memoryBase, prefix);
-  removeStale(cpuBase, prefix);
+  await removeStale(memoryBase, prefix);
+  await removeStale(cpuBase, prefix);
   return new V1Groups(memoryBase, cpuBase, prefix);
 }

@@ -35,10 +35,10 @@ describe('configuration', () => {
 
   it('bounds the cloud browsers: their uids, memory and spares, with clear errors', () => {
     const c = loadConfig({ WEBCAST_MAX_TASKS: '4' });
-    assert.equal(c.browserUids, '2000000000-2000999999');
+    assert.deepEqual(c.browserUids, { first: 2000000000, last: 2000999999 });
     assert.ok(c.pageMemoryMb >= 256 && c.pageMemoryMb <= 2048, `${c.pageMemoryMb} MB`);
     assert.equal(c.browserPool, 1);
-    assert.deepEqual([loadConfig({ WEBCAST_PAGE_MEMORY_MB: '512', WEBCAST_BROWSER_POOL: '0', WEBCAST_BROWSER_UIDS: '300000-300999' })].map((x) => [x.pageMemoryMb, x.browserPool, x.browserUids]), [[512, 0, '300000-300999']]);
+    assert.deepEqual([loadConfig({ WEBCAST_PAGE_MEMORY_MB: '512', WEBCAST_BROWSER_POOL: '0', WEBCAST_BROWSER_UIDS: '300000-300999' })].map((x) => [x.pageMemoryMb, x.browserPool, x.browserUids]), [[512, 0, { first: 300000, last: 300999 }]]);
     assert.throws(() => loadConfig({ WEBCAST_PAGE_MEMORY_MB: '64' }), /WEBCAST_PAGE_MEMORY_MB must be an integer in \[128, 65536\]/);
     assert.throws(() => loadConfig({ WEBCAST_BROWSER_POOL: '9' }), /WEBCAST_BROWSER_POOL must be an integer in \[0, 8\]/);
     for (const bad of ['0-1000', '5000-5010', 'abc', '3000000000-3000001000']) {
