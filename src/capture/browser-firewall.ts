@@ -53,8 +53,11 @@ export interface MediaTarget {
 
 /** Opens the room's media candidates to a task's browser while it publishes. */
 export interface MediaGate {
-  /** Resolves to what closes them again. */
-  open(targets: readonly MediaTarget[]): Promise<() => Promise<void>>;
+  /**
+   * Opens `targets` to the browser running as `uid` alone (another task's browser must not
+   * reach this publication's ports); resolves to what closes them again.
+   */
+  open(targets: readonly MediaTarget[], uid: number | undefined): Promise<() => Promise<void>>;
 }
 
 /** The UDP candidates of an SDP: where a publisher will send. */
@@ -184,10 +187,11 @@ export class BrowserFirewall implements MediaGate {
     await restore(f, stale.map((line) => line.replace(/^-A /, '-D ')));
   }
 
-  async open(targets: readonly MediaTarget[]): Promise<() => Promise<void>> {
+  async open(targets: readonly MediaTarget[], uid: number | undefined): Promise<() => Promise<void>> {
     this.gates += 1;
     const comment = `-m comment --comment "${this.tag}:media${this.gates}"`;
-    const rules = (f: Family) => targets.filter((x) => familyOf(x.address) === f).map((x) => `-A ${ALLOW} -d ${x.address} -p udp -m udp --dport ${x.port} ${comment} -j ACCEPT`);
+    const owner = uid === undefined ? '' : `-m owner --uid-owner ${uid} `;
+    const rules = (f: Family) => targets.filter((x) => familyOf(x.address) === f).map((x) => `-A ${ALLOW} -d ${x.address} -p udp -m udp --dport ${x.port} ${owner}${comment} -j ACCEPT`);
     for (const f of this.families) await restore(f, rules(f));
     let open = true;
     return async () => {

@@ -322,7 +322,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     );
     const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
     this.publication = publication;
-    this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp));
+    this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp), this.browser.uid);
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
     await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), publication.answerSdp);
   }
