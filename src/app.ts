@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { buildApiServer } from './api/server.js';
 import { KeyRing, loadOrCreateGeneratedKey, readKeysFile, type AccessKeyPair, type GeneratedKey } from './api/credentials.js';
 import { SqliteTaskStore } from './store/sqlite-task-store.js';
+import { DataFolderLock } from './store/data-folder-lock.js';
 import { TaskQueue } from './scheduler/task-queue.js';
 import { CallbackDispatcher } from './callbacks/dispatcher.js';
 import { CallbackEndpoints } from './callbacks/endpoints.js';
@@ -57,9 +58,20 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   // service's user alone may enter it (the cloud browsers run as another user).
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
-  const { keys, generatedKey } = loadKeys(config);
-  const endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
-  const store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
+  // Before anything is read, written or started: a second service on this folder starts nothing.
+  const lock = DataFolderLock.acquire(config.dataDir);
+  let store: SqliteTaskStore;
+  let keys: KeyRing;
+  let generatedKey: GeneratedKey | undefined;
+  let endpoints: CallbackEndpoints;
+  try {
+    ({ keys, generatedKey } = loadKeys(config));
+    endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
+    store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const clock = options.taskClock ?? Date.now;
   const metrics = new Metrics((since) => store.countByStatus(since), clock);
   const callbacks = new CallbackDispatcher(store, endpoints, log.child({ module: 'callbacks' }), Date.now, (result) => metrics.callbackDeliveries.inc({ result }));
@@ -72,6 +84,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   } catch (err) {
     await callbacks.stop();
     await store.close();
+    lock.release();
     throw err;
   }
   const runner: TaskRunner = worker?.engine ?? (queue as TaskQueue);
@@ -118,6 +131,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
       await worker?.close();
       await callbacks.stop();
       await store.close();
+      lock.release();
     },
   };
 }

@@ -1,12 +1,26 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { createNode } from './app.js';
+import { DataFolderInUse } from './store/data-folder-lock.js';
+
+/** A start that cannot go on for a reason an operator fixes: said in one line, no stack. */
+class StartError extends Error {}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ level: config.logLevel });
   const node = await createNode(config, log);
-  const address = await node.server.listen({ host: config.host, port: config.port });
+  let address: string;
+  try {
+    address = await node.server.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    // Nothing of this start may stay behind: its Janus, its browsers, its lock.
+    await node.close().catch(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartError(`${config.host}:${config.port} is in use by another program; set WEBCAST_PORT to a free port`);
+    if (code === 'EACCES') throw new StartError(`no permission to listen on ${config.host}:${config.port}; choose a port above 1023 with WEBCAST_PORT`);
+    throw err;
+  }
   log.info({ address, dataDir: config.dataDir }, 'webcast service listening');
   process.stdout.write(`webcast OpenAPI listening on ${address}\n`);
 
@@ -47,6 +61,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`webcast: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  const plain = err instanceof ConfigError || err instanceof DataFolderInUse || err instanceof StartError;
+  process.stderr.write(`webcast: ${plain ? err.message : (err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
-import { spawnService } from '../helpers/process.js';
+import { runToExit, spawnService } from '../helpers/process.js';
 import { pidsWhere } from '../helpers/procfs.js';
 
 const keys = { accessKey: 'AKLEFTOVERS000001', secretKey: 'leftovers-test-secret-key-000001' };
@@ -54,5 +54,46 @@ describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
     const errors = service.output().split('\n').filter((l) => /"level":50|died/.test(l));
     assert.deepEqual(errors, []);
     await waitFor('every Chromium and Janus gone', async () => ours().length === 0, 5000, 100);
+  });
+});
+
+describe('one service per data folder', { timeout: 120_000 }, () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'webcast-lock-'));
+  const otherDir = mkdtempSync(path.join(tmpdir(), 'webcast-lock-other-'));
+  const env = { WEBCAST_WORKER: 'true', WEBCAST_DATA_DIR: dataDir, WEBCAST_ACCESS_KEY: keys.accessKey, WEBCAST_SECRET_KEY: keys.secretKey };
+  const of = (dir: string) => () => pidsWhere((cmd) => cmd.includes(path.join(tmpdir(), `webcast-browsers-${nodeKey(dir)}`)) || cmd.includes(path.join(dir, 'janus')));
+  after(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(otherDir, { recursive: true, force: true });
+  });
+
+  it('a second start on a folder in use exits at once with a clear message and starts nothing; a busy port likewise', async () => {
+    const first = await spawnService(env);
+    try {
+      const running = of(dataDir)().sort();
+      const janusConfig = readdirSync(path.join(dataDir, 'janus')).map((f) => [f, statSync(path.join(dataDir, 'janus', f)).mtimeMs]);
+
+      const second = await runToExit(env);
+      assert.equal(second.code, 1);
+      assert.match(second.output, new RegExp(`another webcast service \\(pid ${first.child.pid}\\) is using the data folder ${dataDir}`));
+      assert.doesNotMatch(second.output, /\n\s+at /, 'one line, no stack trace');
+      assert.deepEqual(of(dataDir)().sort(), running, 'it started no Janus and no Chromium');
+      assert.deepEqual(readdirSync(path.join(dataDir, 'janus')).map((f) => [f, statSync(path.join(dataDir, 'janus', f)).mtimeMs]), janusConfig, 'it left the first one\'s Janus configuration alone');
+      const res = await sdkClient(first.host, keys).get({ AppId: 'app1', RoomId: 'r', TaskId: 'none' });
+      assert.ok(res.ResponseMetadata, 'the first one still answers');
+
+      // Another folder, but the first one's port: it says so and leaves nothing running.
+      const port = new URL(first.url).port;
+      const third = await runToExit({ ...env, WEBCAST_DATA_DIR: otherDir, WEBCAST_PORT: port });
+      assert.equal(third.code, 1);
+      assert.match(third.output, new RegExp(`:${port} is in use by another program; set WEBCAST_PORT`));
+      assert.doesNotMatch(third.output, /\n\s+at /);
+      assert.deepEqual(of(otherDir)(), [], 'its Janus and browsers ended with it');
+    } finally {
+      await first.stop();
+    }
+    // The lock goes with the service: the folder is free again.
+    const again = await spawnService(env);
+    await again.stop();
   });
 });

@@ -37,6 +37,14 @@ function everyPath(round) {
   if (popup) popup.addEventListener('load', () => attempt('popup/' + loads + '/' + round, popup, popup.navigator.mediaDevices));
   else report('no popup');
 }
+// A click is a user gesture: getDisplayMedia's activation and the popup blocker both yield to it.
+document.addEventListener('click', () => {
+  attempt('gesture/' + loads, window, navigator.mediaDevices);
+  const popup = window.open('/blank', 'gesture' + loads);
+  if (!popup) return report('no popup after a gesture');
+  report('popup opened');
+  popup.addEventListener('load', () => attempt('popup-gesture/' + loads, popup, popup.navigator.mediaDevices));
+});
 let round = 0;
 everyPath(round);
 // Keep calls pending all along, so that one is waiting whenever another task starts.
