@@ -10,10 +10,8 @@ import { PAGE_COLOR } from './pages.js';
 const reporter = (page: string) => `
 const report = (what) => fetch('/report?' + new URLSearchParams({ page: ${JSON.stringify(page)}, what }), { method: 'POST', keepalive: true }).catch(() => {});`;
 
-/** Asks for a capture through every path a page has; reports tried / refused / pending / GOT. */
-const thiefPage = `<!doctype html><title>thief</title><body style="margin:0;background:#222"><script>
-${reporter('thief')}
-const loads = Number(sessionStorage.getItem('loads') || 0) + 1; sessionStorage.setItem('loads', String(loads));
+/** One capture request in `realm`; reports tried / refused / pending / GOT. */
+const attemptScript = `
 function attempt(label, realm, mediaDevices) {
   report('tried ' + label);
   const pending = setTimeout(() => report('pending ' + label), 4000);
@@ -23,7 +21,13 @@ function attempt(label, realm, mediaDevices) {
   catch (e) { clearTimeout(pending); report('refused ' + label + ' ' + e.name); return; }
   call.then((s) => { clearTimeout(pending); report('GOT ' + label + ' ' + s.getVideoTracks()[0].label + ' ' + JSON.stringify(s.getVideoTracks()[0].getSettings())); },
             (e) => { clearTimeout(pending); report('refused ' + label + ' ' + e.name); });
-}
+}`;
+
+/** Asks for a capture through every path a page has, again and again, across a reload and a navigation. */
+const thiefPage = `<!doctype html><title>thief</title><body style="margin:0;background:#222"><script>
+${reporter('thief')}
+${attemptScript}
+const loads = Number(sessionStorage.getItem('loads') || 0) + 1; sessionStorage.setItem('loads', String(loads));
 function everyPath(round) {
   attempt('prototype/' + loads + '/' + round, window, navigator.mediaDevices);
   if (navigator.mediaDevices.getDisplayMedia) {
@@ -37,20 +41,30 @@ function everyPath(round) {
   if (popup) popup.addEventListener('load', () => attempt('popup/' + loads + '/' + round, popup, popup.navigator.mediaDevices));
   else report('no popup');
 }
-// A click is a user gesture: getDisplayMedia's activation and the popup blocker both yield to it.
-document.addEventListener('click', () => {
-  attempt('gesture/' + loads, window, navigator.mediaDevices);
-  const popup = window.open('/blank', 'gesture' + loads);
-  if (!popup) return report('no popup after a gesture');
-  report('popup opened');
-  popup.addEventListener('load', () => attempt('popup-gesture/' + loads, popup, popup.navigator.mediaDevices));
-});
 let round = 0;
 everyPath(round);
 // Keep calls pending all along, so that one is waiting whenever another task starts.
 setInterval(() => everyPath(++round), 2000);
 if (loads === 1) setTimeout(() => location.reload(), 5000);
 if (loads === 2) setTimeout(() => { location.href = '/thief?navigated'; }, 5000);
+</script></body>`;
+
+/**
+ * Asks only once clicked: a click is a user gesture, which getDisplayMedia's activation check
+ * and the popup blocker both yield to. (A pending request blocks a tab's input, so this thief
+ * asks nothing before.)
+ */
+const gestureThiefPage = `<!doctype html><title>gesture</title><body style="margin:0;background:#222"><script>
+${reporter('gesture')}
+${attemptScript}
+document.addEventListener('click', () => {
+  attempt('gesture', window, navigator.mediaDevices);
+  const popup = window.open('/blank', 'gesture');
+  if (!popup) return report('no popup after a gesture');
+  report('popup opened');
+  popup.addEventListener('load', () => attempt('popup-gesture', popup, popup.navigator.mediaDevices));
+});
+report('ready');
 </script></body>`;
 
 /** Allocates and touches memory without end. */
@@ -195,6 +209,8 @@ export async function startHostileServer(host: string): Promise<HostileServer> {
         return res.writeHead(204).end();
       case '/thief':
         return html(thiefPage);
+      case '/gesture-thief':
+        return html(gestureThiefPage);
       case '/blank':
         return html('<!doctype html><title>blank</title>');
       case '/memory':
