@@ -25,7 +25,12 @@ export interface VerifyOptions {
   keys: KeyRing;
   now: number;
   maxClockSkewMs: number;
+  /** The node's region (WEBCAST_REGION): the only one a credential scope may name. */
+  region: string;
 }
+
+/** The service name every official SDK signs this API's requests for. */
+export const SIGNING_SERVICE = 'rtc';
 
 /** The parts of a signature, from either the Authorization header or the query string. */
 interface Credential {
@@ -36,13 +41,15 @@ interface Credential {
   signature: string;
   /** Query form only: seconds the signed URL stays valid. */
   expiresSec?: number;
-  /** Query-string parameters that carry the signature and are left out of the canonical query. */
-  excludeFromQuery: ReadonlySet<string>;
+  /** Query form only: the canonical queries the signer may have signed (see fromQuery). */
+  queryForms: readonly ((pairs: QueryPairs) => QueryPairs)[];
   bodyHash: string;
 }
 
-const QUERY_SIGNATURE_PARAMS = new Set(['X-Signature', 'X-SignedQueries']);
 const DEFAULT_URL_EXPIRY_SEC = 900;
+/** The longest a presigned URL may stay valid: 7 days, as for the vendor's own. */
+const MAX_URL_EXPIRY_SEC = 7 * 24 * 3600;
+const everyPair = (pairs: QueryPairs): QueryPairs => pairs;
 
 const headerValue = (h: IncomingHttpHeaders, name: string): string | undefined => {
   const v = h[name];
@@ -80,12 +87,20 @@ function fromAuthorizationHeader(auth: string, headers: IncomingHttpHeaders, bod
     xDate,
     signedHeaders: (fields.get('SignedHeaders') ?? '').split(';').map((h) => h.trim().toLowerCase()).filter(Boolean),
     signature,
-    excludeFromQuery: new Set(),
+    queryForms: [everyPair],
     bodyHash,
   };
 }
 
-function fromQuery(query: Map<string, string>, bodyHash: string): Credential {
+/**
+ * A presigned URL signs every parameter but X-Signature. The official SDKs differ only in
+ * X-SignedQueries: the Node SDK adds it after signing (so it is not signed), the Go and Python
+ * SDKs before (so it is). Either way no parameter can be added to a signed URL unnoticed.
+ */
+const withoutSignature = (pairs: QueryPairs): QueryPairs => pairs.filter(([k]) => k !== 'X-Signature');
+const withoutSignedQueries = (pairs: QueryPairs): QueryPairs => pairs.filter(([k]) => k !== 'X-Signature' && k !== 'X-SignedQueries');
+
+function fromQuery(query: Map<string, string>, bodyHash: string, hasBody: boolean): Credential {
   const algorithm = query.get('X-Algorithm');
   if (algorithm !== undefined && algorithm !== ALGORITHM) {
     throw new ApiError('MissingAuthenticationToken', `X-Algorithm must be ${ALGORITHM}`);
@@ -96,17 +111,33 @@ function fromQuery(query: Map<string, string>, bodyHash: string): Credential {
   if (!xDate) throw new ApiError('InvalidTimestamp', 'the X-Date query parameter is missing');
   const expires = query.get('X-Expires');
   const expiresSec = expires === undefined ? DEFAULT_URL_EXPIRY_SEC : Number(expires);
-  if (!Number.isInteger(expiresSec) || expiresSec < 1) throw new ApiError('InvalidTimestamp', 'X-Expires must be a positive number of seconds');
+  if (!Number.isInteger(expiresSec) || expiresSec < 1 || expiresSec > MAX_URL_EXPIRY_SEC) {
+    throw new ApiError('InvalidTimestamp', `X-Expires must be a whole number of seconds in [1, ${MAX_URL_EXPIRY_SEC}] (7 days), got "${expires ?? ''}"`);
+  }
+  // X-NotSignBody leaves the body out of the signature: anyone holding the URL could send any
+  // body with it (one presigned StartWebcast, many different tasks).
+  if (query.has('X-NotSignBody') && hasBody) {
+    throw new ApiError('SignatureDoesNotMatch', 'a presigned URL with X-NotSignBody does not sign a body, so it cannot carry one; sign a request with a body in the Authorization header');
+  }
   return {
     ...parseScope(query.get('X-Credential') ?? ''),
     xDate,
     signedHeaders: (query.get('X-SignedHeaders') ?? '').split(';').map((h) => h.trim().toLowerCase()).filter(Boolean),
     signature,
     expiresSec,
-    excludeFromQuery: QUERY_SIGNATURE_PARAMS,
+    queryForms: query.has('X-SignedQueries') ? [withoutSignature, withoutSignedQueries] : [withoutSignature],
     // A presigned URL may leave the body out of the signature, as the vendor's SDKs do.
     bodyHash: query.has('X-NotSignBody') ? sha256Hex('') : bodyHash,
   };
+}
+
+function checkScope(c: Credential, o: VerifyOptions): void {
+  if (c.scope.service !== SIGNING_SERVICE) {
+    throw new ApiError('SignatureDoesNotMatch', `the credential scope names the service "${c.scope.service}"; requests to this API are signed for the service "${SIGNING_SERVICE}"`);
+  }
+  if (c.scope.region !== o.region) {
+    throw new ApiError('SignatureDoesNotMatch', `the credential scope names the region "${c.scope.region}"; this service signs in the region "${o.region}" (WEBCAST_REGION)`);
+  }
 }
 
 function checkTime(c: Credential, o: VerifyOptions): void {
@@ -133,9 +164,10 @@ export function verifyRequest(req: SignedRequest, o: VerifyOptions): AccessKeyPa
   const authorization = headerValue(req.headers, 'authorization');
   let c: Credential;
   if (authorization) c = fromAuthorizationHeader(authorization, req.headers, bodyHash);
-  else if (query.has('X-Credential')) c = fromQuery(query, bodyHash);
+  else if (query.has('X-Credential')) c = fromQuery(query, bodyHash, req.body.length > 0);
   else throw new ApiError('MissingAuthenticationToken', 'the request is not signed: no Authorization header and no X-Credential query parameter');
 
+  checkScope(c, o);
   checkTime(c, o);
   const pair = o.keys.find(c.accessKey);
   if (!pair) throw new ApiError('InvalidAccessKey', `the access key ${c.accessKey} is not known`);
@@ -150,16 +182,11 @@ export function verifyRequest(req: SignedRequest, o: VerifyOptions): AccessKeyPa
     if (value === undefined) throw new ApiError('SignatureDoesNotMatch', `the signed header ${name} is not in the request`);
     headers.set(name, value);
   }
-  const canonical = canonicalRequest({
-    method: req.method,
-    path: req.path,
-    query: req.query.filter(([k]) => !c.excludeFromQuery.has(k)),
-    headers,
-    signedHeaders: c.signedHeaders,
-    bodyHash: c.bodyHash,
+  const matches = c.queryForms.some((form) => {
+    const canonical = canonicalRequest({ method: req.method, path: req.path, query: form(req.query), headers, signedHeaders: c.signedHeaders, bodyHash: c.bodyHash });
+    return signaturesEqual(computeSignature(pair.secretKey, c.xDate, c.scope, canonical), c.signature);
   });
-  const expected = computeSignature(pair.secretKey, c.xDate, c.scope, canonical);
-  if (!signaturesEqual(expected, c.signature)) {
+  if (!matches) {
     throw new ApiError('SignatureDoesNotMatch', 'the request signature we calculated does not match the signature you provided; check your secret key and signing method');
   }
   return pair;

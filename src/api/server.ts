@@ -159,7 +159,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         headers: req.headers,
         body: req.body instanceof Buffer ? req.body : Buffer.alloc(0),
       },
-      { keys: deps.keys, now: clock(), maxClockSkewMs: deps.maxClockSkewMs },
+      { keys: deps.keys, now: clock(), maxClockSkewMs: deps.maxClockSkewMs, region: deps.region },
     );
   };
 

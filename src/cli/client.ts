@@ -5,6 +5,8 @@ export interface Connection {
   endpoint: string;
   accessKey: string;
   secretKey: string;
+  /** The region requests are signed for: the service's WEBCAST_REGION. */
+  region: string;
   version: string;
 }
 
@@ -53,7 +55,7 @@ export async function callApi(c: Connection, action: string, method: 'GET' | 'PO
   } else {
     body = JSON.stringify(params);
   }
-  const headers = signRequest({ method, url, body, accessKey: c.accessKey, secretKey: c.secretKey, headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {} });
+  const headers = signRequest({ method, url, body, accessKey: c.accessKey, secretKey: c.secretKey, region: c.region, headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {} });
   let res: Response;
   try {
     res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) });

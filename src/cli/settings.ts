@@ -20,7 +20,9 @@ export interface ConnectionFlags {
 }
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8080';
-const fileSchema = z.object({ endpoint: z.string().optional(), accessKey: z.string().optional(), secretKey: z.string().optional() });
+const fileSchema = z.object({ endpoint: z.string().optional(), accessKey: z.string().optional(), secretKey: z.string().optional(), region: z.string().optional() });
+/** The region requests are signed for; the service's WEBCAST_REGION. */
+const DEFAULT_REGION = 'cn-north-1';
 
 export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
   return path.join(env.XDG_CONFIG_HOME || path.join(homedir(), '.config'), 'webcast', 'cli.json');
@@ -58,5 +60,6 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
       `no ${accessKey ? 'secret key' : 'access key'}: set WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY, pass --access-key and --secret-key, or write them to ${configFile}`,
     );
   }
-  return { endpoint, accessKey, secretKey, version: flags.apiVersion ?? '2020-12-01' };
+  const region = (env.WEBCAST_REGION || undefined) ?? fromFile.region ?? DEFAULT_REGION;
+  return { endpoint, accessKey, secretKey, region, version: flags.apiVersion ?? '2020-12-01' };
 }

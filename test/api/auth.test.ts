@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Signer } from '@volcengine/openapi';
 import { signRequest } from '../../src/api/signature.js';
 import { ACCESS_KEY, SECRET_KEY, sdkClient, startTestNode, validStart, type ApiResponse, type TestNode } from '../helpers/node.js';
+import { goPresignedQuery, pythonPresignedQuery, type PresignInput } from '../helpers/vendor-presign.js';
 
 const MINUTE = 60_000;
 const BOUND_KEY = { accessKey: 'AKBOUNDTOAPPA0001', secretKey: 'bound-secret-key-for-app-a-only' };
@@ -112,6 +113,61 @@ describe('request signatures and access keys', () => {
     const tampered = signed.replace('TaskId=task1', 'TaskId=task2');
     assert.notEqual(tampered, signed);
     assert.equal((await errorOf(await fetch(`${t.url}/?${tampered}`))).code, 'SignatureDoesNotMatch');
+  });
+
+  const presign = (form: 'go' | 'python', over: Partial<PresignInput> = {}) =>
+    (form === 'go' ? goPresignedQuery : pythonPresignedQuery)({ method: 'GET', params: { Action: 'GetWebCastTask', Version: '2020-12-01', ...task }, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, ...over });
+
+  for (const form of ['go', 'python'] as const) {
+    it(`accepts a presigned URL made as the official ${form === 'go' ? 'Go' : 'Python'} SDK makes it (X-SignedQueries signed), and refuses it with a parameter added or changed`, async () => {
+      for (const sessionToken of [undefined, 'sts-token-1']) {
+        const signed = presign(form, { sessionToken });
+        assert.match(signed, /X-SignedQueries=/);
+        const res = await fetch(`${t.url}/?${signed}`);
+        const body = (await res.json()) as ApiResponse;
+        assert.equal(res.status, 200, `${form} ${sessionToken ?? ''}: ${JSON.stringify(body)}`);
+        assert.ok((body.Result as { WebCastTask?: { Status: number } }).WebCastTask?.Status);
+        // A parameter nobody signed, even one the X-SignedQueries list does not name.
+        for (const tampered of [`${signed}&TaskId=task2`, `${signed}&Extra=1`, signed.replace('TaskId=task1', 'TaskId=task2'), signed.replace(/X-SignedQueries=[^&]*/, 'X-SignedQueries=Action')]) {
+          assert.equal((await errorOf(await fetch(`${t.url}/?${tampered}`))).code, 'SignatureDoesNotMatch', tampered);
+        }
+      }
+    });
+  }
+
+  it('refuses a signature made for another service or region, in both forms', async () => {
+    for (const scope of [{ service: 'iam' }, { region: 'us-east-1' }]) {
+      const e = await errorOf(await fetch(`${t.url}/?${presign('go', scope)}`));
+      assert.deepEqual([e.status, e.code], [401, 'SignatureDoesNotMatch']);
+      assert.match(e.message, scope.service ? /service "iam".*"rtc"/ : /region "us-east-1".*"cn-north-1" \(WEBCAST_REGION\)/);
+      const url = new URL(`${t.url}/?Action=GetWebCastTask&Version=2020-12-01&AppId=app1&RoomId=room1&TaskId=task1`);
+      const headers = signRequest({ method: 'GET', url, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, ...scope });
+      assert.equal((await errorOf(await fetch(url, { headers }))).code, 'SignatureDoesNotMatch');
+    }
+  });
+
+  it('refuses a presigned URL valid for more than 7 days', async () => {
+    const query = { Action: 'GetWebCastTask', Version: '2020-12-01', ...task };
+    const sign = (expires: string) => new Signer({ region: 'cn-north-1', method: 'GET', params: { ...query, 'X-Expires': expires }, pathname: '/' }, 'rtc').getSignUrl({ accessKeyId: ACCESS_KEY, secretKey: SECRET_KEY });
+    assert.equal((await fetch(`${t.url}/?${sign('604800')}`)).status, 200);
+    for (const expires of ['604801', '999999999']) {
+      const e = await errorOf(await fetch(`${t.url}/?${sign(expires)}`));
+      assert.deepEqual([e.status, e.code], [403, 'InvalidTimestamp']);
+      assert.match(e.message, /X-Expires must be a whole number of seconds in \[1, 604800\] \(7 days\)/);
+    }
+  });
+
+  it('refuses a body on a presigned URL that does not sign one (X-NotSignBody), and creates nothing', async () => {
+    const query = { Action: 'StartWebcast', Version: '2020-12-01' };
+    const signed = new Signer({ region: 'cn-north-1', method: 'POST', params: query, pathname: '/' }, 'rtc').getSignUrl({ accessKeyId: ACCESS_KEY, secretKey: SECRET_KEY });
+    assert.match(signed, /X-NotSignBody=/);
+    for (const taskId of ['unsigned-1', 'unsigned-2']) {
+      const res = await fetch(`${t.url}/?${signed}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(validStart({ TaskId: taskId })) });
+      const e = await errorOf(res);
+      assert.deepEqual([e.status, e.code], [401, 'SignatureDoesNotMatch']);
+      assert.match(e.message, /X-NotSignBody/);
+      assert.equal((await sdkClient(t.host).get({ ...task, TaskId: taskId })).ResponseMetadata.Error?.Code, 'InvalidParameter.ErrorActiveTaskNotFound');
+    }
   });
 
   it('accepts a request signed the way the official Go SDK does: content-type, host and every X- header', async () => {
