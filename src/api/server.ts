@@ -1,3 +1,5 @@
+import { STATUS_CODES, maxHeaderSize } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
@@ -65,6 +67,34 @@ const queryOf = (req: FastifyRequest): Record<string, string | undefined> =>
 
 
 
+/** A Start refused for a full node may try again after about this long: tasks end in minutes. */
+export const CAPACITY_RETRY_AFTER_SEC = 30;
+
+/**
+ * What Node's HTTP parser refuses before any route runs (a request line and headers over
+ * its limit, bytes that are not HTTP, a request that took too long) is answered in the API's
+ * envelope too, on the raw socket, as Fastify's default handler would answer it bare.
+ */
+function clientErrorHandler(region: string, clock: Clock) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, `the request line and headers are larger than ${maxHeaderSize / 1024} KiB; no action takes a query that long`]
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'the request did not arrive in time']
+          : [400, 'the request is not valid HTTP/1.1'];
+    const meta = { RequestId: newRequestId(clock()), Action: '', Version: '', Service: 'rtc' as const, Region: region };
+    const body = JSON.stringify(errorBody(meta, new ApiError('InvalidParameter', message)));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  };
+}
+
 /** The OpenAPI gateway: one route, `/`, dispatched on the Action in the query string. */
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? Date.now;
@@ -73,6 +103,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     // Our own access log line below leaves out query strings (signatures) and bodies (SourceURL).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    clientErrorHandler: clientErrorHandler(deps.region, clock),
   });
 
   // Signatures cover the raw bytes, so bodies stay raw until the action parses them.
@@ -107,6 +138,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       if (apiError.code === 'InternalError') req.log.error({ err: error, requestId: req.call.meta.RequestId }, 'request failed');
     }
     req.call.errorCode = apiError.code;
+    if (apiError.code === 'FlowLimitExceeded.TaskNumberOverLimit') void reply.header('Retry-After', String(CAPACITY_RETRY_AFTER_SEC));
     return reply.code(apiError.statusCode).send(errorBody(req.call.meta, apiError));
   });
 

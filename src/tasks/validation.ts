@@ -30,9 +30,21 @@ export class RequestError extends Error {
 const ID_RULE = 'must be 1 to 128 characters of a-z, A-Z, 0-9, _ @ - .';
 const id = z.string({ error: `must be a string: ${ID_RULE}` }).regex(/^[a-zA-Z0-9_@\-.]{1,128}$/, { error: ID_RULE });
 
+/** C0 controls and DEL: a URL parser drops TAB, CR and LF silently, so what ran would not be what was stored. */
+// eslint-disable-next-line no-control-regex -- these characters are the point of the rule
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Half of a UTF-16 pair on its own (JSON's "\ud800"): no character at all; stored, it comes back as U+FFFD. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Text that is what it says: no control characters, no lone surrogates. */
+const text = (what: string) =>
+  z
+    .string({ error: `must be a string holding ${what}` })
+    .refine((v) => !CONTROL.test(v), { error: 'must not hold control characters (NUL, TAB, CR, LF, …); percent-encode them in a URL' })
+    .refine((v) => !LONE_SURROGATE.test(v), { error: 'must be valid Unicode: it holds half of a UTF-16 surrogate pair' });
+
 const MAX_URL_LENGTH = 1024;
-const sourceUrl = z
-  .string({ error: 'must be a string holding an http(s) URL' })
+const sourceUrl = text('an http(s) URL')
   .max(MAX_URL_LENGTH, { error: `must be at most ${MAX_URL_LENGTH} characters` })
   .refine(isHttpUrl, { error: 'must be an absolute http:// or https:// URL with a host' });
 
@@ -87,7 +99,7 @@ const startWebcast = z.object({
   TaskId: id,
   UserId: id,
   SourceURL: sourceUrl,
-  BusinessId: optional(z.string({ error: 'must be a string' }).max(128, { error: 'must be at most 128 characters' })),
+  BusinessId: optional(text('text').max(128, { error: 'must be at most 128 characters' })),
   MaxRunningTime: optional(intInOrUnset(10, 86_400, ' seconds')),
   VideoSolutions: optional(z.array(videoSolution, { error: 'must be an array' }).max(2, { error: 'must have at most 2 entries' })),
   MonitorConfig: optional(monitorConfig),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { signRequest } from '../../src/api/signature.js';
-import { ACCESS_KEY, SECRET_KEY, sdkClient, startTestNode, validStart, type ApiResponse, type TestNode, queueOf } from '../helpers/node.js';
+import { sdkClient, signedFetch, startTestNode, validStart, type ApiResponse, type TestNode, queueOf } from '../helpers/node.js';
+import net from 'node:net';
 
 const long = (n: number): string => 'a'.repeat(n);
 
@@ -19,6 +19,12 @@ const invalidStarts: [string, Record<string, unknown>, string, RegExp][] = [
   ['SourceURL ftp', validStart({ SourceURL: 'ftp://example.com/file' }), 'InvalidParameter', /SourceURL must be an absolute http/],
   ['SourceURL javascript', validStart({ SourceURL: 'javascript:alert(1)' }), 'InvalidParameter', /SourceURL must be an absolute http/],
   ['SourceURL relative', validStart({ SourceURL: '/slides' }), 'InvalidParameter', /SourceURL must be an absolute http/],
+  ['SourceURL with a NUL', validStart({ SourceURL: 'https://example.com/a\u0000b' }), 'InvalidParameter', /SourceURL must not hold control characters/],
+  ['SourceURL with a TAB', validStart({ SourceURL: 'https://exam\tple.com/' }), 'InvalidParameter', /SourceURL must not hold control characters/],
+  ['SourceURL with CR LF', validStart({ SourceURL: 'https://example.com/?a=1\r\nX-Injected: 1' }), 'InvalidParameter', /SourceURL must not hold control characters/],
+  ['SourceURL with a lone surrogate', validStart({ SourceURL: 'https://example.com/\ud800' }), 'InvalidParameter', /SourceURL must be valid Unicode/],
+  ['BusinessId with a lone surrogate', validStart({ BusinessId: 'course-\udc00' }), 'InvalidParameter', /BusinessId must be valid Unicode/],
+  ['BusinessId with a control character', validStart({ BusinessId: 'course\u001b[31m' }), 'InvalidParameter', /BusinessId must not hold control characters/],
   ['MaxRunningTime 9', validStart({ MaxRunningTime: 9 }), 'InvalidParameter', /MaxRunningTime must be 0 \(the default\) or an integer in \[10, 86400\]/],
   ['MaxRunningTime 86401', validStart({ MaxRunningTime: 86401 }), 'InvalidParameter', /MaxRunningTime must be 0 \(the default\) or an integer in \[10, 86400\]/],
   ['MaxRunningTime 60.5', validStart({ MaxRunningTime: 60.5 }), 'InvalidParameter', /MaxRunningTime must be 0 \(the default\) or an integer/],
@@ -153,6 +159,25 @@ describe('validation of StartWebcast, StopWebcast and GetWebCastTask', () => {
     assert.match(((await res.json()) as ApiResponse).ResponseMetadata.Error?.Message ?? '', /64 KiB/);
   });
 
+  it('answers in its envelope what the HTTP parser refuses: a 40 KiB query (431), bytes that are not HTTP (400); and goes on answering', async () => {
+    const res = await fetch(`${t.url}/?Action=GetWebCastTask&Version=2020-12-01&AppId=${long(40 * 1024)}`);
+    assert.equal(res.status, 431);
+    const body = (await res.json()) as ApiResponse;
+    assert.equal(body.ResponseMetadata.Error?.Code, 'InvalidParameter');
+    assert.match(body.ResponseMetadata.Error?.Message ?? '', /larger than 16 KiB/);
+    assert.match(body.ResponseMetadata.RequestId, /\w{8,}/);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(t.url).port), '127.0.0.1', () => socket.write('\x00\x01GARBAGE / HTTP/9\r\n\r\n'));
+      let out = '';
+      socket.on('data', (d: Buffer) => (out += d.toString()));
+      socket.on('end', () => resolve(out));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.equal((JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ApiResponse).ResponseMetadata.Error?.Code, 'InvalidParameter');
+    assert.equal((await api.get({ AppId: 'app1', RoomId: 'room1', TaskId: 'none' })).ResponseMetadata.Error?.Code, 'InvalidParameter.ErrorActiveTaskNotFound');
+  });
+
   it('wants Start and Stop as POST and names the method when they come as GET', async () => {
     const res = await signedFetch(t, 'GET', 'StartWebcast', undefined);
     const body = (await res.json()) as ApiResponse;
@@ -172,8 +197,3 @@ describe('validation of StartWebcast, StopWebcast and GetWebCastTask', () => {
   });
 });
 
-function signedFetch(t: TestNode, method: 'GET' | 'POST', action: string, body: string | undefined): Promise<Response> {
-  const url = new URL(`${t.url}/?Action=${action}&Version=2020-12-01`);
-  const headers = signRequest({ method, url, body, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, headers: { 'Content-Type': 'application/json' } });
-  return fetch(url, { method, headers, body });
-}

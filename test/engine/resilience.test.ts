@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { getTask, sdkClient, signedFetch, startTestNode, waitFor, type ApiResponse, type TestNode } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
 
@@ -24,8 +24,10 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
       assert.equal((await api.start(body('a'))).Result, 'ok');
       await waitFor('a on air', async () => (await getTask(t.host, key('a')))?.Status === 2);
       assert.equal((await api.start(body('b'))).Result, 'ok');
-      const full = await api.start(body('c'));
-      assert.equal(full.ResponseMetadata.Error?.Code, 'FlowLimitExceeded.TaskNumberOverLimit');
+      const full = await signedFetch(t, 'POST', 'StartWebcast', JSON.stringify(body('c')));
+      assert.equal(full.status, 429);
+      assert.equal(full.headers.get('retry-after'), '30', 'a refused Start says when to try again');
+      assert.equal(((await full.json()) as ApiResponse).ResponseMetadata.Error?.Code, 'FlowLimitExceeded.TaskNumberOverLimit');
       assert.equal((await getTask(t.host, key('c'))), undefined, 'a refused task leaves nothing behind');
       assert.match((await api.start(body('b'))).Result as string, /has been started/);
       await new Promise((r) => setTimeout(r, 1500));

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { Clock } from '../../src/tasks/ports.js';
 import type { TaskQueue } from '../../src/scheduler/task-queue.js';
+import { signRequest } from '../../src/api/signature.js';
 
 export const ACCESS_KEY = 'AKTESTKEY0000000001';
 export const SECRET_KEY = 'test-secret-key-that-is-long-enough';
@@ -134,4 +135,11 @@ export interface WebCastTaskView {
 export async function getTask(host: string, key: { AppId: string; RoomId: string; TaskId: string }): Promise<WebCastTaskView | undefined> {
   const res = await sdkClient(host).get(key);
   return (res.Result as { WebCastTask?: WebCastTaskView } | undefined)?.WebCastTask;
+}
+
+/** A request signed in the header form, sent as is: for what the SDK client does not show (status, headers). */
+export function signedFetch(t: TestNode, method: 'GET' | 'POST', action: string, body: string | undefined): Promise<Response> {
+  const url = new URL(`${t.url}/?Action=${action}&Version=2020-12-01`);
+  const headers = signRequest({ method, url, body, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, headers: { 'Content-Type': 'application/json' } });
+  return fetch(url, { method, headers, body });
 }
