@@ -13,6 +13,8 @@ export const EGRESS_HEADER = 'x-webcast-egress';
  * connects to the very address it checked. Chromium is started with it as its proxy and with
  * no implicit loopback bypass.
  */
+const hostKey = (host: string): string => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+
 export class EgressProxy {
   private readonly server = http.createServer();
   private readonly sockets = new Set<Socket>();
@@ -56,20 +58,21 @@ export class EgressProxy {
     end();
   }
 
+  /** Why the last request to `host` failed; an IPv6 host with or without its brackets (URL.hostname keeps them). */
   failureFor(host: string): string | undefined {
-    return this.failures.get(host.toLowerCase());
+    return this.failures.get(hostKey(host));
   }
 
   private remember(host: string, reason: string): void {
     if (this.failures.size > 1000) this.failures.clear();
-    this.failures.set(host.toLowerCase(), reason);
+    this.failures.set(hostKey(host), reason);
   }
 
   private async check(host: string): Promise<{ address: string } | { status: number; reason: string }> {
     const result = await this.policy.resolve(host);
     if ('address' in result) return result;
     const reason = 'refused' in result ? result.refused : result.failed;
-    this.remember(host.replace(/^\[|\]$/g, ''), reason);
+    this.remember(host, reason);
     if ('refused' in result) this.log.info({ host, reason }, 'cloud browser request refused');
     else this.log.debug({ host, reason }, 'cloud browser request failed');
     return { status: 'refused' in result ? 403 : 502, reason };

@@ -90,6 +90,10 @@ describe('the egress policy and proxy (SSRF guard)', () => {
     assert.equal(await connectVia(proxy, '10.0.0.1:443'), 403);
     assert.equal(await connectVia(proxy, '169.254.169.254:80'), 403);
     assert.equal(await connectVia(proxy, `[::1]:${sitePort}`), 403);
+    // The reason a failed task gives, looked up by its URL's hostname, brackets and all.
+    assert.match(proxies.at(-1)?.failureFor(new URL(`https://[::1]:${sitePort}/`).hostname) ?? '', /::1 is a loopback address/);
+    assert.equal((await viaProxy(proxy, 'http://[fd00::7]/')).status, 403);
+    assert.match(proxies.at(-1)?.failureFor(new URL('http://[FD00::7]/').hostname) ?? '', /fd00::7 is a/);
     assert.equal(await connectVia(proxy, `127.0.0.1:${sitePort}`), 403);
     const open = await proxyWith(['127.0.0.1']);
     assert.equal(await connectVia(open, `127.0.0.1:${sitePort}`), 200);
