@@ -15,7 +15,8 @@ import { Metrics } from './metrics.js';
 import { TaskService } from './tasks/service.js';
 import type { Clock, TaskRunner, TaskStore } from './tasks/ports.js';
 import { startWorker, type Worker } from './worker.js';
-import { TaskStatus } from './tasks/types.js';
+import { TaskStatus, taskKeyOf } from './tasks/types.js';
+import { ResumeGuard } from './tasks/resume-guard.js';
 import { consoleRoutes } from './console/routes.js';
 import { TokenSigner } from './console/tokens.js';
 import { ViewerRegistry } from './console/viewers.js';
@@ -91,9 +92,11 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   const tasks = new TaskService(store, runner, clock);
 
   // Tasks that were active when this node last stopped are this node's again.
+  const resumes = new ResumeGuard(store, runner, clock, config.resumeStableMs);
   const active = await store.list({ statuses: [TaskStatus.NotStarted, TaskStatus.Running] });
-  for (const task of active.reverse()) await runner.submit(task);
-  if (active.length > 0) log.info({ resumed: active.length }, 'resumed the tasks that were active before the restart');
+  const { resumed, failed } = await resumes.resume(active.reverse());
+  if (resumed.length > 0) log.info({ resumed: resumed.length }, 'resumed the tasks that were active before the restart');
+  for (const task of failed) log.error({ task: taskKeyOf(task), reason: task.StopReason, detail: task.FailureDetail }, 'task failed instead of being resumed');
 
   const server = await buildApiServer({
     tasks,
@@ -129,6 +132,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
       await server.close();
       await viewers?.closeAll();
       await worker?.close();
+      await resumes.close();
       await callbacks.stop();
       await store.close();
       lock.release();

@@ -58,6 +58,8 @@ export interface Config {
   callbacksFile: string | undefined;
   /** Reschedules of a task (a fresh browser context) before it fails. */
   maxReschedules: number;
+  /** A resumed task that saw its node die within this long, three times running, is failed. */
+  resumeStableMs: number;
   /** One callback URL and secret for every AppId the file does not name. */
   callbackUrl: string | undefined;
   callbackSecret: string | undefined;
@@ -91,6 +93,7 @@ const fileSchema = z
     WEBCAST_VIDEO_DELAY_MS: z.union([z.string(), z.number()]),
     WEBCAST_CALLBACKS_FILE: z.string(),
     WEBCAST_MAX_RESCHEDULES: z.union([z.string(), z.number()]),
+    WEBCAST_RESUME_STABLE_SECONDS: z.union([z.string(), z.number()]),
     WEBCAST_CALLBACK_URL: z.string(),
     WEBCAST_CALLBACK_SECRET: z.string(),
   })
@@ -232,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     videoDelayMs: boundedInt('WEBCAST_VIDEO_DELAY_MS', get('WEBCAST_VIDEO_DELAY_MS'), DEFAULT_VIDEO_DELAY_MS, 0, 500),
     callbacksFile: get('WEBCAST_CALLBACKS_FILE') || undefined,
     maxReschedules: nonNegativeInt('WEBCAST_MAX_RESCHEDULES', get('WEBCAST_MAX_RESCHEDULES'), 3),
+    resumeStableMs: boundedInt('WEBCAST_RESUME_STABLE_SECONDS', get('WEBCAST_RESUME_STABLE_SECONDS'), 60, 1, 3600) * 1000,
     callbackUrl: get('WEBCAST_CALLBACK_URL') || undefined,
     callbackSecret: get('WEBCAST_CALLBACK_SECRET') || undefined,
   };

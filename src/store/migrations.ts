@@ -60,4 +60,18 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX callbacks_pending ON callbacks (state, next_attempt_at);
     `,
   },
+  {
+    version: 3,
+    name: 'resumes',
+    sql: `
+      CREATE TABLE resumes (
+        app_id       TEXT    NOT NULL,
+        room_id      TEXT    NOT NULL,
+        task_id      TEXT    NOT NULL,
+        resumed_at   INTEGER,
+        quick_deaths INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (app_id, room_id, task_id)
+      );
+    `,
+  },
 ];

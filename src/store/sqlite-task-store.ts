@@ -275,6 +275,32 @@ export class SqliteTaskStore implements TaskStore {
       .map(callbackFromRow);
   }
 
+  async noteResume(key: TaskKey, now: number): Promise<number> {
+    const run = this.db.transaction((): number => {
+      const row = this.db
+        .prepare<ReturnType<typeof keyParams>, { resumed_at: number | null; quick_deaths: number }>(`SELECT resumed_at, quick_deaths FROM resumes WHERE ${KEY_MATCH}`)
+        .get(keyParams(key));
+      // Still marked as resuming: the start that resumed it last died before it settled.
+      const deaths = row ? row.quick_deaths + (row.resumed_at === null ? 0 : 1) : 0;
+      this.db
+        .prepare(
+          `INSERT INTO resumes (app_id, room_id, task_id, resumed_at, quick_deaths) VALUES (@app_id, @room_id, @task_id, @now, @deaths)
+           ON CONFLICT (app_id, room_id, task_id) DO UPDATE SET resumed_at = @now, quick_deaths = @deaths`,
+        )
+        .run({ ...keyParams(key), now, deaths });
+      return deaths;
+    });
+    return run.immediate();
+  }
+
+  async resumeSettled(key: TaskKey): Promise<void> {
+    this.db.prepare(`DELETE FROM resumes WHERE ${KEY_MATCH}`).run(keyParams(key));
+  }
+
+  async resumesInterrupted(): Promise<void> {
+    this.db.prepare('UPDATE resumes SET resumed_at = NULL').run();
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

@@ -43,6 +43,15 @@ export interface TaskStore {
   recordDelivery(id: number, outcome: DeliveryOutcome): Promise<void>;
   /** Every callback of a task, in order, with its delivery state. */
   callbacksOf(key: TaskKey): Promise<StoredCallback[]>;
+  /**
+   * Notes that this start resumes the task, and returns how many starts in a row before this
+   * one resumed it and then died before calling `resumeSettled` or `resumesInterrupted`.
+   */
+  noteResume(key: TaskKey, now: number): Promise<number>;
+  /** The task outlived its resume by long enough: its count starts again. */
+  resumeSettled(key: TaskKey): Promise<void>;
+  /** A clean shutdown: the resumes in progress did not end in a death. */
+  resumesInterrupted(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -21,6 +21,8 @@ export const StopReason = {
   PageBlank: 'PageBlank',
   PageFreeze: 'PageFreeze',
   PageCrash: 'PageCrash',
+  /** Ours: the node died soon after resuming the task, again and again; it is not resumed any more. */
+  NodeCrashLoop: 'NodeCrashLoop',
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 

@@ -87,4 +87,34 @@ describe('the service as a process', () => {
   it('refuses to start with half a key pair, and says why', async () => {
     await assert.rejects(spawnService({ WEBCAST_WORKER: 'false', WEBCAST_DATA_DIR: tempDir(), WEBCAST_ACCESS_KEY: 'AKONLY' }), /set both WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY/);
   });
+  it('fails a task with NodeCrashLoop when the node died soon after resuming it three starts in a row, and only then', async () => {
+    const dataDir = tempDir();
+    const quick = { ...env(dataDir), WEBCAST_RESUME_STABLE_SECONDS: '3' };
+    const first = await spawnService(quick);
+    const api = sdkClient(first.host, keys);
+    assert.equal((await api.start(validStart({ TaskId: 'killer' }))).Result, 'ok');
+    await first.stop('SIGKILL');
+
+    // A clean stop soon after a resume is no death; a settled resume starts the count again.
+    for (let i = 0; i < 3; i += 1) await (await spawnService(quick)).stop('SIGTERM');
+    for (let i = 0; i < 2; i += 1) await (await spawnService(quick)).stop('SIGKILL');
+    const settled = await spawnService(quick);
+    await new Promise((r) => setTimeout(r, 3500));
+    await settled.stop('SIGKILL');
+
+    // Had the settled resume counted, this start would fail the task (two deaths, then it).
+    const resumedAgain = await spawnService(quick);
+    assert.equal((await statusOf(resumedAgain.host, 'killer'))?.Status, 1, 'still resumed');
+    await resumedAgain.stop('SIGKILL');
+    for (let i = 0; i < 2; i += 1) await (await spawnService(quick)).stop('SIGKILL');
+    const last = await spawnService(quick);
+    try {
+      const task = await statusOf(last.host, 'killer');
+      assert.deepEqual([task?.Status, task?.StopReason], [4, 'NodeCrashLoop']);
+      assert.match(last.output(), /the node stopped within 3 s of resuming this task 3 times in a row/);
+      assert.doesNotMatch(last.output(), /"resumed":/);
+    } finally {
+      await last.stop('SIGTERM');
+    }
+  });
 });
