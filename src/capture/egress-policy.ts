@@ -59,7 +59,7 @@ export class EgressPolicy {
     }
     for (const a of addresses) {
       const why = this.refusal(bare, a);
-      if (why) return { refused: `${bare}: ${why}, which webcast pages may not reach` };
+      if (why) return { refused: `${bare}: ${why}, which webcast pages may not reach unless the node's WEBCAST_URL_ALLOWLIST opens it` };
     }
     const first = addresses[0];
     return first ? { address: first } : { failed: `DNS lookup of ${bare} returned no address` };

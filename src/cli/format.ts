@@ -20,10 +20,11 @@ export function ago(ms: number, now: number): string {
 export const layerText = (v: TaskView['VideoSolutions'][number]): string =>
   `${v.Width}x${v.Height}@${v.FrameRate} ${v.Bitrate ? `${v.Bitrate} kbps` : 'adaptive'}`;
 
-export function formatTask(t: TaskView, key: string, now: number): string {
+export function formatTask(t: TaskView, key: string, now: number, why?: string): string {
   const rows: [string, string][] = [
     ['Task', key],
     ['Status', statusText(t.Status) + (t.StopReason ? `, ${t.StopReason}` : '')],
+    ...(why ? [['Why', why] as [string, string]] : []),
     ['User', t.UserId],
     ['Source', t.SourceURL],
     ['Started', `${clockTime(t.StartTime)} (${ago(t.StartTime, now)})`],
@@ -49,5 +50,12 @@ export function formatEvent(e: EventView): string {
   if (typeof d.StopReason === 'string' && d.StopReason) parts.push(d.StopReason);
   if (typeof d.Reason === 'string' && d.Reason) parts.push(d.Reason);
   parts.push(`callback ${e.Delivery.State}${e.Delivery.LastError ? ` (${e.Delivery.LastError})` : ''}`);
-  return parts.join('  ');
+  const why = failureDetail([e]);
+  return parts.join('  ') + (why ? `\n          why: ${why}` : '');
+}
+
+/** The reason a failed task gives, from its WebcastEnd event (GetWebCastTask has none: the vendor's shape). */
+export function failureDetail(events: readonly EventView[]): string | undefined {
+  const end = events.find((e) => e.EventType === 'WebcastEnd' && typeof e.EventData.FailureDetail === 'string');
+  return end ? String(end.EventData.FailureDetail) : undefined;
 }

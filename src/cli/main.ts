@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ALREADY_STARTED, STATUS_NAMES } from '../api/wire.js';
 import { ApiCallError, UnreachableError, callApi, type Connection } from './client.js';
-import { formatEvent, formatTable, formatTask, ago, statusText, type EventView, type TaskView } from './format.js';
+import { failureDetail, formatEvent, formatTable, formatTask, ago, statusText, type EventView, type TaskView } from './format.js';
 import { UsageError, resolveConnection, type ConnectionFlags } from './settings.js';
 
 /** What a script can rely on. */
@@ -97,9 +97,16 @@ function program(): Command {
   });
 
   keyed(cli.command('get').description('show a task; without --task, the room\'s latest (GetWebCastTask)'), false).action(async (o: Partial<KeyFlags>, c: Command) => {
-    const result = (await callApi(connection(c), 'GetWebCastTask', 'GET', { AppId: o.app, RoomId: o.room, TaskId: o.task })) as { WebCastTask: TaskView };
-    if (isJson(c)) json(result);
-    else out(formatTask(result.WebCastTask, `${o.app}/${o.room}/${o.task ?? '(latest)'}`, Date.now()));
+    const conn = connection(c);
+    const result = (await callApi(conn, 'GetWebCastTask', 'GET', { AppId: o.app, RoomId: o.room, TaskId: o.task })) as { WebCastTask: TaskView };
+    if (isJson(c)) return json(result);
+    // Get's answer is the vendor's, without the TaskId it found or why it failed: the list and
+    // the events have them.
+    const taskId = o.task ?? ((await callApi(conn, 'ListWebcastTasks', 'GET', { AppId: o.app, RoomId: o.room, Limit: 1 })) as { WebCastTasks: TaskView[] }).WebCastTasks[0]?.TaskId;
+    const why = result.WebCastTask.Status === 4 && taskId
+      ? failureDetail(((await callApi(conn, 'ListWebcastTaskEvents', 'GET', { AppId: o.app, RoomId: o.room, TaskId: taskId })) as { Events: EventView[] }).Events)
+      : undefined;
+    out(formatTask(result.WebCastTask, `${o.app}/${o.room}/${taskId ?? '(latest)'}`, Date.now(), why));
   });
 
   cli
@@ -154,8 +161,9 @@ async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { inte
     }
     if (task.Status === 3 || task.Status === 4) {
       clearProgress();
-      if (asJson) json({ type: 'end', Status: task.Status, StopReason: task.StopReason, EndTime: task.EndTime });
-      else out(`task ${key.task} ${statusText(task.Status)}: ${task.StopReason || 'no reason given'}`);
+      const why = failureDetail(events);
+      if (asJson) json({ type: 'end', Status: task.Status, StopReason: task.StopReason, EndTime: task.EndTime, ...(why ? { FailureDetail: why } : {}) });
+      else out(`task ${key.task} ${statusText(task.Status)}: ${task.StopReason || 'no reason given'}${why ? ` (${why})` : ''}`);
       return task.Status === 4 ? ExitCode.TaskFailed : ExitCode.Ok;
     }
     if (task.Status === 1 && !asJson) {

@@ -162,7 +162,9 @@ export class Engine implements TaskRunner {
       const max = this.o.maxAttempts ?? 5;
       if (slot.attempts >= max) {
         log.error({ detail, attempts: slot.attempts }, 'the task could not be put on air');
-        await this.finish(slot, { type: 'failed', reason: StopReason.StartTaskFailed, detail: `after ${slot.attempts} attempts: ${detail}` });
+        // The error is ours, not the page's, and its words are for the operator (the log has them).
+        const why = `the service could not put the page on air after ${slot.attempts} attempts (an error of the node, logged there at ${new Date(this.o.clock()).toISOString()})`;
+        await this.finish(slot, { type: 'failed', reason: StopReason.StartTaskFailed, detail: why });
         return;
       }
       const delay = 1000 * 2 ** (slot.attempts - 1);

@@ -65,7 +65,10 @@ export function eventsOfChange(before: Task, after: Task): TaskEvent[] {
   }
   const wasActive = before.Status === TaskStatus.NotStarted || before.Status === TaskStatus.Running;
   if (wasActive && (after.Status === TaskStatus.Ended || after.Status === TaskStatus.Failed)) {
-    out.push(event(EventType.End, after, at, { Status: after.Status, StopReason: after.StopReason, StartTime: after.StartTime, EndTime: after.EndTime }));
+    // FailureDetail is ours (the vendor's callback has no such field): why, in words, and the
+    // setting that would allow it where there is one.
+    const why = after.Status === TaskStatus.Failed && after.FailureDetail ? { FailureDetail: after.FailureDetail } : {};
+    out.push(event(EventType.End, after, at, { Status: after.Status, StopReason: after.StopReason, StartTime: after.StartTime, EndTime: after.EndTime, ...why }));
   }
   return out;
 }

@@ -74,7 +74,11 @@ export interface Task extends TaskSpec {
   EndTime: number;
   /** Unix ms of the last change, for the store's bookkeeping. */
   UpdatedAt: number;
-  /** Why the task failed, for operators; never sent to customers. */
+  /**
+   * Why the task failed, in words a customer can act on: sent in the WebcastEnd callback and
+   * shown by ListWebcastTaskEvents, the console and the CLI, but not in GetWebCastTask (the
+   * vendor's shape). Never holds a URL's query or a secret.
+   */
   FailureDetail: string;
 }
 

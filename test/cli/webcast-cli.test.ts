@@ -90,6 +90,23 @@ describe('the webcast command line against a running service', { timeout: 180_00
     assert.deepEqual(lines[0], { Result: 'ok' });
     assert.deepEqual(lines.at(-1) && [lines.at(-1)?.type, lines.at(-1)?.Status, lines.at(-1)?.StopReason], ['end', 4, 'StartTaskFailed']);
     assert.ok(lines.some((l) => l.type === 'event' && l.EventType === 'WebcastEnd'));
+    // Why, in words, though GetWebCastTask (the vendor's shape) has no field for it.
+    assert.match(String(lines.at(-1)?.FailureDetail), /ERR_UNSAFE_PORT at http:\/\/127\.0\.0\.1:9\/nothing-listens-here/);
+  });
+
+  it('says why a task failed in get and watch, naming the setting that would allow it; get without --task names the task it found', async () => {
+    const started = await webcast(['start', ...key, '-t', 'private', '-u', 'cli-bot', '--url', 'http://10.1.2.3/board?token=secret'], { env });
+    assert.equal(started.code, 0, started.stderr);
+    const watched = await webcast(['watch', ...key, '-t', 'private', '--interval', '300'], { env });
+    assert.equal(watched.code, 4);
+    const why = /10\.1\.2\.3 is a private address, which webcast pages may not reach unless the node's WEBCAST_URL_ALLOWLIST opens it/;
+    assert.match(watched.stdout, /WebcastEnd\s+4 failed\s+StartTaskFailed[^\n]*\n\s+why: 10\.1\.2\.3: /);
+    assert.match(watched.stdout, new RegExp(`task private 4 failed: StartTaskFailed \\(.*${why.source}`));
+    const latest = await webcast(['get', ...key], { env });
+    assert.match(latest.stdout, /^Task\s+cli\/room1\/private$/m);
+    assert.match(latest.stdout, new RegExp(`^Why\\s+.*${why.source}`, 'm'));
+    assert.doesNotMatch(watched.stdout, /token=secret/, 'the URL\'s token stays out of the reason');
+    assert.doesNotMatch(/^Why.*$/m.exec(latest.stdout)?.[0] ?? '', /token=secret/);
   });
 
   it('prints the API\'s code and message and exits 1 when the service refuses', async () => {

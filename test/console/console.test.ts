@@ -131,6 +131,18 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     assert.match(await page.textContent('[data-testid=timeline]') ?? '', /First frame published.*Ended · StopByAPI/);
   });
 
+  it('says on a failed task\'s page why it failed, naming the setting that would allow it', async () => {
+    const started = await page.request.post(`${t.url}/console/api/tasks`, {
+      headers: { 'x-webcast-console': '1' },
+      data: { AppId: 'console', RoomId: 'room1', TaskId: 'private', UserId: 'bot', SourceURL: 'http://10.1.2.3/board' },
+    });
+    assert.equal(started.status(), 200, await started.text());
+    await page.goto(`${t.url}/console#/tasks/console/room1/private`);
+    const why = page.locator('[data-testid=failure-detail]');
+    await why.waitFor({ timeout: 20_000 });
+    assert.match(await why.textContent() ?? '', /Why it failed: 10\.1\.2\.3: 10\.1\.2\.3 is a private address, which webcast pages may not reach unless the node's WEBCAST_URL_ALLOWLIST opens it/);
+  });
+
   it('shares a room through a link that works without an account, only with its token and only for its room', async () => {
     const started = await page.request.post(`${t.url}/console/api/tasks`, {
       headers: { 'x-webcast-console': '1' },

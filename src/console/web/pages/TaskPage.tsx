@@ -32,6 +32,8 @@ export function TaskPage({ app, room, task, media }: { app: string; room: string
   };
   if (!t) return <section>{error ? <p class="error">{error}</p> : <p class="muted">Loading…</p>}</section>;
   const active = t.Status === 1 || t.Status === 2;
+  // GetWebCastTask keeps the vendor's shape; why a task failed travels in its WebcastEnd event.
+  const why = data?.Events.find((e) => e.EventType === 'WebcastEnd' && typeof e.EventData.FailureDetail === 'string')?.EventData.FailureDetail;
   return (
     <section>
       <div class="title-row">
@@ -41,6 +43,7 @@ export function TaskPage({ app, room, task, media }: { app: string; room: string
           {active && <button class="danger" onClick={stop} disabled={stopping} data-testid="stop">Stop</button>}
         </div>
       </div>
+      {typeof why === 'string' && <p class="error" data-testid="failure-detail"><b>Why it failed:</b> {why}</p>}
       {stopError && <p class="error">{stopError}</p>}
       {error && <p class="error">{error}</p>}
       <div class="columns">
