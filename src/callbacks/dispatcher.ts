@@ -9,7 +9,12 @@ const MAX_DELIVERIES = 3;
 /** Waits before the 2nd and the 3rd delivery. */
 const BACKOFF_MS = [1000, 3000];
 const POLL_MS = 250;
-const BATCH = 16;
+/** Rows read per poll, and at most this many of one AppId among them. */
+const BATCH = 256;
+const PER_APP = 16;
+/** Deliveries in flight at once: to one endpoint, and in all. */
+const PER_ENDPOINT = 4;
+const IN_FLIGHT = 64;
 
 export function callbackBody(cb: StoredCallback, secret: string): CallbackBody {
   const unsigned = {
@@ -28,11 +33,18 @@ export function callbackBody(cb: StoredCallback, secret: string): CallbackBody {
  * Delivers the outbox: at least once, in order per task, up to three deliveries 1 s and 3 s
  * apart, each given 5 s for an HTTP 200. Everything it needs is in the store, so a restart
  * picks up where the last process stopped.
+ *
+ * Each endpoint has its own pace: a poll starts what is due without waiting for what is still
+ * in flight, and at most PER_ENDPOINT deliveries go to one endpoint at once, so an endpoint
+ * that hangs holds up its own callbacks and nobody else's.
  */
 export class CallbackDispatcher {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private polling: Promise<void> | undefined;
   private stopped = false;
+  /** Callback ids being delivered, and how many deliveries each endpoint URL has in flight. */
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly perEndpoint = new Map<string, number>();
 
   constructor(
     private readonly store: TaskStore,
@@ -45,7 +57,7 @@ export class CallbackDispatcher {
   start(): void {
     const tick = (): void => {
       if (this.stopped) return;
-      this.running = this.deliverDue()
+      this.polling = this.startDue()
         .catch((err: unknown) => this.log.error({ err }, 'callback delivery round failed'))
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, POLL_MS);
@@ -57,13 +69,30 @@ export class CallbackDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    await this.polling;
+    await Promise.all(this.inFlight.values());
   }
 
-  /** One round: every task's due callback, in parallel across tasks. */
-  async deliverDue(): Promise<void> {
-    const due = await this.store.dueCallbacks(this.clock(), BATCH);
-    await Promise.all(due.map((cb) => this.deliver(cb)));
+  /** Starts every due callback that is not in flight, within the limits; does not wait for them. */
+  async startDue(): Promise<void> {
+    const due = await this.store.dueCallbacks(this.clock(), BATCH, PER_APP);
+    for (const cb of due) {
+      if (this.inFlight.size >= IN_FLIGHT) return;
+      if (this.inFlight.has(cb.id)) continue;
+      const url = this.endpoints.for(cb.event.AppId)?.url ?? '';
+      const busy = this.perEndpoint.get(url) ?? 0;
+      if (url && busy >= PER_ENDPOINT) continue;
+      this.perEndpoint.set(url, busy + 1);
+      const delivery = this.deliver(cb)
+        .catch((err: unknown) => this.log.error({ err, eventId: cb.event.EventId }, 'callback delivery failed'))
+        .finally(() => {
+          this.inFlight.delete(cb.id);
+          const left = (this.perEndpoint.get(url) ?? 1) - 1;
+          if (left > 0) this.perEndpoint.set(url, left);
+          else this.perEndpoint.delete(url);
+        });
+      this.inFlight.set(cb.id, delivery);
+    }
   }
 
   private async deliver(cb: StoredCallback): Promise<void> {

@@ -244,16 +244,17 @@ export class SqliteTaskStore implements TaskStore {
     this.enqueue([event], Date.parse(event.EventTime));
   }
 
-  async dueCallbacks(now: number, limit: number): Promise<StoredCallback[]> {
+  async dueCallbacks(now: number, limit: number, perApp: number): Promise<StoredCallback[]> {
     // Per task, only its oldest undelivered callback may go: callbacks of a task arrive in order.
     const rows = this.db
-      .prepare<[number, number], CallbackRow>(
-        `SELECT c.* FROM callbacks c
-         WHERE c.id IN (SELECT MIN(id) FROM callbacks WHERE state = 'pending' GROUP BY app_id, room_id, task_id)
-           AND c.next_attempt_at <= ?
-         ORDER BY c.id LIMIT ?`,
+      .prepare<[number, number, number], CallbackRow>(
+        `SELECT * FROM (
+           SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.app_id ORDER BY c.id) AS nth_of_app FROM callbacks c
+           WHERE c.id IN (SELECT MIN(id) FROM callbacks WHERE state = 'pending' GROUP BY app_id, room_id, task_id)
+             AND c.next_attempt_at <= ?)
+         WHERE nth_of_app <= ? ORDER BY id LIMIT ?`,
       )
-      .all(now, limit);
+      .all(now, perApp, limit);
     return rows.map(callbackFromRow);
   }
 

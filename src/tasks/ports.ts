@@ -37,8 +37,11 @@ export interface TaskStore {
   update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined>;
   /** Queues a callback that reports no change of the task itself (a refresh, say). */
   recordEvent(event: TaskEvent): Promise<void>;
-  /** The oldest undelivered callback of each task that is due, oldest tasks first. */
-  dueCallbacks(now: number, limit: number): Promise<StoredCallback[]>;
+  /**
+   * The oldest undelivered callback of each task that is due, oldest first, at most `perApp`
+   * of each AppId (so that one customer's backlog cannot fill the batch) and `limit` in all.
+   */
+  dueCallbacks(now: number, limit: number, perApp: number): Promise<StoredCallback[]>;
   /** Records one delivery attempt's outcome. */
   recordDelivery(id: number, outcome: DeliveryOutcome): Promise<void>;
   /** Every callback of a task, in order, with its delivery state. */

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
@@ -72,6 +74,48 @@ describe('signed callbacks from a durable outbox', () => {
     const [stored] = await t.node.store.callbacksOf({ AppId: 'app1', RoomId: 'room1', TaskId: 'refused' });
     assert.deepEqual([stored?.state, stored?.attempts, stored?.lastError], ['failed', 3, 'HTTP 500']);
     assert.equal(receiver.received.length, 3);
+  });
+
+  it('delivers one customer\'s callbacks at their own pace while another customer\'s endpoint hangs', async (ctx) => {
+    receiver = new CallbackReceiver();
+    const healthy = await receiver.listen();
+    // An endpoint that takes every request and never answers.
+    const hanging = http.createServer(() => undefined);
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'webcast-pace-')), 'callbacks.json');
+    writeFileSync(file, JSON.stringify({ callbacks: [
+      { appId: 'slow', url: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/`, secret: SECRET },
+      { appId: 'fast', url: healthy, secret: SECRET },
+    ] }));
+    try {
+      t = await startTestNode({ env: { WEBCAST_CALLBACKS_FILE: file } });
+      const api = sdkClient(t.host);
+      const stop = async (AppId: string, TaskId: string) => {
+        await api.start(validStart({ AppId, TaskId }));
+        await api.stop({ AppId, RoomId: 'room1', TaskId });
+        return Date.now();
+      };
+      for (let i = 0; i < 12; i += 1) await stop('slow', `s${i}`);
+      await new Promise((r) => setTimeout(r, 300));
+      const stoppedAt = new Map<string, number>();
+      for (let i = 0; i < 6; i += 1) {
+        stoppedAt.set(`f${i}`, await stop('fast', `f${i}`));
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await waitFor('every fast callback', async () => receiver?.events().length === 6, 15_000);
+      const arrived = new Map<string, number>();
+      receiver.received.forEach((b, i) => {
+        const task = String((JSON.parse(b.EventData) as { TaskId: string }).TaskId);
+        if (!arrived.has(task)) arrived.set(task, receiver?.arrivedAt[i] ?? Infinity);
+      });
+      const delays = [...stoppedAt].map(([task, at]) => (arrived.get(task) ?? Infinity) - at);
+      ctx.diagnostic(`healthy endpoint, stop → callback: ${delays.join(', ')} ms`);
+      // A delivery round that waited for its slowest delivery held these for up to 5 s.
+      assert.ok(Math.max(...delays) < 1500, `the healthy endpoint's callbacks arrived after ${delays.join(', ')} ms`);
+    } finally {
+      hanging.closeAllConnections();
+      hanging.close();
+    }
   });
 
   it('keeps callbacks of an AppId without a URL, and sends them nowhere', async () => {

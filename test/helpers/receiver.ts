@@ -5,6 +5,8 @@ import { callbackSignature, type CallbackBody } from '../../src/callbacks/signat
 /** A customer's callback endpoint: keeps what it receives, and answers what it is told to. */
 export class CallbackReceiver {
   readonly received: CallbackBody[] = [];
+  /** When each of `received` arrived (Date.now()). */
+  readonly arrivedAt: number[] = [];
   /** Status codes for the next requests, then 200. */
   failNext: number[] = [];
   private server = http.createServer((req, res) => {
@@ -12,6 +14,7 @@ export class CallbackReceiver {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       this.received.push(JSON.parse(body) as CallbackBody);
+      this.arrivedAt.push(Date.now());
       res.writeHead(this.failNext.shift() ?? 200).end();
     });
   });
