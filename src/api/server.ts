@@ -149,15 +149,19 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
     if (path !== '/') {
-      // The console, health and metrics: the path only (a query may hold a token), quieter.
-      const level = path.startsWith('/console/api/') ? 'info' : 'debug';
+      // The console, health and metrics: the path only (a query may hold a token). Only what
+      // changes something is worth a line at info; the console's polling is not.
+      const level = path.startsWith('/console/api/') && req.method !== 'GET' ? 'info' : 'debug';
       req.log[level]({ requestId: req.call.meta.RequestId, method: req.method, path, status: reply.statusCode, code: req.call.errorCode, ms: Math.round(performance.now() - req.call.startedAt) }, 'http request');
       return;
     }
     if (req.call.action || req.call.meta.Action) {
       deps.metrics.apiRequests.inc({ action: req.call.action?.name ?? 'unknown', code: req.call.errorCode ?? 'ok' });
     }
-    req.log.info(
+    // Reads (Get, the lists; consoles and `watch` poll them every second or two) at debug;
+    // what changes a task, and every refusal but a read's, at info.
+    const reads = req.call.action?.method === 'GET' && (req.call.errorCode === undefined || req.call.errorCode.startsWith('InvalidParameter'));
+    req.log[reads ? 'debug' : 'info'](
       {
         requestId: req.call.meta.RequestId,
         action: req.call.action?.name ?? req.call.meta.Action,

@@ -187,7 +187,8 @@ export class EmbeddedJanus {
     spawnError.catch(() => undefined);
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     await Promise.race([this.waitReady(child), spawnError]);
-    this.o.log.info({ pid: child.pid, ws: this.urls.wsUrl }, 'janus ready');
+    // `pid` is already the service's own, in every line.
+    this.o.log.info({ janusPid: child.pid, ws: this.urls.wsUrl }, 'janus ready');
   }
 
   private async waitReady(child: ChildProcess): Promise<void> {
