@@ -103,6 +103,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     // Our own access log line below leaves out query strings (signatures) and bodies (SourceURL).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // A TLS proxy on this machine (README: Running it as a system service) says the request came
+    // over HTTPS in X-Forwarded-Proto; the console then marks its cookie Secure. Nobody else is believed.
+    trustProxy: 'loopback',
     clientErrorHandler: clientErrorHandler(deps.region, clock),
   });
 

@@ -22,13 +22,18 @@ const LISTED_STATUSES = [1, 2, 3, 4].map((n) => [n, STATUS_NAMES[n] ?? String(n)
 const out = (text: string): void => void process.stdout.write(`${text}\n`);
 const json = (value: unknown): void => out(JSON.stringify(value));
 
-function integer(min: number, max: number) {
+/** An integer in [min, max]; with `zero`, 0 too, saying what it means: the API's own rules. */
+function integer(min: number, max: number, zero?: string) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
+    const n = /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+    if (zero !== undefined && n === 0) return n;
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected ${zero !== undefined ? `0 (${zero}) or ` : ''}an integer in [${min}, ${max}]`);
     return n;
   };
 }
+
+/** How long `watch` rides through a service that cannot be reached (a restart) before it gives up. */
+const UNREACHABLE_GRACE_MS = 60_000;
 
 /** --layer 1280x720@30[:2000]: width x height @ fps, then kbps (absent or 0 = adaptive). */
 function layer(value: string, previous: unknown[] = []): unknown[] {
@@ -47,7 +52,8 @@ function program(): Command {
     .option('--config <file>', 'JSON file with endpoint, accessKey, secretKey (env WEBCAST_CLI_CONFIG; default ~/.config/webcast/cli.json)')
     .option('--api-version <version>', 'API Version to send', '2020-12-01')
     .option('--json', 'print the API\'s JSON (one object per line for watch) instead of text')
-    .showHelpAfterError()
+    // One line says what is wrong; the whole help would bury it.
+    .showHelpAfterError('(add --help for the usage)')
     .exitOverride();
 
   const keyed = (c: Command, taskRequired = true): Command =>
@@ -60,13 +66,13 @@ function program(): Command {
     .requiredOption('-u, --user <UserId>', 'the user the page publishes as')
     .requiredOption('--url <SourceURL>', 'the page to publish')
     .option('--business-id <id>', 'BusinessId')
-    .option('--max-running-time <seconds>', 'end after this many seconds [10, 86400]', integer(0, 1_000_000))
+    .option('--max-running-time <seconds>', 'end after this many seconds [10, 86400]', integer(10, 86_400, 'the default, 86400'))
     .option('--layer <WxH@FPS:KBPS>', 'a simulcast layer; give it twice for two (default 1280x720@15)', layer)
-    .option('--blank-check <seconds>', 'MonitorConfig.BlankCheckInterval', integer(0, 1000))
-    .option('--freeze-check <seconds>', 'MonitorConfig.FreezeCheckInterval', integer(0, 1000))
-    .option('--crash-check <seconds>', 'MonitorConfig.CrashCheckInterval', integer(0, 1000))
+    .option('--blank-check <seconds>', 'MonitorConfig.BlankCheckInterval [2, 30]', integer(2, 30, 'off'))
+    .option('--freeze-check <seconds>', 'MonitorConfig.FreezeCheckInterval [2, 30]', integer(2, 30, 'off'))
+    .option('--crash-check <seconds>', 'MonitorConfig.CrashCheckInterval [0, 30]', integer(0, 30))
     .option('--event-notify', 'wait for the page to call onWebcastStart()')
-    .option('--start-timeout <seconds>', 'EventNotifyConfig.StartTimeout', integer(0, 1000))
+    .option('--start-timeout <seconds>', 'EventNotifyConfig.StartTimeout [0, 60]', integer(0, 60))
     .option('-w, --watch', 'then follow the task until it ends, as `webcast watch`')
     .action(async (o: KeyFlags & Record<string, unknown>, c: Command) => {
       const monitor = { BlankCheckInterval: o.blankCheck, FreezeCheckInterval: o.freezeCheck, CrashCheckInterval: o.crashCheck };
@@ -145,13 +151,34 @@ async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { inte
   const deadline = o.timeoutS ? Date.now() + o.timeoutS * 1000 : Infinity;
   let progressShown = false;
   let lastProgress = 0;
+  let unreachableSince: number | undefined;
+  let toldUnreachable = false;
   const clearProgress = (): void => {
     if (progressShown && tty) process.stderr.write('\r\x1b[K');
     progressShown = false;
   };
   for (;;) {
     // One call a tick: the events come with the task's status.
-    const { WebCastTask: task, Events: events } = (await callApi(conn, 'ListWebcastTaskEvents', 'GET', params)) as { WebCastTask: TaskView; Events: EventView[] };
+    let answer: { WebCastTask: TaskView; Events: EventView[] };
+    try {
+      answer = (await callApi(conn, 'ListWebcastTaskEvents', 'GET', params)) as typeof answer;
+    } catch (err) {
+      // A restart of the service is no reason to stop watching; a service gone for good is.
+      if (!(err instanceof UnreachableError)) throw err;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > UNREACHABLE_GRACE_MS) throw err;
+      if (!toldUnreachable) {
+        clearProgress();
+        process.stderr.write(`webcast: ${err.message}; trying again for up to ${UNREACHABLE_GRACE_MS / 1000} s\n`);
+        toldUnreachable = true;
+      }
+      await new Promise((r) => setTimeout(r, o.intervalMs ?? 1000));
+      continue;
+    }
+    if (toldUnreachable) process.stderr.write('webcast: the service answers again\n');
+    unreachableSince = undefined;
+    toldUnreachable = false;
+    const { WebCastTask: task, Events: events } = answer;
     for (const e of events) {
       if (seen.has(e.EventId)) continue;
       seen.add(e.EventId);

@@ -35,6 +35,7 @@ export const SESSION_COOKIE = 'webcast_console';
 /** Browsers send it only from our own scripts: a cross-site form cannot, so no CSRF. */
 export const CONSOLE_HEADER = 'x-webcast-console';
 /** Our own scripts, styles and calls only; no framing (clickjacking), no inline script. */
+const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#111827"/><path d="M12 9l12 7-12 7z" fill="#60a5fa"/></svg>';
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const DEFAULT_SESSION_TTL_MS = 8 * 3600_000;
 const MAX_SHARE_TTL_S = 7 * 86400;
@@ -85,6 +86,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
       .header('referrer-policy', 'no-referrer')
       .send(indexHtml);
   for (const url of ['/console', '/console/', '/view']) app.get(url, page);
+  // Browsers ask for it on every page; an SVG (a play mark on the console's ink) answers at the old name too.
+  app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON));
 
   const ok = (req: FastifyRequest, reply: FastifyReply, result: unknown) => reply.code(200).send(successBody(req.call.meta, result));
 

@@ -67,6 +67,9 @@ describe('the console\'s HTTP side: pages, sessions, guards', () => {
     const ok = await signIn(ACCESS_KEY, SECRET_KEY);
     const cookie = ok.headers.get('set-cookie') ?? '';
     assert.match(cookie, /^webcast_console=[\w-]+\.[\w-]+; Max-Age=28800; Path=\/; HttpOnly; SameSite=Strict$/);
+    // Behind a TLS proxy on this machine (README: Running it as a system service), the cookie is Secure.
+    const viaTls = await fetch(`${t.url}/console/api/session`, { method: 'POST', headers: { ...CONSOLE, 'x-forwarded-proto': 'https' }, body: JSON.stringify({ AccessKey: ACCESS_KEY, SecretKey: SECRET_KEY }) });
+    assert.match(viaTls.headers.get('set-cookie') ?? '', /; Secure; SameSite=Strict$/);
     assert.ok(!t.logs.some((l) => l.includes(SECRET_KEY) || l.includes('wrong-secret')));
   });
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/rooms/janus/embedded-janus.js';
 import { ACCESS_KEY, SECRET_KEY, startTestNode, type TestNode } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 
@@ -128,12 +130,46 @@ describe('the webcast command line against a running service', { timeout: 180_00
     const layer = await webcast(['start', ...key, '-t', 'x', '-u', 'u', '--url', 'https://example.com', '--layer', 'big'], { env });
     assert.equal(layer.code, 2);
     assert.match(layer.stderr, /WIDTHxHEIGHT/);
+    // The API's own range, and one line that says what is wrong, not the whole help.
+    const range = await webcast(['start', ...key, '-t', 'x', '-u', 'u', '--url', 'https://example.com', '--max-running-time', 'abc'], { env });
+    assert.equal(range.code, 2);
+    assert.equal(range.stderr, "error: option '--max-running-time <seconds>' argument 'abc' is invalid. expected 0 (the default, 86400) or an integer in [10, 86400]\n(add --help for the usage)\n");
+    assert.match((await webcast(['start', ...key, '-t', 'x', '-u', 'u', '--url', 'https://example.com', '--blank-check', '1'], { env })).stderr, /expected 0 \(off\) or an integer in \[2, 30\]/);
     const noKeys = await webcast(['get', ...key], { env: { WEBCAST_ENDPOINT: t.url } });
     assert.equal(noKeys.code, 2);
     assert.match(noKeys.stderr, /no access key/);
     const down = await webcast(['get', ...key], { env: { ...env, WEBCAST_ENDPOINT: 'http://127.0.0.1:9' } });
     assert.equal(down.code, 3);
     assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('watches through a restart of the service: says it lost it, and goes on when it answers again', async () => {
+    const started = await webcast(['start', ...key, '-t', 'restart', '-u', 'cli-bot', '--url', `${pages.url}/tone`, '--layer', '320x180@10'], { env });
+    assert.equal(started.code, 0, started.stderr);
+    // The service as the watch sees it: nothing on this port at first, then a way through to it.
+    const port = await freePort();
+    const watching = webcast(['watch', ...key, '-t', 'restart', '--interval', '300'], { env: { ...env, WEBCAST_ENDPOINT: `http://127.0.0.1:${port}` } });
+    await new Promise((r) => setTimeout(r, 2500));
+    const target = new URL(t.url);
+    const relay = http.createServer((req, res) => {
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => relay.listen(port, '127.0.0.1', r));
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await webcast(['stop', ...key, '-t', 'restart'], { env })).code, 0);
+      const watched = await watching;
+      assert.equal(watched.code, 0, watched.stderr);
+      assert.match(watched.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+.*; trying again for up to 60 s\n(.|\n)*the service answers again/);
+      assert.match(watched.stdout, /task restart 3 ended: StopByAPI/);
+    } finally {
+      relay.closeAllConnections();
+      relay.close();
+    }
   });
 
   it('reads the endpoint and keys from a config file, or from the key a local service generated in ./data', async () => {

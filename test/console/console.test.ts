@@ -68,6 +68,13 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     assert.ok(!cookie.value.includes(SECRET_KEY));
 
     await page.click('text=Start a webcast >> nth=0');
+    // An empty form is no error: a required field turns red only once the user has typed in it.
+    const border = (name: string) => page.locator(`input[name=${name}]`).evaluate((i) => getComputedStyle(i).borderTopColor);
+    assert.notEqual(await border('RoomId'), 'rgb(198, 40, 40)', 'an untouched empty field is not red');
+    await page.fill('input[name=RoomId]', 'no spaces allowed');
+    await page.locator('input[name=RoomId]').blur();
+    assert.equal(await border('RoomId'), 'rgb(198, 40, 40)', 'a wrong value is');
+    await page.fill('input[name=RoomId]', '');
     // As a browser's autofill does: several fields at once, before the form renders again.
     await page.evaluate(() => {
       for (const [name, value] of [['AppId', 'console'], ['RoomId', 'room1'], ['TaskId', 'board'], ['UserId', 'board-bot']] as const) {
@@ -96,6 +103,7 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     assert.match(await page.textContent('[data-testid=error]') ?? '', /InvalidParameter: SourceURL must be an absolute http:\/\/ or https:\/\/ URL/);
     assert.equal((await page.request.get(`${t.url}/console/api/tasks?AppId=console`).then((r) => r.json()) as { Result: { WebCastTasks: unknown[] } }).Result.WebCastTasks.length, 0);
     await page.fill('input[name=SourceURL]', `${pages.url}/tone`);
+    assert.equal(await page.locator('[data-testid=error]').count(), 0, 'the service\'s answer goes once the form is edited');
     await page.click('button[type=submit]');
     await page.waitForURL(/#\/tasks\/console\/room1\/board$/);
 
@@ -111,6 +119,9 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     await page.click('text=Watch the room');
     await page.waitForSelector('[data-testid=resolution]', { timeout: 20_000 });
     await waitFor('the big layer', async () => (await page.textContent('[data-testid=resolution]')) === '1280×720', 15_000);
+    // The size, rate and bitrate sit below the picture, not over its top-left corner.
+    const [videoBox, statsBox] = await Promise.all([page.locator('[data-testid=video]').boundingBox(), page.locator('[data-testid=stats]').boundingBox()]);
+    assert.ok(videoBox && statsBox && statsBox.y >= videoBox.y + videoBox.height, 'the stats are below the video');
     const first = await waitFor('a decoded frame', () => videoFrame(page), 10_000);
     assert.ok(first.mean > 40, `the picture is not black: mean ${first.mean.toFixed(1)}`);
     // The test page's marker moves: two frames a moment apart differ.
@@ -125,10 +136,37 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     await waitFor('the big layer again', async () => (await page.textContent('[data-testid=resolution]')) === '1280×720', 15_000);
 
     await page.goto(`${t.url}/console#/tasks/console/room1/board`);
+    // Stop asks first; Cancel leaves the task on air.
     await page.click('[data-testid=stop]');
+    await page.click('[data-testid=stop-confirm] >> text=Cancel');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.match(await page.textContent('[data-testid=status]') ?? '', /Running/);
+    await page.click('[data-testid=stop]');
+    await page.click('[data-testid=stop-yes]');
     await page.locator('[data-testid=status]', { hasText: 'Ended · StopByAPI' }).waitFor({ timeout: 10_000 });
     await page.locator('[data-testid=timeline] [data-event=WebcastEnd]').waitFor();
     assert.match(await page.textContent('[data-testid=timeline]') ?? '', /First frame published.*Ended · StopByAPI/);
+  });
+
+  it('fits a phone: at 390 px nothing leaves the screen, and the page has an icon', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await phone.context().addCookies(await page.context().cookies());
+      for (const route of ['#/tasks', '#/tasks/console/room1/board', '#/start']) {
+        await phone.goto(`${t.url}/console${route}`);
+        await phone.waitForSelector('[data-testid=who]');
+        await new Promise((r) => setTimeout(r, 300));
+        const signOut = await phone.locator('text=Sign out').boundingBox();
+        assert.ok(signOut && signOut.x + signOut.width <= 390, `${route}: Sign out is on the screen (right edge ${signOut ? signOut.x + signOut.width : '?'})`);
+        const overflow = await phone.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(overflow <= 390, `${route}: the page is ${overflow} px wide`);
+      }
+      const icon = await phone.request.get(`${t.url}/favicon.ico`);
+      assert.equal(icon.status(), 200);
+      assert.match(icon.headers()['content-type'] ?? '', /image\/svg\+xml/);
+    } finally {
+      await phone.close();
+    }
   });
 
   it('says on a failed task\'s page why it failed, naming the setting that would allow it', async () => {
@@ -153,6 +191,10 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     await page.click('[data-testid=share]');
     const url = await page.inputValue('[data-testid=share-url]');
     assert.match(url, /\/view#[\w-]+\.[\w-]+$/);
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: t.url });
+    await page.click('[data-testid=copy]');
+    await page.locator('[data-testid=copy]', { hasText: 'Copied' }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url, 'Copy puts the link on the clipboard');
 
     const stranger = await browser.newContext();
     try {

@@ -6,6 +6,17 @@ export function RoomPage({ app, room, user }: { app: string; room: string; user?
   const [link, setLink] = useState<{ url: string; expiresAt: number } | undefined>();
   const [hours, setHours] = useState('1');
   const [error, setError] = useState('');
+  const [copied, setCopied] = useState(false);
+  const copy = async (url: string) => {
+    try {
+      await navigator.clipboard.writeText(url);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 2000);
+    } catch {
+      // No clipboard (plain http to a remote host): the field is selected for Ctrl-C instead.
+      (document.querySelector('[data-testid=share-url]') as HTMLInputElement | null)?.select();
+    }
+  };
   const share = async () => {
     setError('');
     try {
@@ -33,10 +44,13 @@ export function RoomPage({ app, room, user }: { app: string; room: string; user?
         <button onClick={share} data-testid="share">Make a viewer link</button>
         {error && <p class="error">{error}</p>}
         {link && (
-          <p>
-            <input class="wide" readOnly value={link.url} data-testid="share-url" onFocus={(e) => e.currentTarget.select()} />
-            <span class="muted"> until {new Date(link.expiresAt).toLocaleString()}</span>
-          </p>
+          <div>
+            <div class="copy-row">
+              <input class="wide" readOnly value={link.url} data-testid="share-url" onFocus={(e) => e.currentTarget.select()} />
+              <button class="secondary" onClick={() => copy(link.url)} data-testid="copy">{copied ? 'Copied' : 'Copy'}</button>
+            </div>
+            <p class="muted">Valid until {new Date(link.expiresAt).toLocaleString()}.</p>
+          </div>
         )}
       </div>
     </section>

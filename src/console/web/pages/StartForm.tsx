@@ -40,10 +40,13 @@ export function StartForm({ session }: { session: Session }) {
     const input = e.currentTarget as HTMLInputElement;
     const value = input.type === 'checkbox' ? input.checked : input.value;
     setF((prev) => ({ ...prev, [k]: value }));
+    // The service's answer was about the form as it was; once edited it may no longer hold.
+    setError(undefined);
   };
   const setLayer = (i: number, k: keyof Layer) => (e: Event) => {
     const value = (e.currentTarget as HTMLInputElement).value;
     setLayers((prev) => prev.map((l, j) => (j === i ? { ...l, [k]: value } : l)));
+    setError(undefined);
   };
 
   const submit = async (e: Event) => {

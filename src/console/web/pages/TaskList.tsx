@@ -36,6 +36,7 @@ export function TaskList({ session }: { session: Session }) {
       {error && <p class="error">{error}</p>}
       {tasks && tasks.length === 0 && <p class="muted">No tasks in the last 72 hours match.</p>}
       {tasks && tasks.length > 0 && (
+        <div class="table-wrap">
         <table class="tasks" data-testid="tasks">
           <thead><tr><th>Task</th><th>Room</th><th>App</th><th>User</th><th>Status</th><th>Started</th></tr></thead>
           <tbody>
@@ -51,6 +52,7 @@ export function TaskList({ session }: { session: Session }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );

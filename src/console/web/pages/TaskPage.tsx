@@ -18,6 +18,7 @@ export function TaskPage({ app, room, task, media }: { app: string; room: string
   const { data, error } = usePolling(() => call<{ WebCastTask: Task; Events: TaskEvent[] }>('GET', path), 2000, [path]);
   const [stopError, setStopError] = useState('');
   const [stopping, setStopping] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   const t = data?.WebCastTask;
   const stop = async () => {
     setStopping(true);
@@ -40,7 +41,14 @@ export function TaskPage({ app, room, task, media }: { app: string; room: string
         <h1>{t.TaskId} <StatusBadge status={t.Status} reason={t.StopReason} /></h1>
         <div>
           <a class="button secondary" href={href.room(t.AppId, t.RoomId, t.UserId)}>Watch the room</a>{' '}
-          {active && <button class="danger" onClick={stop} disabled={stopping} data-testid="stop">Stop</button>}
+          {active && !confirming && <button class="danger" onClick={() => setConfirming(true)} disabled={stopping} data-testid="stop">Stop</button>}
+          {active && confirming && (
+            <span class="confirm" data-testid="stop-confirm">
+              <span>Take it off air for good?</span>
+              <button class="danger" onClick={() => { setConfirming(false); void stop(); }} disabled={stopping} data-testid="stop-yes">Stop now</button>
+              <button class="secondary" onClick={() => setConfirming(false)}>Cancel</button>
+            </span>
+          )}
         </div>
       </div>
       {typeof why === 'string' && <p class="error" data-testid="failure-detail"><b>Why it failed:</b> {why}</p>}

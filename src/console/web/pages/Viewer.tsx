@@ -107,17 +107,17 @@ function Playback({ base, userId }: { base: string; userId: string }) {
       {error && <p class="error" data-testid="error">{error}</p>}
       <div class="player">
         <video ref={video} autoplay playsinline muted={muted} data-testid="video" />
-        <div class="stats" data-testid="stats">
-          {stats ? (
-            <>
-              <span data-testid="resolution">{stats.width}×{stats.height}</span>
-              <span data-testid="fps">{stats.fps.toFixed(0)} fps</span>
-              <span data-testid="bitrate">{stats.kbps.toFixed(0)} kbps</span>
-            </>
-          ) : (
-            <span>connecting…</span>
-          )}
-        </div>
+      </div>
+      <div class="stats" data-testid="stats">
+        {stats ? (
+          <>
+            <span data-testid="resolution">{stats.width}×{stats.height}</span>
+            <span data-testid="fps">{stats.fps.toFixed(0)} fps</span>
+            <span data-testid="bitrate">{stats.kbps.toFixed(0)} kbps</span>
+          </>
+        ) : (
+          <span>connecting…</span>
+        )}
       </div>
       <div class="controls">
         <span class="muted">Layer</span>
