@@ -247,8 +247,9 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       case 'ListWebcastTaskEvents': {
         const key = parseTaskKey(queryOf(req));
         allowed(key.AppId);
-        const { task, events } = await deps.tasks.events(key);
-        result = { WebCastTask: toWebCastTask(task), Events: events.map(toApiEvent) };
+        const { task, events, placeInLine } = await deps.tasks.events(key);
+        // PlaceInLine: while every slot is taken, where the task stands (1 = next).
+        result = { WebCastTask: toWebCastTask(task), Events: events.map(toApiEvent), ...(placeInLine ? { PlaceInLine: placeInLine } : {}) };
         break;
       }
     }

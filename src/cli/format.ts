@@ -49,6 +49,7 @@ export function formatEvent(e: EventView): string {
   }
   if (typeof d.StopReason === 'string' && d.StopReason) parts.push(d.StopReason);
   if (typeof d.Reason === 'string' && d.Reason) parts.push(d.Reason);
+  if (typeof d.Position === 'number') parts.push(`place ${d.Position} in line`);
   parts.push(`callback ${e.Delivery.State}${e.Delivery.LastError ? ` (${e.Delivery.LastError})` : ''}`);
   const why = failureDetail([e]);
   return parts.join('  ') + (why ? `\n          why: ${why}` : '');

@@ -32,6 +32,9 @@ function integer(min: number, max: number, zero?: string) {
   };
 }
 
+const ordinal = (n: number): string => `${n}${[undefined, 'st', 'nd', 'rd'][n % 100 >= 11 && n % 100 <= 13 ? 0 : n % 10] ?? 'th'}`;
+const duration = (s: number): string => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`);
+
 /** How long `watch` rides through a service that cannot be reached (a restart) before it gives up. */
 const UNREACHABLE_GRACE_MS = 60_000;
 
@@ -159,7 +162,7 @@ async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { inte
   };
   for (;;) {
     // One call a tick: the events come with the task's status.
-    let answer: { WebCastTask: TaskView; Events: EventView[] };
+    let answer: { WebCastTask: TaskView; Events: EventView[]; PlaceInLine?: number };
     try {
       answer = (await callApi(conn, 'ListWebcastTaskEvents', 'GET', params)) as typeof answer;
     } catch (err) {
@@ -178,7 +181,7 @@ async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { inte
     if (toldUnreachable) process.stderr.write('webcast: the service answers again\n');
     unreachableSince = undefined;
     toldUnreachable = false;
-    const { WebCastTask: task, Events: events } = answer;
+    const { WebCastTask: task, Events: events, PlaceInLine: place } = answer;
     for (const e of events) {
       if (seen.has(e.EventId)) continue;
       seen.add(e.EventId);
@@ -195,12 +198,17 @@ async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { inte
     }
     if (task.Status === 1 && !asJson) {
       const waited = ((Date.now() - task.StartTime) / 1000).toFixed(1);
+      // MaxRunningTime counts from the Start, waiting included: say so while it waits.
+      const left = Math.max(0, Math.round((task.StartTime + task.MaxRunningTime * 1000 - Date.now()) / 1000));
+      const line = place
+        ? `waiting for a free slot: ${ordinal(place)} in line, ${waited} s so far; MaxRunningTime runs meanwhile (${duration(left)} left)`
+        : `waiting for the first frame… ${waited} s`;
       // On a terminal one line is rewritten; in a log, a line every 5 s is enough.
       if (tty) {
-        process.stderr.write(`\r\x1b[Kwaiting for the first frame… ${waited} s`);
+        process.stderr.write(`\r\x1b[K${line}`);
         progressShown = true;
       } else if (Date.now() - lastProgress >= 5000) {
-        process.stderr.write(`waiting for the first frame… ${waited} s\n`);
+        process.stderr.write(`${line}\n`);
         lastProgress = Date.now();
       }
     }

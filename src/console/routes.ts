@@ -184,8 +184,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
 
   app.get<KeyParams>('/console/api/tasks/:app/:room/:task', async (req, reply) => {
     mayUse(caller(req), req.params.app);
-    const { task, events } = await deps.tasks.events(keyOf(req.params));
-    return ok(req, reply, { WebCastTask: toListedTask(task), Events: events.map(toApiEvent) });
+    const { task, events, placeInLine } = await deps.tasks.events(keyOf(req.params));
+    return ok(req, reply, { WebCastTask: toListedTask(task), Events: events.map(toApiEvent), ...(placeInLine ? { PlaceInLine: placeInLine } : {}) });
   });
 
   app.post<KeyParams>('/console/api/tasks/:app/:room/:task/stop', async (req, reply) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { CaptureSession, PageOpenError, RescheduleError, type SessionDeps, type VideoCodec } from '../capture/capture-session.js';
-import { EventType, pageEvent } from '../tasks/events.js';
+import { EventType, pageEvent, type PageEventType } from '../tasks/events.js';
 import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
 import { StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
@@ -81,6 +81,14 @@ export class Engine implements TaskRunner {
     this.waiting.push(slot);
     this.o.log.info({ task: key, url: redactUrl(task.SourceURL), waiting: this.waiting.length }, 'task submitted');
     this.pump();
+    // Every slot is taken: the customer is told it waits, and where it stands.
+    const place = this.placeInLine(task);
+    if (place !== undefined) await this.recordPageEvent(slot, EventType.Waiting, undefined, { Position: place });
+  }
+
+  placeInLine(key: TaskKey): number | undefined {
+    const i = this.waiting.findIndex((s) => keyOf(s.task) === keyOf(key));
+    return i < 0 ? undefined : i + 1;
   }
 
   async release(task: Task): Promise<void> {
@@ -210,9 +218,9 @@ export class Engine implements TaskRunner {
   }
 
   /** Queues a callback that reports no change of the task's own status; a failure is logged, not thrown. */
-  private async recordPageEvent(slot: Slot, type: typeof EventType.StartEvent | typeof EventType.Refresh | typeof EventType.Reschedule, reason?: string): Promise<void> {
+  private async recordPageEvent(slot: Slot, type: PageEventType, reason?: string, extra: Record<string, unknown> = {}): Promise<void> {
     await this.o.store
-      .recordEvent(pageEvent(type, slot.task, this.o.clock(), reason))
+      .recordEvent(pageEvent(type, slot.task, this.o.clock(), reason, extra))
       .catch((err: unknown) => this.o.log.error({ err, task: keyOf(slot.task) }, 'could not record a callback'));
   }
 

@@ -31,6 +31,11 @@ export class TaskQueue implements TaskRunner {
     return Promise.resolve();
   }
 
+  placeInLine(key: TaskKey): number | undefined {
+    const i = [...this.pending.keys()].indexOf(keyString(key));
+    return i < 0 ? undefined : i + 1;
+  }
+
   /** Waiting tasks, oldest first. */
   waiting(): TaskKey[] {
     return [...this.pending.values()].map(taskKeyOf);

@@ -16,6 +16,8 @@ export const EventType = {
   Refresh: 'WebcastRefresh',
   /** The task was opened afresh in a new browser context, with the Reason: Status 5. */
   Reschedule: 'WebcastReschedule',
+  /** Ours: every slot of the node is taken; the task waits in line (Status 1, Position). */
+  Waiting: 'WebcastWaiting',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -36,11 +38,18 @@ const NONCE_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 const nonce = (): string => [...randomBytes(4)].map((b) => NONCE_ALPHABET[b % NONCE_ALPHABET.length]).join('');
 
 /** Callback statuses of the events that are not changes of the task's own status. */
-export const CallbackStatus = { StartEvent: 1, Refresh: 4, Reschedule: 5 } as const;
+export const CallbackStatus = { StartEvent: 1, Waiting: 1, Refresh: 4, Reschedule: 5 } as const;
 
-export function pageEvent(type: typeof EventType.StartEvent | typeof EventType.Refresh | typeof EventType.Reschedule, task: Task, at: number, reason?: string): TaskEvent {
-  const status = type === EventType.StartEvent ? CallbackStatus.StartEvent : type === EventType.Refresh ? CallbackStatus.Refresh : CallbackStatus.Reschedule;
-  return event(type, task, at, { Status: status, ...(reason ? { Reason: reason } : {}), StartTime: task.StartTime });
+export type PageEventType = typeof EventType.StartEvent | typeof EventType.Refresh | typeof EventType.Reschedule | typeof EventType.Waiting;
+const STATUS_OF: Record<PageEventType, number> = {
+  [EventType.StartEvent]: CallbackStatus.StartEvent,
+  [EventType.Waiting]: CallbackStatus.Waiting,
+  [EventType.Refresh]: CallbackStatus.Refresh,
+  [EventType.Reschedule]: CallbackStatus.Reschedule,
+};
+
+export function pageEvent(type: PageEventType, task: Task, at: number, reason?: string, extra: Record<string, unknown> = {}): TaskEvent {
+  return event(type, task, at, { Status: STATUS_OF[type], ...(reason ? { Reason: reason } : {}), ...extra, StartTime: task.StartTime });
 }
 
 function event(type: EventType, task: Task, at: number, data: Record<string, unknown>): TaskEvent {

@@ -79,6 +79,8 @@ export interface TaskRunner {
   /** False when the node's tasks and its waiting line are both full. */
   canAccept(): boolean;
   submit(task: Task): Promise<void>;
+  /** Where a task waiting for a free slot stands in line (1 = next), or undefined when it does not wait. */
+  placeInLine(key: TaskKey): number | undefined;
   /** The task has already been moved to its final status; release what runs it. */
   release(task: Task): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { InvalidTransitionError, isActive, newTask, transition } from './state-machine.js';
 import type { Clock, StoredCallback, TaskRunner, TaskStore } from './ports.js';
 import type { TaskListQuery } from './validation.js';
-import { StopReason, TASK_VISIBILITY_MS, type Task, type TaskKey, type TaskSpec } from './types.js';
+import { StopReason, TASK_VISIBILITY_MS, TaskStatus, type Task, type TaskKey, type TaskSpec } from './types.js';
 
 /** Outcomes the API must tell apart; they carry no transport detail. */
 export class TaskAlreadyExistsError extends Error {
@@ -99,9 +99,12 @@ export class TaskService {
     });
   }
 
-  /** A visible task's events (what its callbacks report), oldest first, with their delivery. */
-  async events(key: TaskKey): Promise<{ task: Task; events: StoredCallback[] }> {
+  /**
+   * A visible task's events (what its callbacks report), oldest first, with their delivery, and
+   * its place in line while it waits for a free slot.
+   */
+  async events(key: TaskKey): Promise<{ task: Task; events: StoredCallback[]; placeInLine: number | undefined }> {
     const task = await this.get(key);
-    return { task, events: await this.store.callbacksOf(key) };
+    return { task, events: await this.store.callbacksOf(key), placeInLine: task.Status === TaskStatus.NotStarted ? this.runner.placeInLine(key) : undefined };
   }
 }

@@ -32,8 +32,13 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
       assert.match((await api.start(body('b'))).Result as string, /has been started/);
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal((await getTask(t.host, key('b')))?.Status, 1, 'b waits while a runs');
+      // It says so, and where it stands: an event (and callback) and the events API.
+      const waiting = (await api.api('ListWebcastTaskEvents', 'GET')(key('b'))).Result as { PlaceInLine?: number; Events: { EventType: string; EventData: { Position?: number; Status: number } }[] };
+      assert.equal(waiting.PlaceInLine, 1);
+      assert.deepEqual(waiting.Events.map((e) => [e.EventType, e.EventData.Status, e.EventData.Position]), [['WebcastWaiting', 1, 1]]);
       await api.stop(key('a'));
       await waitFor('b on air', async () => (await getTask(t.host, key('b')))?.Status === 2);
+      assert.equal(((await api.api('ListWebcastTaskEvents', 'GET')(key('b'))).Result as { PlaceInLine?: number }).PlaceInLine, undefined, 'on air, it is in no line');
       assert.equal((await api.start(body('c'))).Result, 'ok', 'the line has room again');
     } finally {
       await t.close();

@@ -11,11 +11,12 @@ const EVENT_TEXT: Record<string, string> = {
   WebcastStartEvent: 'Page called onWebcastStart()',
   WebcastRefresh: 'Page refreshed',
   WebcastReschedule: 'Rescheduled in a fresh browser context',
+  WebcastWaiting: 'Waiting for a free slot',
 };
 
 export function TaskPage({ app, room, task, media }: { app: string; room: string; task: string; media: boolean }) {
   const path = `/tasks/${enc(app)}/${enc(room)}/${enc(task)}`;
-  const { data, error } = usePolling(() => call<{ WebCastTask: Task; Events: TaskEvent[] }>('GET', path), 2000, [path]);
+  const { data, error } = usePolling(() => call<{ WebCastTask: Task; Events: TaskEvent[]; PlaceInLine?: number }>('GET', path), 2000, [path]);
   const [stopError, setStopError] = useState('');
   const [stopping, setStopping] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -72,7 +73,11 @@ export function TaskPage({ app, room, task, media }: { app: string; room: string
         </div>
         <div class="card">
           <h2>Now</h2>
-          {t.Status === 2 && media ? <Thumbnail path={path} /> : <p class="muted">{t.Status === 1 ? 'Waiting for the first frame…' : 'Not on air.'}</p>}
+          {t.Status === 2 && media ? <Thumbnail path={path} /> : data?.PlaceInLine ? (
+            <p data-testid="place-in-line">
+              Waiting for a free slot: <b>#{data.PlaceInLine}</b> in line. Its MaxRunningTime runs while it waits: it ends at {clock(t.StartTime + t.MaxRunningTime * 1000)} at the latest.
+            </p>
+          ) : <p class="muted">{t.Status === 1 ? 'Waiting for the first frame…' : 'Not on air.'}</p>}
         </div>
       </div>
       <div class="card">
@@ -85,6 +90,7 @@ export function TaskPage({ app, room, task, media }: { app: string; room: string
               <b>{EVENT_TEXT[e.EventType] ?? e.EventType}</b>
               {typeof e.EventData.StopReason === 'string' && e.EventData.StopReason && <span> · {e.EventData.StopReason}</span>}
               {typeof e.EventData.Reason === 'string' && e.EventData.Reason && <span> · {e.EventData.Reason}</span>}
+              {typeof e.EventData.Position === 'number' && <span> · #{e.EventData.Position} in line</span>}
               <span class={`delivery ${e.Delivery.State}`} title={e.Delivery.LastError}>
                 callback {e.Delivery.State}{e.Delivery.Attempts > 1 ? ` after ${e.Delivery.Attempts} tries` : ''}{e.Delivery.LastError ? `: ${e.Delivery.LastError}` : ''}
               </span>
