@@ -4,7 +4,7 @@
  * BENCH_SECONDS sets each measuring window (default 15), BENCH_SYNC_SECONDS the sync
  * recordings (default 60), BENCH_MAX_CAPACITY the most tasks tried at once (default 12),
  * BENCH_PAIRS how many times each one-task row alternates ours and classic (default 3),
- * BENCH_ONLY a comma-separated choice of sections (latency, one-task, capacity, h264, sync).
+ * BENCH_ONLY a comma-separated choice of sections (latency, one-task, webgl, capacity, h264, sync).
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 15) * 1000;
 const SYNC_MS = Number(process.env.BENCH_SYNC_SECONDS ?? 60) * 1000;
 const MAX_CAPACITY = Number(process.env.BENCH_MAX_CAPACITY ?? 12);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
-const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,capacity,h264,sync').split(',').map((s) => s.trim());
+const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,webgl,capacity,h264,sync').split(',').map((s) => s.trim());
 const section = (name: string): boolean => SECTIONS.includes(name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
@@ -217,6 +217,14 @@ async function main(): Promise<void> {
       }
       log('  CPU-seconds per task-minute: ' + rows.map((r) => `${r.config} ours ${fmt(r.oursCores * 60, 0)} s, classic ${fmt(r.baseCores * 60, 0)} s`).join('; '));
 
+    }
+
+    if (section('webgl')) {
+      // No GPU on these machines: WebGL is drawn by SwiftShader, on the CPU, in the GPU process.
+      // (The classic pipeline's Chromium draws no WebGL at all in Xvfb: no baseline to compare.)
+      log('\nA WebGL page (a full-window animated shader, drawn at 60 fps), 1280x720@30, ours:');
+      const m = await measureOurs(1280, 720, 30, 'webgl');
+      log(`  ${fmt(m.ours.cores)} cores, ${fmt(m.oursFps, 1)} fps at a subscriber (Chromium ${fmt(m.parts.chromium)}, of which the GPU process ${fmt(m.parts.gpu)}; sent ${m.sentSize})`);
     }
 
     if (section('capacity')) {

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 # iptables confines the cloud browser's own WebRTC to public addresses; iproute2 makes the
 # tests' public test host (a network namespace).
 APT_PACKAGES=(chromium janus iptables iproute2)
+# What pages need to look right: Chinese (both scripts), Japanese and Korean; colour emoji;
+# metric-compatible stand-ins for Arial, Times New Roman and Courier New.
+APT_PACKAGES+=(fonts-noto-cjk fonts-noto-color-emoji fonts-liberation2)
 # The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
 if [ "${1:-}" = "--bench" ]; then
   APT_PACKAGES+=(xvfb pulseaudio ffmpeg)

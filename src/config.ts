@@ -60,6 +60,10 @@ export interface Config {
   maxReschedules: number;
   /** A resumed task that saw its node die within this long, three times running, is failed. */
   resumeStableMs: number;
+  /** What pages see: language, time zone, User-Agent (undefined = Chrome's own). */
+  browserLocale: string;
+  browserTimezone: string;
+  browserUserAgent: string | undefined;
   /** One callback URL and secret for every AppId the file does not name. */
   callbackUrl: string | undefined;
   callbackSecret: string | undefined;
@@ -94,6 +98,9 @@ const fileSchema = z
     WEBCAST_CALLBACKS_FILE: z.string(),
     WEBCAST_MAX_RESCHEDULES: z.union([z.string(), z.number()]),
     WEBCAST_RESUME_STABLE_SECONDS: z.union([z.string(), z.number()]),
+    WEBCAST_BROWSER_LOCALE: z.string(),
+    WEBCAST_BROWSER_TIMEZONE: z.string(),
+    WEBCAST_BROWSER_USER_AGENT: z.string(),
     WEBCAST_CALLBACK_URL: z.string(),
     WEBCAST_CALLBACK_SECRET: z.string(),
   })
@@ -105,6 +112,43 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
+}
+
+/** The customers this service is built for are mostly in mainland China. */
+const DEFAULT_BROWSER_LOCALE = 'zh-CN';
+const DEFAULT_BROWSER_TIMEZONE = 'Asia/Shanghai';
+
+function browserLocale(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return DEFAULT_BROWSER_LOCALE;
+  // It goes on Chromium's command line: a plain language tag, nothing else.
+  let canonical: string | undefined;
+  try {
+    canonical = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(raw) ? Intl.getCanonicalLocales(raw)[0] : undefined;
+  } catch {
+    canonical = undefined;
+  }
+  if (!canonical) throw new ConfigError(`WEBCAST_BROWSER_LOCALE must be a language tag such as zh-CN, zh-TW or en-US, got "${raw}"`);
+  return canonical;
+}
+
+function browserTimezone(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return DEFAULT_BROWSER_TIMEZONE;
+  const known = /^[A-Za-z0-9_+\-/]+$/.test(raw) && (() => {
+    try {
+      return new Intl.DateTimeFormat('en', { timeZone: raw }).resolvedOptions().timeZone !== undefined;
+    } catch {
+      return false;
+    }
+  })();
+  if (!known) throw new ConfigError(`WEBCAST_BROWSER_TIMEZONE must be an IANA time zone such as Asia/Shanghai or UTC, got "${raw}"`);
+  return raw;
+}
+
+function browserUserAgent(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (raw.length > 512 || /[\u0000-\u001f\u007f]/.test(raw)) throw new ConfigError('WEBCAST_BROWSER_USER_AGENT must be one line of at most 512 characters');
+  return raw;
 }
 
 function publicIp(raw: string | undefined): string | undefined {
@@ -236,6 +280,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     callbacksFile: get('WEBCAST_CALLBACKS_FILE') || undefined,
     maxReschedules: nonNegativeInt('WEBCAST_MAX_RESCHEDULES', get('WEBCAST_MAX_RESCHEDULES'), 3),
     resumeStableMs: boundedInt('WEBCAST_RESUME_STABLE_SECONDS', get('WEBCAST_RESUME_STABLE_SECONDS'), 60, 1, 3600) * 1000,
+    browserLocale: browserLocale(get('WEBCAST_BROWSER_LOCALE')),
+    browserTimezone: browserTimezone(get('WEBCAST_BROWSER_TIMEZONE')),
+    browserUserAgent: browserUserAgent(get('WEBCAST_BROWSER_USER_AGENT')),
     callbackUrl: get('WEBCAST_CALLBACK_URL') || undefined,
     callbackSecret: get('WEBCAST_CALLBACK_SECRET') || undefined,
   };

@@ -59,6 +59,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
     warm: config.browserPool,
     prepare: prepareStage,
+    look: { locale: config.browserLocale, timezone: config.browserTimezone, userAgent: config.browserUserAgent },
   });
   await browsers.start();
   const engine = new Engine({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
@@ -11,7 +11,7 @@ import type { BrowserPool, Stage, TaskBrowser } from './cloud-browser.js';
 import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
-import { fitWindow, minimizeWindow, pageInnerSize } from './page-window.js';
+import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize } from './page-window.js';
 
 export type VideoCodec = 'VP8' | 'H264';
 
@@ -168,6 +168,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private closeMedia: (() => Promise<void>) | undefined;
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
+  /** Holds the page's screen override (see screenOfPageSize). */
+  private screen: CDPSession | undefined;
   readonly plan: CapturePlan;
 
   private constructor(
@@ -291,6 +293,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       await new Promise((r) => setTimeout(r, 50));
     }
     await fitWindow(this.context, this.page, render.width, render.height);
+    this.screen = await screenOfPageSize(this.context, this.page, render.width, render.height);
     await this.page.bringToFront();
   }
 
@@ -471,6 +474,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     clearInterval(this.watch);
     this.monitors.forEach(clearInterval);
     await this.publication?.close().catch(() => undefined);
+    await this.screen?.detach().catch(() => undefined);
     await this.browser.close();
     await this.closeMedia?.();
   }

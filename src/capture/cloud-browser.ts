@@ -1,17 +1,41 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
 import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
 
+/** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
+export interface BrowserLook {
+  /** BCP 47, e.g. zh-CN: navigator.language and Accept-Language. */
+  locale: string;
+  /** IANA, e.g. Asia/Shanghai. */
+  timezone: string;
+  /** The User-Agent; undefined = Chrome's own for this Chromium's version, without "Headless". */
+  userAgent: string | undefined;
+}
+
+/** Chrome's reduced User-Agent on Linux, as an ordinary desktop Chrome of that major version sends it. */
+export const chromeUserAgent = (major: number): string =>
+  `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Safari/537.36`;
+
+/** zh-CN → "zh-CN,zh" (Chromium adds the q-values): the language alone as the fallback, as browsers send it. */
+export function acceptLanguages(locale: string): string {
+  const language = locale.split('-')[0] ?? locale;
+  return language === locale ? locale : `${locale},${language}`;
+}
+
 export interface ChromiumArgsInput {
   userDataDir: string;
   /** All page traffic goes through this proxy (the SSRF guard). */
   proxyUrl: string;
+  locale: string;
+  userAgent: string;
   /** The one title the controller's capture may pick; new for every browser. */
   captureTitle: string;
 }
@@ -54,7 +78,23 @@ export function chromiumArgs(o: ChromiumArgsInput): string[] {
     `--proxy-server=${o.proxyUrl}`,
     // Without this, Chromium sends loopback straight out, past the proxy.
     '--proxy-bypass-list=<-loopback>',
+    // An ordinary browser, in the customers' language (the time zone is the TZ of its environment).
+    `--lang=${o.locale}`,
+    `--accept-lang=${acceptLanguages(o.locale)}`,
+    `--user-agent=${o.userAgent}`,
+    // navigator.webdriver is false, as in a browser somebody uses.
+    '--disable-blink-features=AutomationControlled',
   ];
+}
+
+const execFileAsync = promisify(execFile);
+
+/** The major version of the Chromium at `executablePath` ("Chromium 156.0.8078.108 built on Debian…"). */
+async function chromiumMajor(executablePath: string): Promise<number> {
+  const { stdout } = await execFileAsync(executablePath, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  const major = Number(/(\d+)\.\d+\.\d+\.\d+/.exec(stdout)?.[1]);
+  if (!Number.isInteger(major)) throw new Error(`cannot tell the version of ${executablePath} from "${stdout.trim()}"`);
+  return major;
 }
 
 /**
@@ -78,6 +118,7 @@ export interface BrowserPoolOptions {
   warm: number;
   /** Readies a launched browser for a task (its context and tabs), ahead of need. */
   prepare(browser: TaskBrowser): Promise<Stage>;
+  look: BrowserLook;
 }
 
 /** A browser readied for a task: its context, our controller loaded in one tab, a blank tab for the page. */
@@ -188,6 +229,7 @@ export class BrowserPool {
   private launched = 0;
   /** Whether the last launch worked, for health checks while no spare is kept. */
   private lastLaunchOk: boolean | undefined;
+  private userAgent = '';
 
   constructor(private readonly o: BrowserPoolOptions) {
     this.root = path.join(tmpdir(), `webcast-browsers-${o.nodeKey}`);
@@ -200,6 +242,7 @@ export class BrowserPool {
 
   /** Clears what a killed run left in the cgroups and fills the warm pool; the first launch tells at once whether Chromium can run here. */
   async start(): Promise<void> {
+    this.userAgent = this.o.look.userAgent ?? chromeUserAgent(await chromiumMajor(this.o.executablePath));
     this.cgroups = await openCgroups(`webcast-${this.o.nodeKey}`);
     if (!this.cgroups) this.o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
     this.refill();
@@ -287,10 +330,11 @@ export class BrowserPool {
         args: [
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
-          this.o.executablePath, ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), proxyUrl: this.o.proxyUrl, captureTitle }),
+          this.o.executablePath,
+          ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), proxyUrl: this.o.proxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),
         ],
         // Nothing of the service's environment (keys, tokens) reaches the browser.
-        env: { PATH: '/usr/bin:/bin', HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp'), XDG_CONFIG_HOME: path.join(dir, 'home'), XDG_CACHE_HOME: path.join(dir, 'home') },
+        env: { PATH: '/usr/bin:/bin', HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp'), XDG_CONFIG_HOME: path.join(dir, 'home'), XDG_CACHE_HOME: path.join(dir, 'home'), TZ: this.o.look.timezone },
         // Downloads are refused (acceptDownloads: false); this folder only proves it stays empty.
         artifactsDir: path.join(dir, 'downloads'),
         handleSIGINT: false,

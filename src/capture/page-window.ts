@@ -60,3 +60,15 @@ export async function fitWindow(context: BrowserContext, page: Page, width: numb
 export async function minimizeWindow(context: BrowserContext, page: Page): Promise<void> {
   await withWindow(context, page, (cdp, windowId) => setState(cdp, windowId, 'minimized'));
 }
+
+/**
+ * Makes the page see a screen of exactly its own size, as a page shown full screen on a
+ * customer's display would (the browser's virtual screen is 4K, so that windows fit). The
+ * override lives as long as the returned session stays attached, across navigations.
+ */
+export async function screenOfPageSize(context: BrowserContext, page: Page, width: number, height: number): Promise<CDPSession> {
+  const cdp = await context.newCDPSession(page);
+  // A zero width, height and scale leave the page's own size alone: only the screen changes.
+  await cdp.send('Emulation.setDeviceMetricsOverride', { width: 0, height: 0, deviceScaleFactor: 0, mobile: false, screenWidth: width, screenHeight: height });
+  return cdp;
+}

@@ -71,12 +71,55 @@ const isolationPage = `<!doctype html><html><head><meta charset="utf-8"><title>i
 })();
 </script></body></html>`;
 
+/** Large characters of the customers' script, one per cell, and a colour emoji in the last cell. */
+export const GLYPHS = ['你', '好', '世', '界', '🎨'];
+const glyphsPage = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>glyphs</title>
+<style>html,body{margin:0;height:100%;background:#fff;overflow:hidden}
+body{display:grid;grid-template-columns:repeat(${GLYPHS.length},1fr)}
+div{display:flex;align-items:center;justify-content:center;font:100px "Microsoft YaHei","PingFang SC",sans-serif;color:#000}</style></head>
+<body>${GLYPHS.map((g) => `<div>${g}</div>`).join('')}</body></html>`;
+
+/** A 3D scene's worth of work: a full-window WebGL fragment shader, animated every frame. */
+const webglPage = `<!doctype html><meta charset="utf-8"><title>webgl</title>
+<style>html,body{margin:0;height:100%;overflow:hidden;background:#000}canvas{width:100%;height:100%;display:block}</style>
+<canvas id=c></canvas><script>
+const c = document.getElementById('c'); const gl = c.getContext('webgl');
+const sh = (type, src) => { const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s); return s; };
+const p = gl.createProgram();
+gl.attachShader(p, sh(gl.VERTEX_SHADER, 'attribute vec2 a; void main() { gl_Position = vec4(a, 0.0, 1.0); }'));
+gl.attachShader(p, sh(gl.FRAGMENT_SHADER, 'precision mediump float; uniform float t; uniform vec2 r; void main() { vec2 u = gl_FragCoord.xy / r; float v = sin(u.x * 10.0 + t) + sin(u.y * 12.0 + t * 1.3) + sin((u.x + u.y) * 8.0 + t * 0.7) + sin(length(u - 0.5) * 20.0 - t * 2.0); gl_FragColor = vec4(0.5 + 0.5 * sin(v), 0.5 + 0.5 * sin(v + 2.0), 0.5 + 0.5 * sin(v + 4.0), 1.0); }'));
+gl.linkProgram(p); gl.useProgram(p);
+gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer()); gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+const a = gl.getAttribLocation(p, 'a'); gl.enableVertexAttribArray(a); gl.vertexAttribPointer(a, 2, gl.FLOAT, false, 0, 0);
+(function frame(ms) {
+  c.width = innerWidth; c.height = innerHeight; gl.viewport(0, 0, c.width, c.height);
+  gl.uniform1f(gl.getUniformLocation(p, 't'), ms / 1000); gl.uniform2f(gl.getUniformLocation(p, 'r'), c.width, c.height);
+  gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4); requestAnimationFrame(frame);
+})(0);
+</script>`;
+
+/** Reports what the page sees of its browser (and what its request said) to /report. */
+const lookPage = (acceptLanguage: string) => `<!doctype html><meta charset="utf-8"><title>look</title><body style="background:#fff"><script>
+const worker = new Worker(URL.createObjectURL(new Blob(['postMessage({ language: navigator.language, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, userAgent: navigator.userAgent })'])));
+worker.onmessage = (e) => fetch('/report', { method: 'POST', body: JSON.stringify({
+  acceptLanguage: ${JSON.stringify(acceptLanguage)},
+  language: navigator.language, languages: navigator.languages,
+  timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, offsetMinutes: new Date('2026-01-15T00:00:00Z').getTimezoneOffset(),
+  userAgent: navigator.userAgent, webdriver: navigator.webdriver,
+  screen: [screen.width, screen.height, screen.availWidth, screen.availHeight], inner: [innerWidth, innerHeight],
+  worker: e.data,
+}) });
+</script></body>`;
+
 export interface PageServer {
   url: string;
+  /** What pages posted to /report, in order. */
+  reports: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
 export async function startPageServer(): Promise<PageServer> {
+  const reports: Record<string, unknown>[] = [];
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const html = (body: string, status = 200) => res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end(body);
@@ -127,6 +170,21 @@ document.addEventListener('visibilitychange', paint); addEventListener('blur', p
         return html(tonePage(PAGE_COLOR, 'subresource', `const img = new Image(); img.src = ${JSON.stringify(new URL(req.url ?? '/', 'http://x').searchParams.get('src') ?? '')}; document.body.append(img);`));
       case '/missing':
         return html('<h1>not here</h1>', 404);
+      case '/glyphs':
+        return html(glyphsPage);
+      case '/webgl':
+        return html(webglPage);
+      case '/look':
+        return html(lookPage(String(req.headers['accept-language'] ?? '')));
+      case '/report': {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          reports.push(JSON.parse(body) as Record<string, unknown>);
+          res.writeHead(204).end();
+        });
+        return;
+      }
       default:
         return html('<h1>no such test page</h1>', 404);
     }
@@ -135,6 +193,7 @@ document.addEventListener('visibilitychange', paint); addEventListener('blur', p
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    reports,
     close: () => new Promise((r) => {
       server.closeAllConnections();
       server.close(() => r());

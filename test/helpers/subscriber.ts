@@ -32,6 +32,22 @@ window.sub = {
     stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out = { width: s.frameWidth || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0, framesDecoded: s.framesDecoded || 0, codec: (s.codecId && stats.get(s.codecId) && stats.get(s.codecId).mimeType) || '' }; });
     return out;
   },
+  blocks(x0, y0, x1, y1, n) {
+    const v = document.getElementById('v');
+    const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+    const g = c.getContext('2d'); g.drawImage(v, 0, 0);
+    const px = (f, size) => Math.round(f * size);
+    const d = g.getImageData(px(x0, c.width), px(y0, c.height), px(x1, c.width) - px(x0, c.width), px(y1, c.height) - px(y0, c.height));
+    const out = [];
+    for (let by = 0; by < n; by++) for (let bx = 0; bx < n; bx++) {
+      let r = 0, gg = 0, b = 0, k = 0;
+      for (let y = Math.floor(by * d.height / n); y < Math.floor((by + 1) * d.height / n); y++) for (let x = Math.floor(bx * d.width / n); x < Math.floor((bx + 1) * d.width / n); x++) {
+        const i = (y * d.width + x) * 4; r += d.data[i]; gg += d.data[i + 1]; b += d.data[i + 2]; k++;
+      }
+      out.push([r / k, gg / k, b / k]);
+    }
+    return out;
+  },
   pixel(x, y) {
     const v = document.getElementById('v');
     const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
@@ -120,6 +136,11 @@ export class Subscriber {
     return ((b.framesDecoded - a.framesDecoded) * 1000) / (Date.now() - t0);
   }
 
+  /** The region's mean colours in an n×n grid, row by row; coordinates are fractions of the picture. */
+  blocks(x0: number, y0: number, x1: number, y1: number, n: number): Promise<[number, number, number][]> {
+    return this.page.evaluate(([a, b, c, d, k]) => (window as unknown as SubWindow).sub.blocks(a, b, c, d, k), [x0, y0, x1, y1, n] as const) as Promise<[number, number, number][]>;
+  }
+
   pixel(x: number, y: number): Promise<[number, number, number]> {
     return this.page.evaluate(([px, py]) => (window as unknown as SubWindow).sub.pixel(px, py), [x, y] as const) as Promise<[number, number, number]>;
   }
@@ -148,6 +169,7 @@ interface SubWindow {
     answer(offer: string): Promise<string>;
     video(): Promise<VideoReceived>;
     pixel(x: number, y: number): number[];
+    blocks(x0: number, y0: number, x1: number, y1: number, n: number): number[][];
     loudestFrequency(ms: number): Promise<{ hz: number; share: number }>;
     record(ms: number): Promise<string>;
   };
