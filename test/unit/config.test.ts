@@ -46,6 +46,16 @@ describe('configuration', () => {
     }
   });
 
+  it('sets what pages see: Chinese and China\'s time by default, any valid language and zone, one-line User-Agents', () => {
+    const d = loadConfig({});
+    assert.deepEqual([d.browserLocale, d.browserTimezone, d.browserUserAgent], ['zh-CN', 'Asia/Shanghai', undefined]);
+    const c = loadConfig({ WEBCAST_BROWSER_LOCALE: 'zh-tw', WEBCAST_BROWSER_TIMEZONE: 'UTC', WEBCAST_BROWSER_USER_AGENT: 'Mozilla/5.0 Test' });
+    assert.deepEqual([c.browserLocale, c.browserTimezone, c.browserUserAgent], ['zh-TW', 'UTC', 'Mozilla/5.0 Test']);
+    for (const bad of ['chinese', 'zh_CN', 'zh-CN --no-sandbox', '--lang']) assert.throws(() => loadConfig({ WEBCAST_BROWSER_LOCALE: bad }), /WEBCAST_BROWSER_LOCALE must be a language tag/, bad);
+    for (const bad of ['Asia/Beijing', 'CST+8', '../../etc/passwd']) assert.throws(() => loadConfig({ WEBCAST_BROWSER_TIMEZONE: bad }), /WEBCAST_BROWSER_TIMEZONE must be an IANA time zone/, bad);
+    assert.throws(() => loadConfig({ WEBCAST_BROWSER_USER_AGENT: 'a\nb' }), /WEBCAST_BROWSER_USER_AGENT must be one line/);
+  });
+
   it('offers Janus media beyond loopback only when asked, and maps a public address behind NAT', () => {
     const base = { libDir: '/nonexistent', wsPort: 1, httpPort: 2, rtpPortRange: '20000-40000' };
     const plain = janusConfigFiles(base)['janus.jcfg'] ?? '';
