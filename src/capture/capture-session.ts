@@ -168,7 +168,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private closeMedia: (() => Promise<void>) | undefined;
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
-  /** Holds the page's screen override (see screenOfPageSize). */
+  /** Holds the page's screen override (see screenOfPageSize); it ends with the browser. */
   private screen: CDPSession | undefined;
   readonly plan: CapturePlan;
 
@@ -474,7 +474,6 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     clearInterval(this.watch);
     this.monitors.forEach(clearInterval);
     await this.publication?.close().catch(() => undefined);
-    await this.screen?.detach().catch(() => undefined);
     await this.browser.close();
     await this.closeMedia?.();
   }

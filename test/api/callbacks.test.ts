@@ -9,6 +9,8 @@ import { freePort } from '../../src/rooms/janus/embedded-janus.js';
 import { sdkClient, startTestNode, validStart, waitFor, type TestNode } from '../helpers/node.js';
 import { spawnService } from '../helpers/process.js';
 import { CallbackReceiver } from '../helpers/receiver.js';
+import { transition } from '../../src/tasks/state-machine.js';
+import { StopReason } from '../../src/tasks/types.js';
 
 const SECRET = 'callback-secret-for-tests';
 
@@ -50,6 +52,21 @@ describe('signed callbacks from a durable outbox', () => {
       { ...end.data, StartTime: typeof end.data.StartTime, EndTime: typeof end.data.EndTime },
       { AppId: 'app1', RoomId: 'room1', TaskId: 'ended', UserId: 'webcast-bot', BusinessId: 'course-7', Status: 3, StopReason: 'StopByAPI', StartTime: 'number', EndTime: 'number' },
     );
+  });
+
+  it('says in the WebcastEnd of a failed task why it failed (FailureDetail, ours)', async () => {
+    receiver = new CallbackReceiver();
+    t = await startTestNode({ env: { WEBCAST_CALLBACK_URL: await receiver.listen(), WEBCAST_CALLBACK_SECRET: SECRET } });
+    await sdkClient(t.host).start(validStart({ TaskId: 'failing' }));
+    const detail = "10.1.2.3: 10.1.2.3 is a private address, which webcast pages may not reach unless the node's WEBCAST_URL_ALLOWLIST opens it";
+    // As the engine fails a task: one transaction through the store, which queues the callback.
+    await t.node.store.update({ AppId: 'app1', RoomId: 'room1', TaskId: 'failing' }, (task) => transition(task, { type: 'failed', reason: StopReason.StartTaskFailed, detail }, Date.now()));
+    const [end] = await waitFor('the callback', async () => receiver?.events().length === 1 && receiver.events());
+    assert.deepEqual([end?.EventType, end?.data.Status, end?.data.StopReason, end?.data.FailureDetail], ['WebcastEnd', 4, 'StartTaskFailed', detail]);
+    assert.equal(end && receiver.signatureValid(end, SECRET), true);
+    // GetWebCastTask keeps the vendor's shape.
+    const got = (await sdkClient(t.host).get({ AppId: 'app1', RoomId: 'room1', TaskId: 'failing' })).Result as { WebCastTask: Record<string, unknown> };
+    assert.equal('FailureDetail' in got.WebCastTask, false);
   });
 
   it('delivers on the third try to a receiver that fails twice, with the same EventId each time', async () => {

@@ -112,9 +112,10 @@ describe('the webcast command line against a running service', { timeout: 180_00
   });
 
   it('prints the API\'s code and message and exits 1 when the service refuses', async () => {
-    const bad = await webcast(['start', ...key, '-t', 'bad', '-u', 'u', '--url', 'ftp://example.com', '--max-running-time', '5'], { env });
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^webcast: InvalidParameter: .*SourceURL.*MaxRunningTime.*\(RequestId \w+\)\n$/);
+    // Rules the command line leaves to the service (a URL's scheme, a layer's size range).
+    const bad = await webcast(['start', ...key, '-t', 'bad', '-u', 'u', '--url', 'ftp://example.com', '--layer', '40x30'], { env });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /^webcast: InvalidParameter: .*SourceURL.*Width.*\(RequestId \w+\)\n$/);
     const missing = await webcast(['stop', ...key, '-t', 'never-started'], { env });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /InvalidParameter.ErrorActiveTaskNotFound/);
