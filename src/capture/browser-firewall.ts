@@ -150,7 +150,7 @@ export class BrowserFirewall implements MediaGate {
    */
   static async install(uids: BrowserUids | undefined, nodeKey: string, openings: NodeOpenings, log: Logger): Promise<BrowserFirewall | undefined> {
     if (uids === undefined) {
-      log.warn('the service does not run as root: page WebRTC is not confined to public addresses (README: Security model)');
+      log.warn('the service can not run browsers as users of their own (neither root nor given the capabilities): page WebRTC is not confined to public addresses (README: Security model)');
       return undefined;
     }
     const families: Family[] = [];

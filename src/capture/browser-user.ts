@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { canSwitchUsers } from './privileges.js';
 
 /**
  * Chromium must never run as root: its sandbox refuses to, and a page that escaped its renderer
@@ -41,17 +42,18 @@ function uidsInUse(): Set<number> {
 }
 
 /**
- * Hands out a uid no running process has, for one browser. Undefined when the service is not
- * root and so cannot switch users: the browser then runs as the service's own user.
+ * Hands out a uid no running process has, for one browser. Undefined when the service can not
+ * switch users (neither root nor granted the capabilities for it): the browser then runs as the
+ * service's own user.
  */
 export class BrowserUidPool {
   private readonly mine = new Set<number>();
 
   constructor(readonly range: BrowserUids | undefined) {}
 
-  /** The range when this process may switch users (root), else none. */
+  /** The range when this process may switch users (root, or the capabilities), else none. */
   static forThisProcess(range: BrowserUids): BrowserUidPool {
-    return new BrowserUidPool(process.getuid?.() === 0 ? range : undefined);
+    return new BrowserUidPool(canSwitchUsers() ? range : undefined);
   }
 
   take(): number | undefined {

@@ -321,7 +321,9 @@ export class BrowserPool {
     if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
     const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
-    const drop = uid !== undefined ? [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'] : [];
+    // A service that is not root holds its capabilities as ambient ones, which a change between
+    // two ordinary uids keeps: the browser must start with none.
+    const drop = uid !== undefined ? [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all'] : [];
     try {
       const browser = await chromium.launch({
         executablePath: '/bin/sh',

@@ -17,8 +17,10 @@ export interface ServiceProcess {
 }
 
 /** Runs the service as `npm start` does, as its own process, and waits until it listens. */
-export async function spawnService(env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function spawnService(env: Record<string, string>, timeoutMs = 20_000, prefix: readonly string[] = []): Promise<ServiceProcess> {
+  // `prefix` runs the service through another command first (setpriv, to start it as another user).
+  const [command = process.execPath, ...args] = [...prefix, process.execPath, '--import', 'tsx', 'src/main.ts'];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WEBCAST_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { nodeKey } from '../../src/capture/cloud-browser.js';
+import { sdkClient, waitFor } from '../helpers/node.js';
+import { startPageServer, type PageServer } from '../helpers/pages.js';
+import { spawnService } from '../helpers/process.js';
+import { pidsWhere } from '../helpers/procfs.js';
+
+/**
+ * The service as the systemd unit runs it: an unprivileged user of its own, with only the
+ * capabilities it needs to give every browser a user, a cgroup and firewall rules of its own.
+ */
+
+const notRoot = process.getuid?.() !== 0 && 'needs root, to start the service as another user with capabilities';
+const SERVICE_UID = 2001000000;
+const CAPS = ['chown', 'dac_override', 'kill', 'setgid', 'setuid', 'net_admin', 'net_raw'];
+const keys = { accessKey: 'AKUNPRIVILEGED001', secretKey: 'unprivileged-test-secret-key-001' };
+
+const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
+const field = (pid: number, name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status(pid))?.[1] ?? '';
+const uidOf = (pid: number) => Number(field(pid, 'Uid').split(/\s+/)[0]);
+
+describe('the service as an unprivileged user with capabilities', { timeout: 120_000, skip: notRoot }, () => {
+  let pages: PageServer;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'webcast-unprivileged-'));
+  before(async () => {
+    pages = await startPageServer();
+    chownSync(dataDir, SERVICE_UID, SERVICE_UID);
+  });
+  after(async () => {
+    await pages.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('isolates every browser as root would: its own uid without capabilities, its cgroup, its firewall rules', async () => {
+    const caps = CAPS.map((c) => `+${c}`).join(',');
+    const service = await spawnService(
+      { WEBCAST_WORKER: 'true', WEBCAST_DATA_DIR: dataDir, WEBCAST_ACCESS_KEY: keys.accessKey, WEBCAST_SECRET_KEY: keys.secretKey, WEBCAST_URL_ALLOWLIST: '127.0.0.1', HOME: dataDir },
+      30_000,
+      ['/usr/bin/setpriv', `--reuid=${SERVICE_UID}`, `--regid=${SERVICE_UID}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, '--'],
+    );
+    try {
+      assert.equal(uidOf(service.child.pid ?? 0), SERVICE_UID, 'the service runs as its own unprivileged user');
+      const key = { AppId: 'app1', RoomId: 'room1', TaskId: 'unprivileged' };
+      await sdkClient(service.host, keys).start({ ...key, UserId: 'u', SourceURL: `${pages.url}/tone`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
+      await waitFor('on air', async () => ((await sdkClient(service.host, keys).get(key)).Result as { WebCastTask?: { Status: number } } | undefined)?.WebCastTask?.Status === 2, 30_000);
+
+      const root = path.join(tmpdir(), `webcast-browsers-${nodeKey(dataDir)}`);
+      const browsers = pidsWhere((cmd) => cmd.includes(root));
+      assert.ok(browsers.length >= 3, 'the task\'s browser runs');
+      let outside = 0;
+      for (const pid of browsers) {
+        assert.notEqual(uidOf(pid), 0, 'no browser process runs as root');
+        assert.notEqual(uidOf(pid), SERVICE_UID, 'nor as the service');
+        // Sandboxed processes hold capabilities inside a user namespace of their own only, which
+        // give nothing outside it; every process in the machine's own namespace holds none.
+        if (readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user')) continue;
+        for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) assert.equal(BigInt(`0x${field(pid, set)}`), 0n, `pid ${pid} keeps no capability (${set} ${field(pid, set)})`);
+        outside += 1;
+        assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`webcast-${nodeKey(dataDir)}-`), 'in a cgroup of its task');
+      }
+      assert.ok(outside >= 2, 'the browser process and its helpers outside the sandbox were checked');
+      assert.ok(execFileSync('iptables', ['-w', '-S', 'WEBCAST-BROWSER-ALLOW']).toString().includes(`webcast-node:${nodeKey(dataDir)}`), 'its firewall openings are in place');
+      assert.doesNotMatch(service.output(), /not confined|not bounded|can not run browsers|cannot be made/);
+    } finally {
+      assert.equal(await service.stop(), 0);
+    }
+  });
+});
