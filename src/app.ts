@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -61,6 +61,11 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   chmodSync(config.dataDir, 0o700);
   // Before anything is read, written or started: a second service on this folder starts nothing.
   const lock = DataFolderLock.acquire(config.dataDir);
+  // A task store made by an earlier version may be readable by others; its journal files take its mode.
+  for (const f of ['webcast.sqlite', 'webcast.sqlite-wal', 'webcast.sqlite-shm', 'service.lock']) {
+    const file = path.join(config.dataDir, f);
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
   let store: SqliteTaskStore;
   let keys: KeyRing;
   let generatedKey: GeneratedKey | undefined;

@@ -7,6 +7,9 @@ import { DataFolderInUse } from './store/data-folder-lock.js';
 class StartError extends Error {}
 
 async function main(): Promise<void> {
+  // Every file and folder the service makes (the task store with every SourceURL's tokens, its
+  // journal, the Janus configuration, logs) is its user's alone.
+  process.umask(0o077);
   const config = loadConfig();
   const log = createLogger({ level: config.logLevel });
   const node = await createNode(config, log);

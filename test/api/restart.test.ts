@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -72,6 +72,11 @@ describe('the service as a process', () => {
     const accessKey = /AccessKey: (\S+)/.exec(first.output())?.[1];
     assert.ok(shown && accessKey, first.output());
     assert.equal(statSync(path.join(dataDir, 'credentials.json')).mode & 0o777, 0o600);
+    // The task store and everything else in the folder are the service's user's alone.
+    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+    const open = readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).filter((f) => (statSync(path.join(dataDir, f)).mode & 0o077) !== 0);
+    assert.deepEqual(open, [], 'no file of the data folder is open to others');
+    assert.ok(readdirSync(dataDir).includes('webcast.sqlite'));
 
     const second = await spawnService({ WEBCAST_WORKER: 'false', WEBCAST_DATA_DIR: dataDir });
     try {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,17 +17,20 @@ export interface ServiceProcess {
   interrupt(): Promise<number | null>;
 }
 
-/** Runs the service as `npm start` does, as its own process, and waits until it listens. */
-export async function spawnService(env: Record<string, string>, timeoutMs = 20_000, prefix: readonly string[] = []): Promise<ServiceProcess> {
-  // `prefix` runs the service through another command first (setpriv, to start it as another user).
+/** The service as `npm start` runs it, in a process group of its own as a shell gives a command; `prefix` runs it through another command first (setpriv, to start it as another user). */
+function startProcess(env: Record<string, string>, prefix: readonly string[] = []): ChildProcessByStdio<null, Readable, Readable> {
   const [command = process.execPath, ...args] = [...prefix, process.execPath, '--import', 'tsx', 'src/main.ts'];
-  const child = spawn(command, args, {
+  return spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WEBCAST_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // A process group of its own, as a shell gives a command it runs.
     detached: true,
   });
+}
+
+/** Runs the service as `npm start` does, as its own process, and waits until it listens. */
+export async function spawnService(env: Record<string, string>, timeoutMs = 20_000, prefix: readonly string[] = []): Promise<ServiceProcess> {
+  const child = startProcess(env, prefix);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -63,12 +67,7 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 20_0
 
 /** Runs the service as `npm start` does and waits for it to exit, as a start that must fail. */
 export async function runToExit(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WEBCAST_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = startProcess(env);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
