@@ -33,7 +33,8 @@ function integer(min: number, max: number, zero?: string) {
 }
 
 const ordinal = (n: number): string => `${n}${[undefined, 'st', 'nd', 'rd'][n % 100 >= 11 && n % 100 <= 13 ? 0 : n % 10] ?? 'th'}`;
-const duration = (s: number): string => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`);
+// A countdown: whole minutes left, never rounded up (3599 s is 59 min, not 60).
+const duration = (s: number): string => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min` : s >= 60 ? `${Math.floor(s / 60)} min` : `${s} s`);
 
 /** How long `watch` rides through a service that cannot be reached (a restart) before it gives up. */
 const UNREACHABLE_GRACE_MS = 60_000;

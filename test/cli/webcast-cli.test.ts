@@ -144,6 +144,22 @@ describe('the webcast command line against a running service', { timeout: 180_00
     assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 
+  it('says in watch that a task waits for a free slot, its place in line, and that its MaxRunningTime runs meanwhile', async () => {
+    const full = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: '1' } });
+    try {
+      const fullEnv = { ...env, WEBCAST_ENDPOINT: full.url };
+      const start = (task: string) => webcast(['start', ...key, '-t', task, '-u', `bot-${task}`, '--url', `${pages.url}/tone`, '--layer', '320x180@10', '--max-running-time', '3600'], { env: fullEnv });
+      assert.equal((await start('first')).code, 0);
+      assert.equal((await start('second')).code, 0);
+      const watched = await webcast(['watch', ...key, '-t', 'second', '--timeout', '2'], { env: fullEnv });
+      assert.equal(watched.code, 3, 'the watch gave up waiting, as --timeout asked');
+      assert.match(watched.stderr, /waiting for a free slot: 1st in line, [\d.]+ s so far; MaxRunningTime runs meanwhile \(59 min left\)/);
+      assert.match(watched.stdout, /WebcastWaiting\s+status 1\s+place 1 in line/);
+    } finally {
+      await full.close();
+    }
+  });
+
   it('watches through a restart of the service: says it lost it, and goes on when it answers again', async () => {
     const started = await webcast(['start', ...key, '-t', 'restart', '-u', 'cli-bot', '--url', `${pages.url}/tone`, '--layer', '320x180@10'], { env });
     assert.equal(started.code, 0, started.stderr);

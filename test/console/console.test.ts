@@ -169,6 +169,27 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     }
   });
 
+  it('says on a waiting task\'s page its place in line and when it ends at the latest', async () => {
+    const full = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: '1' } });
+    const other = await browser.newPage();
+    try {
+      const signedIn = await other.request.post(`${full.url}/console/api/session`, { headers: { 'x-webcast-console': '1' }, data: { AccessKey: ACCESS_KEY, SecretKey: SECRET_KEY } });
+      assert.equal(signedIn.status(), 200);
+      for (const TaskId of ['first', 'second']) {
+        const started = await other.request.post(`${full.url}/console/api/tasks`, { headers: { 'x-webcast-console': '1' }, data: { AppId: 'console', RoomId: 'line', TaskId, UserId: `bot-${TaskId}`, SourceURL: `${pages.url}/tone`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] } });
+        assert.equal(started.status(), 200, await started.text());
+      }
+      await other.goto(`${full.url}/console#/tasks/console/line/second`);
+      const place = other.locator('[data-testid=place-in-line]');
+      await place.waitFor({ timeout: 15_000 });
+      assert.match(await place.textContent() ?? '', /Waiting for a free slot: #1 in line\. Its MaxRunningTime runs while it waits: it ends at .+ at the latest\./);
+      assert.match(await other.textContent('[data-testid=timeline]') ?? '', /Waiting for a free slot · #1 in line/);
+    } finally {
+      await other.close();
+      await full.close();
+    }
+  });
+
   it('says on a failed task\'s page why it failed, naming the setting that would allow it', async () => {
     const started = await page.request.post(`${t.url}/console/api/tasks`, {
       headers: { 'x-webcast-console': '1' },
