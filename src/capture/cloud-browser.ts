@@ -254,7 +254,9 @@ export class BrowserPool {
     while (!this.closed && this.spares.length < this.o.warm) {
       const spare = this.spare();
       spare.ready.catch((err: unknown) => {
-        this.o.log.error({ err }, 'chromium failed to start');
+        // A spare still launching when the service stops (Ctrl-C) fails with it: no fault.
+        if (this.closed) this.o.log.debug({ err }, 'a spare browser\'s launch ended by the shutdown');
+        else this.o.log.error({ err }, 'chromium failed to start');
         const i = this.spares.indexOf(spare);
         if (i >= 0) this.spares.splice(i, 1);
       });
