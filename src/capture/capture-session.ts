@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
@@ -168,8 +168,6 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private closeMedia: (() => Promise<void>) | undefined;
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
-  /** Holds the page's screen override (see screenOfPageSize); it ends with the browser. */
-  private screen: CDPSession | undefined;
   readonly plan: CapturePlan;
 
   private constructor(
@@ -293,7 +291,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       await new Promise((r) => setTimeout(r, 50));
     }
     await fitWindow(this.context, this.page, render.width, render.height);
-    this.screen = await screenOfPageSize(this.context, this.page, render.width, render.height);
+    // Its CDP session stays attached (nothing detaches it) until the browser closes.
+    await screenOfPageSize(this.context, this.page, render.width, render.height);
     await this.page.bringToFront();
   }
 
