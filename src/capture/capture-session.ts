@@ -11,6 +11,7 @@ import type { BrowserPool, Stage, TaskBrowser } from './cloud-browser.js';
 import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
+import { dressContext } from './user-agent-data.js';
 import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize } from './page-window.js';
 
 export type VideoCodec = 'VP8' | 'H264';
@@ -145,6 +146,7 @@ export async function prepareStage(browser: TaskBrowser): Promise<Stage> {
   const controller = await context.newPage();
   await controller.goto(`${CONTROLLER_ORIGIN}/`);
   const page = await context.newPage();
+  await dressContext(context, controller, page, browser.browser.version());
   // Most tasks ask for the default size: their window is then fitted already.
   await fitWindow(context, page, DEFAULT_VIDEO_SOLUTION.Width, DEFAULT_VIDEO_SOLUTION.Height);
   return { context, controller, page };

@@ -10,7 +10,8 @@ import { Subscriber } from '../helpers/subscriber.js';
  */
 
 const SIZE = { Width: 640, Height: 360, FrameRate: 10 };
-const workerEnv = { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1' };
+// localhost: the look page's cross-site frame.
+const workerEnv = { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1,localhost' };
 
 describe('what pages look like and see', { timeout: 180_000 }, () => {
   let pages: PageServer;
@@ -79,7 +80,18 @@ describe('what pages look like and see', { timeout: 180_000 }, () => {
     assert.equal(seen.webdriver, false);
     assert.deepEqual(seen.screen, [SIZE.Width, SIZE.Height, SIZE.Width, SIZE.Height]);
     assert.deepEqual(seen.inner, [SIZE.Width, SIZE.Height]);
-    assert.deepEqual(seen.worker, { language: 'zh-CN', timeZone: 'Asia/Shanghai', userAgent: seen.userAgent });
+    // userAgentData as Chrome fills it without a User-Agent switch: high entropy too, everywhere the page reaches.
+    const uaData = seen.uaData as { brands: { brand: string; version: string }[]; fullVersionList: { brand: string; version: string }[]; uaFullVersion: string };
+    const major = /Chrome\/(\d+)\./.exec(String(seen.userAgent))?.[1];
+    assert.ok(uaData.brands.some((b) => b.brand === 'Chromium' && b.version === major), JSON.stringify(uaData.brands));
+    assert.match(uaData.uaFullVersion, new RegExp(`^${major}\\.\\d+\\.\\d+\\.\\d+$`));
+    assert.deepEqual(uaData.fullVersionList.map((b) => b.brand), uaData.brands.map((b) => b.brand));
+    for (const [i, b] of uaData.fullVersionList.entries()) assert.match(b.version, new RegExp(`^${uaData.brands[i]?.version}\\.\\d+\\.\\d+\\.\\d+$`));
+    assert.deepEqual(seen.uaData, { ...uaData, mobile: false, platform: 'Linux', architecture: 'x86', bitness: '64', formFactors: ['Desktop'] });
+    const everywhere = { language: 'zh-CN', timeZone: 'Asia/Shanghai', userAgent: seen.userAgent, uaData: seen.uaData };
+    assert.deepEqual(seen.worker, everywhere);
+    assert.deepEqual(seen.serviceWorker, everywhere);
+    assert.deepEqual(seen.crossSiteFrame, everywhere);
   });
 
   it('shows them the language, time zone and User-Agent the node is set to', async () => {

@@ -98,18 +98,33 @@ const a = gl.getAttribLocation(p, 'a'); gl.enableVertexAttribArray(a); gl.vertex
 })(0);
 </script>`;
 
-/** Reports what the page sees of its browser (and what its request said) to /report. */
+/** What navigator.userAgentData tells, low and high entropy: the same in a page, its workers and its frames. */
+const UA_DATA = `const uaData = async () => { const d = navigator.userAgentData; const hi = await d.getHighEntropyValues(['fullVersionList', 'uaFullVersion', 'architecture', 'bitness', 'platform', 'formFactors']);
+  return { brands: d.brands, mobile: d.mobile, platform: d.platform, fullVersionList: hi.fullVersionList, uaFullVersion: hi.uaFullVersion, architecture: hi.architecture, bitness: hi.bitness, formFactors: hi.formFactors }; };`;
+const WORKER_REPORT = `${UA_DATA} const report = async () => ({ language: navigator.language, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, userAgent: navigator.userAgent, uaData: await uaData() });`;
+
+/**
+ * Reports what the page sees of its browser (and what its request said) to /report: in the
+ * page, a dedicated worker, a service worker and a cross-site frame (localhost against the
+ * page's 127.0.0.1, so Chromium runs it in a process of its own).
+ */
 const lookPage = (acceptLanguage: string) => `<!doctype html><meta charset="utf-8"><title>look</title><body style="background:#fff"><script>
-const worker = new Worker(URL.createObjectURL(new Blob(['postMessage({ language: navigator.language, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, userAgent: navigator.userAgent })'])));
-worker.onmessage = (e) => fetch('/report', { method: 'POST', body: JSON.stringify({
+${WORKER_REPORT}
+const fromWorker = new Promise((resolve) => { const w = new Worker(URL.createObjectURL(new Blob([WORKER_REPORT_SRC + 'report().then(postMessage)']))); w.onmessage = (e) => resolve(e.data); });
+const fromServiceWorker = navigator.serviceWorker.register('/look-sw.js').then(() => navigator.serviceWorker.ready).then((reg) => new Promise((resolve) => {
+  navigator.serviceWorker.onmessage = (e) => resolve(e.data); reg.active.postMessage('report');
+}));
+const fromFrame = new Promise((resolve) => { addEventListener('message', (e) => { if (e.data && e.data.frame) resolve(e.data.frame); }); });
+const frame = document.createElement('iframe'); frame.src = location.href.replace('127.0.0.1', 'localhost').replace(/look.*$/, 'look-frame'); document.body.append(frame);
+Promise.all([fromWorker, fromServiceWorker, fromFrame, uaData()]).then(([worker, serviceWorker, crossSiteFrame, pageUaData]) => fetch('/report', { method: 'POST', body: JSON.stringify({
   acceptLanguage: ${JSON.stringify(acceptLanguage)},
   language: navigator.language, languages: navigator.languages,
   timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, offsetMinutes: new Date('2026-01-15T00:00:00Z').getTimezoneOffset(),
-  userAgent: navigator.userAgent, webdriver: navigator.webdriver,
+  userAgent: navigator.userAgent, webdriver: navigator.webdriver, uaData: pageUaData,
   screen: [screen.width, screen.height, screen.availWidth, screen.availHeight], inner: [innerWidth, innerHeight],
-  worker: e.data,
-}) });
-</script></body>`;
+  worker, serviceWorker, crossSiteFrame,
+}) }));
+</script></body>`.replace('WORKER_REPORT_SRC', JSON.stringify(WORKER_REPORT));
 
 export interface PageServer {
   url: string;
@@ -176,6 +191,10 @@ document.addEventListener('visibilitychange', paint); addEventListener('blur', p
         return html(webglPage);
       case '/look':
         return html(lookPage(String(req.headers['accept-language'] ?? '')));
+      case '/look-frame':
+        return html(`<!doctype html><script>${WORKER_REPORT} report().then((r) => parent.postMessage({ frame: r }, '*'));</script>`);
+      case '/look-sw.js':
+        return res.writeHead(200, { 'content-type': 'text/javascript' }).end(`${WORKER_REPORT} self.onmessage = (e) => report().then((r) => e.source.postMessage(r));`);
       case '/report': {
         let body = '';
         req.on('data', (d: Buffer) => (body += d.toString()));
