@@ -84,6 +84,9 @@ export function chromiumArgs(o: ChromiumArgsInput): string[] {
     `--user-agent=${o.userAgent}`,
     // navigator.webdriver is false, as in a browser somebody uses.
     '--disable-blink-features=AutomationControlled',
+    // A desktop with a mouse: headless has no pointer, so (pointer: fine) and (hover: hover)
+    // would not match, and desktop pages' CSS would lay them out as for a device without one.
+    '--blink-settings=primaryPointerType=4,availablePointerTypes=4,primaryHoverType=2,availableHoverTypes=2',
   ];
 }
 

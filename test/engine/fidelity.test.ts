@@ -78,6 +78,9 @@ describe('what pages look like and see', { timeout: 180_000 }, () => {
     assert.equal(seen.offsetMinutes, -480);
     assert.match(String(seen.userAgent), /^Mozilla\/5\.0 \(X11; Linux x86_64\) AppleWebKit\/537\.36 \(KHTML, like Gecko\) Chrome\/\d+\.0\.0\.0 Safari\/537\.36$/);
     assert.equal(seen.webdriver, false);
+    // A desktop with a mouse, notifications not yet asked, the PDF viewer and window.chrome, as in Chrome.
+    assert.deepEqual(seen.mouse, [true, true, true, true]);
+    assert.deepEqual(seen.permissions, ['default', true, true, 'object']);
     assert.deepEqual(seen.screen, [SIZE.Width, SIZE.Height, SIZE.Width, SIZE.Height]);
     assert.deepEqual(seen.inner, [SIZE.Width, SIZE.Height]);
     // userAgentData as Chrome fills it without a User-Agent switch: high entropy too, everywhere the page reaches.

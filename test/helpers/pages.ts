@@ -121,6 +121,8 @@ Promise.all([fromWorker, fromServiceWorker, fromFrame, uaData()]).then(([worker,
   language: navigator.language, languages: navigator.languages,
   timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, offsetMinutes: new Date('2026-01-15T00:00:00Z').getTimezoneOffset(),
   userAgent: navigator.userAgent, webdriver: navigator.webdriver, uaData: pageUaData,
+  mouse: [matchMedia('(pointer: fine)').matches, matchMedia('(any-pointer: fine)').matches, matchMedia('(hover: hover)').matches, matchMedia('(any-hover: hover)').matches],
+  permissions: [Notification.permission, navigator.plugins.length > 0, navigator.pdfViewerEnabled, typeof window.chrome],
   screen: [screen.width, screen.height, screen.availWidth, screen.availHeight], inner: [innerWidth, innerHeight],
   worker, serviceWorker, crossSiteFrame,
 }) }));
