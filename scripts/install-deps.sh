@@ -11,6 +11,8 @@ APT_PACKAGES=(chromium janus iptables iproute2)
 # What pages need to look right: Chinese (both scripts), Japanese and Korean; colour emoji;
 # metric-compatible stand-ins for Arial, Times New Roman and Courier New.
 APT_PACKAGES+=(fonts-noto-cjk fonts-noto-color-emoji fonts-liberation2)
+# Several nodes share one PostgreSQL; the tests start their own server from Debian's.
+APT_PACKAGES+=(postgresql)
 # The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
 if [ "${1:-}" = "--bench" ]; then
   APT_PACKAGES+=(xvfb pulseaudio ffmpeg)

@@ -75,3 +75,75 @@ export const sqliteMigrations: readonly Migration[] = [
     `,
   },
 ];
+
+/**
+ * The same schema in PostgreSQL's words. Times are Unix ms in BIGINT (read back as numbers:
+ * they stay far below 2^53); JSON fields stay TEXT, written and read as the SQLite store does.
+ */
+export const postgresMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tasks',
+    sql: `
+      CREATE TABLE tasks (
+        app_id              TEXT    NOT NULL,
+        room_id             TEXT    NOT NULL,
+        task_id             TEXT    NOT NULL,
+        user_id             TEXT    NOT NULL,
+        source_url          TEXT    NOT NULL,
+        business_id         TEXT    NOT NULL,
+        max_running_time    INTEGER NOT NULL,
+        video_solutions     TEXT    NOT NULL,
+        monitor_config      TEXT    NOT NULL,
+        event_notify_config TEXT    NOT NULL,
+        status              INTEGER NOT NULL,
+        stop_reason         TEXT    NOT NULL,
+        start_time          BIGINT  NOT NULL,
+        end_time            BIGINT  NOT NULL,
+        updated_at          BIGINT  NOT NULL,
+        failure_detail      TEXT    NOT NULL,
+        PRIMARY KEY (app_id, room_id, task_id)
+      );
+      CREATE INDEX tasks_room_start ON tasks (app_id, room_id, start_time);
+      CREATE INDEX tasks_status ON tasks (status);
+    `,
+  },
+  {
+    version: 2,
+    name: 'callback outbox',
+    sql: `
+      CREATE TABLE callbacks (
+        id              BIGSERIAL PRIMARY KEY,
+        event_id        TEXT    NOT NULL UNIQUE,
+        app_id          TEXT    NOT NULL,
+        room_id         TEXT    NOT NULL,
+        task_id         TEXT    NOT NULL,
+        event_type      TEXT    NOT NULL,
+        event_time      TEXT    NOT NULL,
+        event_data      TEXT    NOT NULL,
+        nonce           TEXT    NOT NULL,
+        state           TEXT    NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT  NOT NULL,
+        delivered_at    BIGINT,
+        last_error      TEXT    NOT NULL DEFAULT ''
+      );
+      CREATE INDEX callbacks_task ON callbacks (app_id, room_id, task_id, id);
+      CREATE INDEX callbacks_pending ON callbacks (state, next_attempt_at);
+    `,
+  },
+  {
+    version: 3,
+    name: 'resumes',
+    sql: `
+      CREATE TABLE resumes (
+        app_id       TEXT    NOT NULL,
+        room_id      TEXT    NOT NULL,
+        task_id      TEXT    NOT NULL,
+        resumed_at   BIGINT,
+        quick_deaths INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (app_id, room_id, task_id)
+      );
+    `,
+  },
+];
