@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +8,8 @@ import type { Config } from './config.js';
 import { buildApiServer } from './api/server.js';
 import { KeyRing, loadOrCreateGeneratedKey, readKeysFile, type AccessKeyPair, type GeneratedKey } from './api/credentials.js';
 import { SqliteTaskStore } from './store/sqlite-task-store.js';
+import { PostgresTaskStore } from './store/postgres-task-store.js';
+import { ClusterNode } from './scheduler/cluster.js';
 import { DataFolderLock } from './store/data-folder-lock.js';
 import { TaskQueue } from './scheduler/task-queue.js';
 import { CallbackDispatcher } from './callbacks/dispatcher.js';
@@ -33,6 +36,8 @@ export interface WebcastNode {
   callbacks: CallbackDispatcher;
   /** The media side of a worker node. */
   worker: Worker | undefined;
+  /** This node's part in a cluster (WEBCAST_DATABASE_URL). */
+  cluster: ClusterNode | undefined;
   generatedKey: GeneratedKey | undefined;
   close(): Promise<void>;
 }
@@ -47,6 +52,15 @@ function loadKeys(config: Config): { keys: KeyRing; generatedKey: GeneratedKey |
     pairs.push(generatedKey.pair);
   }
   return { keys: new KeyRing(pairs), generatedKey };
+}
+
+/** A node's name in its cluster, kept in its data folder so that it is the same after a restart. */
+function nodeIdOf(dataDir: string): string {
+  const file = path.join(dataDir, 'node-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = randomUUID();
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
 }
 
 export interface NodeOptions {
@@ -66,14 +80,14 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     const file = path.join(config.dataDir, f);
     if (existsSync(file)) chmodSync(file, 0o600);
   }
-  let store: SqliteTaskStore;
+  let store: SqliteTaskStore | PostgresTaskStore;
   let keys: KeyRing;
   let generatedKey: GeneratedKey | undefined;
   let endpoints: CallbackEndpoints;
   try {
     ({ keys, generatedKey } = loadKeys(config));
     endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
-    store = new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
+    store = config.databaseUrl ? await PostgresTaskStore.open({ url: config.databaseUrl }) : new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
   } catch (err) {
     lock.release();
     throw err;
@@ -84,24 +98,47 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   callbacks.start();
   let worker: Worker | undefined;
   let queue: TaskQueue | undefined;
+  const cluster =
+    store instanceof PostgresTaskStore
+      ? new ClusterNode({
+          store,
+          nodeId: nodeIdOf(config.dataDir),
+          address: `${config.host}:${config.port}`,
+          worker: config.worker,
+          capacity: config.maxTasks,
+          maxWaiting: config.queueSize,
+          leaseMs: config.leaseMs,
+          heartbeatMs: Math.min(2000, config.leaseMs / 4),
+          pollMs: 1000,
+          log: log.child({ module: 'cluster' }),
+          clock,
+        })
+      : undefined;
   try {
-    if (config.worker) worker = await startWorker(config, store, log, clock, metrics);
-    else queue = new TaskQueue(log.child({ module: 'scheduler' }));
+    if (config.worker) worker = await startWorker(config, cluster?.fencedStore() ?? store, log, clock, metrics);
+    else if (!cluster) queue = new TaskQueue(log.child({ module: 'scheduler' }));
+    if (cluster && worker) cluster.attach(worker.engine);
+    await cluster?.start();
   } catch (err) {
+    await cluster?.close();
+    await worker?.close();
     await callbacks.stop();
     await store.close();
     lock.release();
     throw err;
   }
-  const runner: TaskRunner = worker?.engine ?? (queue as TaskQueue);
+  const runner: TaskRunner = cluster ?? worker?.engine ?? (queue as TaskQueue);
   const tasks = new TaskService(store, runner, clock);
 
-  // Tasks that were active when this node last stopped are this node's again.
+  // Tasks that were active when this node last stopped are this node's again. In a cluster
+  // they are whoever claims them: this node reclaims its own at its first claim.
   const resumes = new ResumeGuard(store, runner, clock, config.resumeStableMs);
-  const active = await store.list({ statuses: [TaskStatus.NotStarted, TaskStatus.Running] });
-  const { resumed, failed } = await resumes.resume(active.reverse());
-  if (resumed.length > 0) log.info({ resumed: resumed.length }, 'resumed the tasks that were active before the restart');
-  for (const task of failed) log.error({ task: taskKeyOf(task), reason: task.StopReason, detail: task.FailureDetail }, 'task failed instead of being resumed');
+  if (!cluster) {
+    const active = await store.list({ statuses: [TaskStatus.NotStarted, TaskStatus.Running] });
+    const { resumed, failed } = await resumes.resume(active.reverse());
+    if (resumed.length > 0) log.info({ resumed: resumed.length }, 'resumed the tasks that were active before the restart');
+    for (const task of failed) log.error({ task: taskKeyOf(task), reason: task.StopReason, detail: task.FailureDetail }, 'task failed instead of being resumed');
+  }
 
   const server = await buildApiServer({
     tasks,
@@ -132,10 +169,12 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     queue,
     callbacks,
     worker,
+    cluster,
     generatedKey,
     async close() {
       await server.close();
       await viewers?.closeAll();
+      await cluster?.close();
       await worker?.close();
       await resumes.close();
       await callbacks.stop();

@@ -67,6 +67,10 @@ export interface Config {
   /** One callback URL and secret for every AppId the file does not name. */
   callbackUrl: string | undefined;
   callbackSecret: string | undefined;
+  /** postgres://… : this node is one of a cluster on that database; undefined = SQLite in the data folder. */
+  databaseUrl: string | undefined;
+  /** A worker's hold on its tasks; a worker silent for this long loses them to the others. */
+  leaseMs: number;
 }
 
 const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60, ListWebcastTasks: 20, ListWebcastTaskEvents: 60 };
@@ -89,6 +93,8 @@ const fileSchema = z
     WEBCAST_MAX_TASKS: z.union([z.string(), z.number()]),
     WEBCAST_QUEUE_SIZE: z.union([z.string(), z.number()]),
     WEBCAST_URL_ALLOWLIST: z.string(),
+    WEBCAST_DATABASE_URL: z.string(),
+    WEBCAST_LEASE_SECONDS: z.union([z.string(), z.number()]),
     WEBCAST_CHROMIUM_PATH: z.string(),
     WEBCAST_BROWSER_UIDS: z.string(),
     WEBCAST_PAGE_MEMORY_MB: z.union([z.string(), z.number()]),
@@ -253,6 +259,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('set both WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY, or neither (a pair is then generated)');
   }
   const maxTasks = positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks());
+  if (get('WEBCAST_DATABASE_URL') && bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true) && !get('WEBCAST_JANUS_URL')) {
+    // An embedded Janus would hold this worker's publishers in rooms of their own: viewers of
+    // a room must meet every publisher of it in one SFU, whichever worker runs the task.
+    throw new ConfigError('a worker of a cluster (WEBCAST_DATABASE_URL) must use the cluster\'s one Janus: set WEBCAST_JANUS_URL (see README, Several nodes)');
+  }
   return {
     host: get('WEBCAST_HOST') ?? '127.0.0.1',
     port: parsePort(get('WEBCAST_PORT') ?? '8080'),
@@ -285,5 +296,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     browserUserAgent: browserUserAgent(get('WEBCAST_BROWSER_USER_AGENT')),
     callbackUrl: get('WEBCAST_CALLBACK_URL') || undefined,
     callbackSecret: get('WEBCAST_CALLBACK_SECRET') || undefined,
+    databaseUrl: databaseUrl(get('WEBCAST_DATABASE_URL')),
+    leaseMs: boundedInt('WEBCAST_LEASE_SECONDS', get('WEBCAST_LEASE_SECONDS'), 10, 3, 300) * 1000,
   };
+}
+
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('WEBCAST_DATABASE_URL must be a URL: postgres://user:password@host:port/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigError(`WEBCAST_DATABASE_URL must start with postgres://, got ${url.protocol}//`);
+  return raw;
 }

@@ -98,6 +98,23 @@ export class Engine implements TaskRunner {
     await this.dispose(slot);
   }
 
+  /** Tasks this node holds: on air, starting or waiting for a slot. */
+  get load(): number {
+    return this.slots.size;
+  }
+
+  holds(key: TaskKey): boolean {
+    return this.slots.has(keyOf(key));
+  }
+
+  /** Takes a task off this node without writing anything: it is no longer this node's (stopped elsewhere, or claimed by another). */
+  async drop(key: TaskKey, why: string): Promise<void> {
+    const slot = this.slots.get(keyOf(key));
+    if (!slot) return;
+    this.o.log.info({ task: keyOf(key), why }, 'task dropped from this node');
+    await this.dispose(slot);
+  }
+
   /** Every task on air is put on air again, as after the room backend restarted. */
   republishAll(reason: string): void {
     for (const slot of this.slots.values()) {

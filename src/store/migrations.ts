@@ -146,4 +146,26 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'cluster: nodes, task leases',
+    sql: `
+      CREATE TABLE nodes (
+        node_id      TEXT    PRIMARY KEY,
+        role         TEXT    NOT NULL,
+        address      TEXT    NOT NULL,
+        capacity     INTEGER NOT NULL,
+        running      INTEGER NOT NULL DEFAULT 0,
+        draining     BOOLEAN NOT NULL DEFAULT false,
+        started_at   BIGINT  NOT NULL,
+        heartbeat_at BIGINT  NOT NULL
+      );
+      -- The worker that runs a task, until when, and the claim's fencing epoch: it only grows,
+      -- so a node that lost its lease cannot write over the task's new owner.
+      ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+      CREATE INDEX tasks_claimable ON tasks (status, lease_until) WHERE status IN (1, 2);
+    `,
+  },
 ];

@@ -1,8 +1,8 @@
 import pg from 'pg';
-import type { CreateOutcome, DeliveryOutcome, StoredCallback, TaskFilter, TaskStore } from '../tasks/ports.js';
+import type { Claim, ClusterStore, CreateOutcome, DeliveryOutcome, Lease, NodeInfo, StoredCallback, TaskFilter } from '../tasks/ports.js';
 import { eventsOfChange, type TaskEvent } from '../tasks/events.js';
 import { isFinal } from '../tasks/state-machine.js';
-import type { Task, TaskKey, TaskStatus } from '../tasks/types.js';
+import { TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
 import { postgresMigrations, type Migration } from './migrations.js';
 import { COLUMNS, callbackFromRow, eventRow, fromRow, toRow, type CallbackRow, type TaskRow } from './rows.js';
 
@@ -28,8 +28,39 @@ const REPLACE_TASK = `UPDATE tasks SET ${COLUMNS.map((c, i) => `${c} = $${i + 1}
 const EVENT_COLUMNS = Object.keys(eventRow({ EventData: {} } as TaskEvent, 0)) as (keyof ReturnType<typeof eventRow>)[];
 const INSERT_EVENT = `INSERT INTO callbacks (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
+const CHANNEL = { task: 'webcast_task', stop: 'webcast_stop' } as const;
+
+interface LeaseColumns {
+  owner: string;
+  epoch: number;
+  lease_until: number;
+}
+
+interface NodeRow {
+  node_id: string;
+  role: string;
+  address: string;
+  capacity: number;
+  running: number;
+  draining: boolean;
+  started_at: number;
+  heartbeat_at: number;
+}
+
+const nodeFromRow = (r: NodeRow): NodeInfo => ({
+  nodeId: r.node_id,
+  role: r.role === 'api' ? 'api' : 'worker',
+  address: r.address,
+  capacity: r.capacity,
+  running: r.running,
+  draining: r.draining,
+  startedAt: r.started_at,
+  heartbeatAt: r.heartbeat_at,
+});
+
 /** Every node that starts at once migrates; one does the work, the others wait for it and find nothing left. */
 const MIGRATION_LOCK = 0x77656263; // "webc"
+const DELIVERY_LOCK = MIGRATION_LOCK + 1;
 
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = postgresMigrations): Promise<number> {
   await inTransaction(pool, async (db) => {
@@ -72,8 +103,16 @@ export interface PostgresStoreOptions {
  * reads and then writes does it in one transaction holding the row's lock (`FOR UPDATE`), so
  * changes of a task through different nodes are serialised as they are within one node.
  */
-export class PostgresTaskStore implements TaskStore {
-  private constructor(readonly pool: pg.Pool) {}
+export class PostgresTaskStore implements ClusterStore {
+  private listener: pg.Client | undefined;
+  /** The session that holds the callback-delivery lock while this node delivers. */
+  private deliverer: pg.Client | undefined;
+  private delivering = false;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
 
   static async open(o: PostgresStoreOptions): Promise<PostgresTaskStore> {
     const pool = new pg.Pool({ connectionString: o.url, max: o.poolSize ?? 10, types, application_name: 'webcast' });
@@ -85,7 +124,7 @@ export class PostgresTaskStore implements TaskStore {
       await pool.end();
       throw err;
     }
-    return new PostgresTaskStore(pool);
+    return new PostgresTaskStore(pool, o.url);
   }
 
   private async enqueue(db: pg.PoolClient, events: readonly TaskEvent[], now: number): Promise<void> {
@@ -105,6 +144,8 @@ export class PostgresTaskStore implements TaskStore {
       const existing = fromRow(row);
       if (isFinal(existing.Status) && existing.StartTime < reusableBefore) {
         await db.query(REPLACE_TASK, rowValues(task));
+        // Nobody holds the new task yet; its epoch keeps growing, so no old holder's write fits it.
+        await db.query(`UPDATE tasks SET owner = '', lease_until = 0 WHERE ${KEY_MATCH}`, keyValues(task));
         return { created: true, task };
       }
       return { created: false, existing };
@@ -150,9 +191,17 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   async update(key: TaskKey, change: (task: Task) => Task | undefined): Promise<Task | undefined> {
+    return this.updateIf(key, () => true, change);
+  }
+
+  async updateFenced(lease: Lease, nodeId: string, change: (task: Task) => Task | undefined): Promise<Task | undefined> {
+    return this.updateIf(lease.key, (row) => row.owner === nodeId && row.epoch === lease.epoch, change);
+  }
+
+  private async updateIf(key: TaskKey, allowed: (row: TaskRow & LeaseColumns) => boolean, change: (task: Task) => Task | undefined): Promise<Task | undefined> {
     return inTransaction(this.pool, async (db) => {
-      const row = (await db.query<TaskRow>(`SELECT * FROM tasks WHERE ${KEY_MATCH} FOR UPDATE`, keyValues(key))).rows[0];
-      if (!row) return undefined;
+      const row = (await db.query<TaskRow & LeaseColumns>(`SELECT * FROM tasks WHERE ${KEY_MATCH} FOR UPDATE`, keyValues(key))).rows[0];
+      if (!row || !allowed(row)) return undefined;
       const before = fromRow(row);
       const next = change(before);
       if (!next) return undefined;
@@ -167,7 +216,40 @@ export class PostgresTaskStore implements TaskStore {
     await this.pool.query(INSERT_EVENT, EVENT_COLUMNS.map((c) => row[c]));
   }
 
+  async recordEventFenced(lease: Lease, nodeId: string, event: TaskEvent): Promise<boolean> {
+    return inTransaction(this.pool, async (db) => {
+      const held = await db.query(`SELECT 1 FROM tasks WHERE ${KEY_MATCH} AND owner = $4 AND epoch = $5 FOR SHARE`, [...keyValues(lease.key), nodeId, lease.epoch]);
+      if (held.rowCount !== 1) return false;
+      await this.enqueue(db, [event], Date.parse(event.EventTime));
+      return true;
+    });
+  }
+
+  /**
+   * One node of the cluster delivers callbacks at a time: the one that holds a session lock. If
+   * it dies, its session ends, the lock is free, and the next node to poll takes over; a
+   * callback it was sending when it died is still pending, and is sent again (at least once).
+   */
+  private async mayDeliver(): Promise<boolean> {
+    if (this.delivering) return true;
+    if (!this.deliverer) {
+      const c = new pg.Client({ connectionString: this.url, application_name: 'webcast-callbacks' });
+      const lost = (): void => {
+        this.delivering = false;
+        if (this.deliverer === c) this.deliverer = undefined;
+      };
+      c.on('error', lost);
+      c.on('end', lost);
+      await c.connect();
+      this.deliverer = c;
+    }
+    const { rows } = await this.deliverer.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [DELIVERY_LOCK]);
+    this.delivering = rows[0]?.got === true;
+    return this.delivering;
+  }
+
   async dueCallbacks(now: number, limit: number, perApp: number): Promise<StoredCallback[]> {
+    if (!(await this.mayDeliver())) return [];
     // Per task, only its oldest undelivered callback may go: callbacks of a task arrive in order.
     const { rows } = await this.pool.query<CallbackRow>(
       `SELECT * FROM (
@@ -220,7 +302,76 @@ export class PostgresTaskStore implements TaskStore {
     await this.pool.query('UPDATE resumes SET resumed_at = NULL');
   }
 
+  async heartbeat(node: NodeInfo, since: number): Promise<NodeInfo[]> {
+    await this.pool.query(
+      `INSERT INTO nodes (node_id, role, address, capacity, running, draining, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (node_id) DO UPDATE SET role = $2, address = $3, capacity = $4, running = $5, draining = $6, started_at = $7, heartbeat_at = $8`,
+      [node.nodeId, node.role, node.address, node.capacity, node.running, node.draining, node.startedAt, node.heartbeatAt],
+    );
+    const { rows } = await this.pool.query<NodeRow>('SELECT * FROM nodes WHERE heartbeat_at >= $1 ORDER BY node_id', [since]);
+    return rows.map(nodeFromRow);
+  }
+
+  async claim(nodeId: string, limit: number, now: number, leaseUntil: number, reclaimOwn: boolean): Promise<Claim[]> {
+    if (limit <= 0) return [];
+    const { rows } = await this.pool.query<TaskRow & LeaseColumns & { previous_owner: string; previous_lease: number }>(
+      `UPDATE tasks t SET owner = $1, epoch = t.epoch + 1, lease_until = $3
+       FROM (SELECT app_id, room_id, task_id, owner AS previous_owner, lease_until AS previous_lease FROM tasks
+             WHERE status IN (${TaskStatus.NotStarted}, ${TaskStatus.Running}) AND (owner = '' OR lease_until < $2 OR ($5 AND owner = $1))
+             ORDER BY start_time LIMIT $4 FOR UPDATE SKIP LOCKED) c
+       WHERE t.app_id = c.app_id AND t.room_id = c.room_id AND t.task_id = c.task_id
+       RETURNING t.*, c.previous_owner, c.previous_lease`,
+      [nodeId, now, leaseUntil, limit, reclaimOwn],
+    );
+    return rows.map((r) => ({ task: fromRow(r), epoch: r.epoch, previousOwner: r.previous_owner, handedOver: r.previous_owner !== '' && r.previous_lease === 0 })).sort((a, b) => a.task.StartTime - b.task.StartTime);
+  }
+
+  async renewLeases(nodeId: string, leaseUntil: number): Promise<Lease[]> {
+    const { rows } = await this.pool.query<{ app_id: string; room_id: string; task_id: string; epoch: number }>(
+      `UPDATE tasks SET lease_until = $2 WHERE owner = $1 AND status IN (${TaskStatus.NotStarted}, ${TaskStatus.Running}) RETURNING app_id, room_id, task_id, epoch`,
+      [nodeId, leaseUntil],
+    );
+    return rows.map((r) => ({ key: { AppId: r.app_id, RoomId: r.room_id, TaskId: r.task_id }, epoch: r.epoch }));
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    // The owner stays, for the next claimer to see whose it was; a lease of 0 says it was given up.
+    await this.pool.query(`UPDATE tasks SET lease_until = 0 WHERE ${KEY_MATCH} AND epoch = $4`, [...keyValues(lease.key), lease.epoch]);
+  }
+
+  async unclaimed(since: number): Promise<TaskKey[]> {
+    const { rows } = await this.pool.query<{ app_id: string; room_id: string; task_id: string }>(
+      `SELECT app_id, room_id, task_id FROM tasks WHERE status = ${TaskStatus.NotStarted} AND owner = '' AND start_time >= $1 ORDER BY start_time`,
+      [since],
+    );
+    return rows.map((r) => ({ AppId: r.app_id, RoomId: r.room_id, TaskId: r.task_id }));
+  }
+
+  async announce(kind: 'task' | 'stop', key: TaskKey): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL[kind], JSON.stringify([key.AppId, key.RoomId, key.TaskId])]);
+  }
+
+  async listen(on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, application_name: 'webcast-listen' });
+    client.on('error', () => undefined);
+    client.on('notification', (n) => {
+      const kind = n.channel === CHANNEL.stop ? 'stop' : n.channel === CHANNEL.task ? 'task' : undefined;
+      try {
+        const [AppId, RoomId, TaskId] = JSON.parse(n.payload ?? '') as string[];
+        if (kind && AppId !== undefined && RoomId !== undefined && TaskId !== undefined) on(kind, { AppId, RoomId, TaskId });
+      } catch {
+        // Not ours: ignored.
+      }
+    });
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL.task}`);
+    await client.query(`LISTEN ${CHANNEL.stop}`);
+    this.listener = client;
+  }
+
   async close(): Promise<void> {
+    await this.listener?.end().catch(() => undefined);
+    await this.deliverer?.end().catch(() => undefined);
     await this.pool.end();
   }
 }

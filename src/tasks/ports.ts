@@ -86,3 +86,58 @@ export interface TaskRunner {
 }
 
 export type Clock = () => number;
+
+/** A node of a cluster, as it registers itself and as the others see it. */
+export interface NodeInfo {
+  nodeId: string;
+  role: 'worker' | 'api';
+  /** Where its API answers. */
+  address: string;
+  /** Tasks it may run at once (0 for an API-only node). */
+  capacity: number;
+  /** Tasks it runs now. */
+  running: number;
+  draining: boolean;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** A task a worker holds, with the epoch of its claim: every write it makes must carry it. */
+export interface Lease {
+  key: TaskKey;
+  epoch: number;
+}
+
+export interface Claim {
+  task: Task;
+  epoch: number;
+  /** The node that held it before ('' = nobody: a new task). */
+  previousOwner: string;
+  /** Whether that node gave it up (a drain) rather than let its lease run out. */
+  handedOver: boolean;
+}
+
+/** The task store of a cluster: what nodes sharing one database need beyond the TaskStore. */
+export interface ClusterStore extends TaskStore {
+  /** Registers or refreshes this node; returns every node seen within `since`. */
+  heartbeat(node: NodeInfo, since: number): Promise<NodeInfo[]>;
+  /**
+   * Takes up to `limit` active tasks nobody holds (new, or whose lease ran out), oldest first,
+   * and, with `reclaimOwn`, this node's own (it restarted); each gets a new epoch and a lease until `leaseUntil`.
+   * Tasks another node is claiming at the same moment are skipped, not waited for.
+   */
+  claim(nodeId: string, limit: number, now: number, leaseUntil: number, reclaimOwn: boolean): Promise<Claim[]>;
+  /** Extends this node's leases of its active tasks and returns them: a task missing here is no longer this node's to run. */
+  renewLeases(nodeId: string, leaseUntil: number): Promise<Lease[]>;
+  /** Gives a task up (a drain), so that another worker claims it at once. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** Active tasks that no node holds yet, oldest first. */
+  unclaimed(since: number): Promise<TaskKey[]>;
+  /** Like `update` and `recordEvent`, but only while `lease` is still the task's: otherwise nothing is written and the result is undefined / false. */
+  updateFenced(lease: Lease, nodeId: string, change: (task: Task) => Task | undefined): Promise<Task | undefined>;
+  recordEventFenced(lease: Lease, nodeId: string, event: TaskEvent): Promise<boolean>;
+  /** Tells every node: a task is new ('task') or was stopped ('stop'). */
+  announce(kind: 'task' | 'stop', key: TaskKey): Promise<void>;
+  /** Calls `on` for every announcement, from any node. */
+  listen(on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void>;
+}

@@ -23,6 +23,10 @@ export const StopReason = {
   PageCrash: 'PageCrash',
   /** Ours: the node died soon after resuming the task, again and again; it is not resumed any more. */
   NodeCrashLoop: 'NodeCrashLoop',
+  /** Ours, a reschedule's Reason in a cluster: the node that ran the task stopped answering; another took it over. */
+  NodeLost: 'NodeLost',
+  /** Ours, likewise: the node that ran the task was drained and handed it over. */
+  NodeDrained: 'NodeDrained',
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 

@@ -1,0 +1,238 @@
+import type { Logger } from 'pino';
+import { EventType, pageEvent, type TaskEvent } from '../tasks/events.js';
+import type { Claim, Clock, ClusterStore, Lease, NodeInfo, StoredCallback, TaskRunner, TaskStore } from '../tasks/ports.js';
+import { StopReason, TASK_VISIBILITY_MS, type Task, type TaskKey } from '../tasks/types.js';
+import type { Engine } from './engine.js';
+
+const keyOf = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
+
+export interface ClusterOptions {
+  store: ClusterStore;
+  nodeId: string;
+  address: string;
+  /** A worker claims tasks and runs them on the engine it is given (attach); an API-only node does not. */
+  worker: boolean;
+  /** Tasks this worker puts on air at once. */
+  capacity: number;
+  /** Tasks the cluster keeps waiting in Status 1 for a free worker before Starts are refused. */
+  maxWaiting: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** How often a worker looks for tasks when no announcement woke it. */
+  pollMs: number;
+  log: Logger;
+  clock: Clock;
+}
+
+/**
+ * A node of a cluster on one database. Any node accepts a Start (it writes the task and
+ * announces it); workers claim tasks while they have room, hold them by leases their heartbeat
+ * renews, and write only while their lease is the task's (the fencing epoch). A worker whose
+ * lease ran out (it stalled or died) loses its tasks to the others, which put them back on air.
+ */
+export class ClusterNode implements TaskRunner {
+  private readonly leases = new Map<string, Lease>();
+  private waitingKeys: string[] = [];
+  private peers: NodeInfo[] = [];
+  private readonly startedAt: number;
+  private draining = false;
+  private closed = false;
+  private timers: NodeJS.Timeout[] = [];
+  /** Claims and lease renewals run one at a time: a renewal must not miss a claim in flight. */
+  private serial: Promise<unknown> = Promise.resolve();
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private firstClaim = true;
+  private engine: Engine | undefined;
+
+  constructor(private readonly o: ClusterOptions) {
+    this.startedAt = o.clock();
+  }
+
+  /** The worker's engine, made with fencedStore(). */
+  attach(engine: Engine): void {
+    this.engine = engine;
+  }
+
+  /** The store the engine writes through: only while this node holds the task's lease. */
+  fencedStore(): TaskStore {
+    const { store, nodeId } = this.o;
+    const lease = (key: TaskKey): Lease | undefined => this.leases.get(keyOf(key));
+    return {
+      create: (task, before) => store.create(task, before),
+      get: (key) => store.get(key),
+      latestInRoom: (a, r, s) => store.latestInRoom(a, r, s),
+      list: (f) => store.list(f),
+      countByStatus: (s) => store.countByStatus(s),
+      update: async (key, change) => {
+        const held = lease(key);
+        if (!held) return undefined;
+        const updated = await store.updateFenced(held, nodeId, change);
+        return updated;
+      },
+      recordEvent: async (event: TaskEvent) => {
+        const held = lease(event);
+        if (held) await store.recordEventFenced(held, nodeId, event);
+      },
+      dueCallbacks: (n, l, p) => store.dueCallbacks(n, l, p),
+      recordDelivery: (id, outcome) => store.recordDelivery(id, outcome),
+      callbacksOf: (key): Promise<StoredCallback[]> => store.callbacksOf(key),
+      noteResume: (key, now) => store.noteResume(key, now),
+      resumeSettled: (key) => store.resumeSettled(key),
+      resumesInterrupted: () => store.resumesInterrupted(),
+      close: () => Promise.resolve(),
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.o.store.listen((kind, key) => {
+      if (kind === 'task') this.wake();
+      else void this.engine?.drop(key, 'stopped through another node');
+    });
+    await this.beat();
+    this.every(this.o.heartbeatMs, () => this.beat());
+    if (this.o.worker) {
+      await this.claim();
+      this.every(this.o.pollMs, () => this.claim());
+    }
+  }
+
+  private every(ms: number, work: () => Promise<void>): void {
+    const t = setInterval(() => void work().catch((err: unknown) => this.o.log.warn({ err }, 'cluster: a round failed; the next one tries again')), ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.serial.then(work, work);
+    this.serial = next.catch(() => undefined);
+    return next;
+  }
+
+  private info(): NodeInfo {
+    return {
+      nodeId: this.o.nodeId,
+      role: this.engine ? 'worker' : 'api',
+      address: this.o.address,
+      capacity: this.engine ? this.o.capacity : 0,
+      running: this.engine?.load ?? 0,
+      draining: this.draining,
+      startedAt: this.startedAt,
+      heartbeatAt: this.o.clock(),
+    };
+  }
+
+  /** Says this node lives, renews its leases, and drops the tasks it no longer holds. */
+  private beat(): Promise<void> {
+    return this.inTurn(async () => {
+      const now = this.o.clock();
+      this.peers = await this.o.store.heartbeat(this.info(), now - 3 * this.o.heartbeatMs);
+      this.waitingKeys = (await this.o.store.unclaimed(now - TASK_VISIBILITY_MS)).map(keyOf);
+      const engine = this.engine;
+      if (!engine || this.closed) return;
+      const held = await this.o.store.renewLeases(this.o.nodeId, now + this.o.leaseMs);
+      const still = new Map(held.map((l) => [keyOf(l.key), l]));
+      for (const [key, lease] of this.leases) {
+        if (still.get(key)?.epoch === lease.epoch) continue;
+        this.leases.delete(key);
+        // Ended by this node, stopped through another, or claimed by another after this one stalled.
+        if (engine.holds(lease.key)) void engine.drop(lease.key, 'its lease is no longer this node\'s');
+      }
+    });
+  }
+
+  /** Looks for tasks soon; a node with more room looks first, so tasks spread by capacity. */
+  private wake(): void {
+    const engine = this.engine;
+    if (!engine || this.wakeTimer) return;
+    const busy = Math.min(1, engine.load / Math.max(1, this.o.capacity));
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      void this.claim().catch((err: unknown) => this.o.log.warn({ err }, 'cluster: claiming failed'));
+    }, Math.round(busy * 60));
+  }
+
+  private claim(): Promise<void> {
+    return this.inTurn(async () => {
+      const engine = this.engine;
+      if (!engine || this.draining || this.closed) return;
+      const room = this.o.capacity - engine.load;
+      const now = this.o.clock();
+      const claims = await this.o.store.claim(this.o.nodeId, room, now, now + this.o.leaseMs, this.firstClaim);
+      this.firstClaim = false;
+      for (const c of claims) await this.take(c);
+    });
+  }
+
+  private async take(c: Claim): Promise<void> {
+    const engine = this.engine;
+    if (!engine) return;
+    const key = keyOf(c.task);
+    this.leases.set(key, { key: c.task, epoch: c.epoch });
+    const log = this.o.log.child({ task: key });
+    if (c.previousOwner && c.previousOwner !== this.o.nodeId) {
+      const reason = c.handedOver ? StopReason.NodeDrained : StopReason.NodeLost;
+      log.info({ from: c.previousOwner, reason }, 'took the task over from another node');
+      await this.o.store.recordEventFenced({ key: c.task, epoch: c.epoch }, this.o.nodeId, pageEvent(EventType.Reschedule, c.task, this.o.clock(), reason, { FromNode: c.previousOwner }));
+    } else {
+      log.info({ resumed: c.previousOwner === this.o.nodeId }, 'claimed the task');
+    }
+    await engine.submit(c.task);
+  }
+
+  // TaskRunner: what the API side of any node asks of the cluster.
+
+  canAccept(): boolean {
+    return this.waitingKeys.length < this.o.maxWaiting;
+  }
+
+  async submit(task: Task): Promise<void> {
+    this.waitingKeys.push(keyOf(task));
+    await this.o.store.announce('task', task);
+    this.wake();
+  }
+
+  placeInLine(key: TaskKey): number | undefined {
+    const local = this.engine?.placeInLine(key);
+    if (local !== undefined) return local;
+    const i = this.waitingKeys.indexOf(keyOf(key));
+    return i < 0 ? undefined : i + 1;
+  }
+
+  async release(task: Task): Promise<void> {
+    await this.engine?.drop(task, 'stopped');
+    await this.o.store.announce('stop', task);
+  }
+
+  /** The nodes seen at the last heartbeat. */
+  nodes(): NodeInfo[] {
+    return this.peers;
+  }
+
+  /** Which node holds a task: this one, or undefined when unknown here. */
+  holds(key: TaskKey): boolean {
+    return this.leases.has(keyOf(key));
+  }
+
+  /**
+   * Stops claiming. With another live worker in the cluster, gives every task up so that it
+   * claims them at once (they come back on air there); alone, keeps them, to resume them at
+   * the next start. Then the engine may take them off air here.
+   */
+  async close(): Promise<void> {
+    this.draining = true;
+    clearTimeout(this.wakeTimer);
+    await this.inTurn(async () => {
+      this.closed = true;
+      const now = this.o.clock();
+      const others = this.peers.filter((p) => p.role === 'worker' && p.nodeId !== this.o.nodeId && !p.draining && p.heartbeatAt >= now - 3 * this.o.heartbeatMs);
+      if (others.length > 0 && this.leases.size > 0) {
+        await Promise.all([...this.leases.values()].map((l) => this.o.store.releaseLease(l)));
+        await this.o.store.heartbeat(this.info(), now);
+        this.o.log.info({ tasks: this.leases.size, to: others.map((p) => p.nodeId) }, 'handed this node\'s tasks over to the other workers');
+        this.leases.clear();
+        await this.o.store.announce('task', { AppId: '', RoomId: '', TaskId: '' });
+      }
+    });
+    for (const t of this.timers) clearInterval(t);
+  }
+}
