@@ -24,6 +24,9 @@ import { consoleRoutes } from './console/routes.js';
 import { TokenSigner } from './console/tokens.js';
 import { ViewerRegistry } from './console/viewers.js';
 
+/** How long a drained worker keeps its tasks on air for the workers that take them over. */
+const HAND_OVER_TIMEOUT_MS = 20_000;
+
 /** Where `npm run build` puts the console's front end. */
 const CONSOLE_DIR = fileURLToPath(new URL('../dist/console', import.meta.url));
 
@@ -174,7 +177,8 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     async close() {
       await server.close();
       await viewers?.closeAll();
-      await cluster?.close();
+      // Handed over: the new publishers replace ours in the rooms, so viewers see the shortest gap.
+      if ((await cluster?.close()) && worker) await worker.engine.handOver(HAND_OVER_TIMEOUT_MS);
       await worker?.close();
       await resumes.close();
       await callbacks.stop();

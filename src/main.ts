@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   let address: string;
   try {
     address = await node.server.listen({ host: config.host, port: config.port });
+    node.cluster?.setAddress(address);
   } catch (err) {
     // Nothing of this start may stay behind: its Janus, its browsers, its lock.
     await node.close().catch(() => undefined);

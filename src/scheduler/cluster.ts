@@ -48,6 +48,11 @@ export class ClusterNode implements TaskRunner {
     this.startedAt = o.clock();
   }
 
+  /** Where this node's API answers, once it listens (the registry shows it). */
+  setAddress(address: string): void {
+    this.o.address = address;
+  }
+
   /** The worker's engine, made with fencedStore(). */
   attach(engine: Engine): void {
     this.engine = engine;
@@ -84,8 +89,10 @@ export class ClusterNode implements TaskRunner {
   }
 
   async start(): Promise<void> {
-    await this.o.store.listen((kind, key) => {
+    await this.o.store.listen(this.o.nodeId, (kind, key) => {
       if (kind === 'task') this.wake();
+      // An empty key: a wake-up, not a stop.
+      else if (!key.TaskId) return;
       else void this.engine?.drop(key, 'stopped through another node');
     });
     await this.beat();
@@ -216,11 +223,13 @@ export class ClusterNode implements TaskRunner {
   /**
    * Stops claiming. With another live worker in the cluster, gives every task up so that it
    * claims them at once (they come back on air there); alone, keeps them, to resume them at
-   * the next start. Then the engine may take them off air here.
+   * the next start. Returns whether it handed them over: the engine should then keep them on
+   * air until their new node replaces them in the room (Engine.handOver).
    */
-  async close(): Promise<void> {
+  async close(): Promise<boolean> {
     this.draining = true;
     clearTimeout(this.wakeTimer);
+    let handedOver = false;
     await this.inTurn(async () => {
       this.closed = true;
       const now = this.o.clock();
@@ -231,8 +240,10 @@ export class ClusterNode implements TaskRunner {
         this.o.log.info({ tasks: this.leases.size, to: others.map((p) => p.nodeId) }, 'handed this node\'s tasks over to the other workers');
         this.leases.clear();
         await this.o.store.announce('task', { AppId: '', RoomId: '', TaskId: '' });
+        handedOver = true;
       }
     });
     for (const t of this.timers) clearInterval(t);
+    return handedOver;
   }
 }

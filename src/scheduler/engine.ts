@@ -277,6 +277,17 @@ export class Engine implements TaskRunner {
     this.pump();
   }
 
+  /**
+   * For a hand-over: starts nothing more and puts nothing back on air, but keeps what is on air
+   * until the task's new node replaces it in the room (or `timeoutMs` passes); then close().
+   */
+  async handOver(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    for (const slot of [...this.slots.values()]) if (slot.state !== 'on-air') await this.dispose(slot);
+    const deadline = Date.now() + timeoutMs;
+    while (this.slots.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  }
+
   /** Takes everything off air without ending any task: they resume when the node starts again. */
   async close(): Promise<void> {
     this.closing = true;

@@ -29,6 +29,8 @@ const EVENT_COLUMNS = Object.keys(eventRow({ EventData: {} } as TaskEvent, 0)) a
 const INSERT_EVENT = `INSERT INTO callbacks (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
 const CHANNEL = { task: 'webcast_task', stop: 'webcast_stop' } as const;
+/** The application_name of a node's listening session: its sign of life (see claim). */
+const LIVE_PREFIX = 'webcast-node:';
 
 interface LeaseColumns {
   owner: string;
@@ -105,6 +107,7 @@ export interface PostgresStoreOptions {
  */
 export class PostgresTaskStore implements ClusterStore {
   private listener: pg.Client | undefined;
+  private closing = false;
   /** The session that holds the callback-delivery lock while this node delivers. */
   private deliverer: pg.Client | undefined;
   private delivering = false;
@@ -317,7 +320,12 @@ export class PostgresTaskStore implements ClusterStore {
     const { rows } = await this.pool.query<TaskRow & LeaseColumns & { previous_owner: string; previous_lease: number }>(
       `UPDATE tasks t SET owner = $1, epoch = t.epoch + 1, lease_until = $3
        FROM (SELECT app_id, room_id, task_id, owner AS previous_owner, lease_until AS previous_lease FROM tasks
-             WHERE status IN (${TaskStatus.NotStarted}, ${TaskStatus.Running}) AND (owner = '' OR lease_until < $2 OR ($5 AND owner = $1))
+             WHERE status IN (${TaskStatus.NotStarted}, ${TaskStatus.Running})
+               AND (owner = '' OR lease_until < $2 OR ($5 AND owner = $1)
+                    -- A node killed outright (SIGKILL, a crash) loses its sessions at once: its
+                    -- tasks need not wait for the lease. A node cut off from the database cannot
+                    -- renew or write either (fencing), so taking its tasks early is safe too.
+                    OR (owner <> $1 AND owner <> '' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = '${LIVE_PREFIX}' || owner)))
              ORDER BY start_time LIMIT $4 FOR UPDATE SKIP LOCKED) c
        WHERE t.app_id = c.app_id AND t.room_id = c.room_id AND t.task_id = c.task_id
        RETURNING t.*, c.previous_owner, c.previous_lease`,
@@ -351,25 +359,45 @@ export class PostgresTaskStore implements ClusterStore {
     await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL[kind], JSON.stringify([key.AppId, key.RoomId, key.TaskId])]);
   }
 
-  async listen(on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: 'webcast-listen' });
-    client.on('error', () => undefined);
-    client.on('notification', (n) => {
-      const kind = n.channel === CHANNEL.stop ? 'stop' : n.channel === CHANNEL.task ? 'task' : undefined;
-      try {
-        const [AppId, RoomId, TaskId] = JSON.parse(n.payload ?? '') as string[];
-        if (kind && AppId !== undefined && RoomId !== undefined && TaskId !== undefined) on(kind, { AppId, RoomId, TaskId });
-      } catch {
-        // Not ours: ignored.
-      }
-    });
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL.task}`);
-    await client.query(`LISTEN ${CHANNEL.stop}`);
-    this.listener = client;
+  /**
+   * Listens on a session of its own, named after the node: while it is open the node is
+   * alive, to the others too (see claim). A dropped session is opened again every second.
+   */
+  async listen(nodeId: string, on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void> {
+    const connect = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: this.url, application_name: `${LIVE_PREFIX}${nodeId}` });
+      const lost = (): void => {
+        if (this.listener !== client || this.closing) return;
+        this.listener = undefined;
+        const retry = (): void => {
+          if (this.closing) return;
+          connect().catch(() => setTimeout(retry, 1000).unref());
+        };
+        setTimeout(retry, 1000).unref();
+      };
+      client.on('error', lost);
+      client.on('end', lost);
+      client.on('notification', (n) => {
+        const kind = n.channel === CHANNEL.stop ? 'stop' : n.channel === CHANNEL.task ? 'task' : undefined;
+        try {
+          const [AppId, RoomId, TaskId] = JSON.parse(n.payload ?? '') as string[];
+          if (kind && AppId !== undefined && RoomId !== undefined && TaskId !== undefined) on(kind, { AppId, RoomId, TaskId });
+        } catch {
+          // Not ours: ignored.
+        }
+      });
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL.task}`);
+      await client.query(`LISTEN ${CHANNEL.stop}`);
+      this.listener = client;
+      // Announcements made while no session listened are lost: look for work at once.
+      on('task', { AppId: '', RoomId: '', TaskId: '' });
+    };
+    await connect();
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.listener?.end().catch(() => undefined);
     await this.deliverer?.end().catch(() => undefined);
     await this.pool.end();

@@ -138,6 +138,6 @@ export interface ClusterStore extends TaskStore {
   recordEventFenced(lease: Lease, nodeId: string, event: TaskEvent): Promise<boolean>;
   /** Tells every node: a task is new ('task') or was stopped ('stop'). */
   announce(kind: 'task' | 'stop', key: TaskKey): Promise<void>;
-  /** Calls `on` for every announcement, from any node. */
-  listen(on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void>;
+  /** Calls `on` for every announcement, from any node; while it listens, this node counts as alive. */
+  listen(nodeId: string, on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void>;
 }

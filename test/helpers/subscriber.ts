@@ -103,13 +103,38 @@ export class Subscriber {
       args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'],
       ignoreDefaultArgs: ['--mute-audio'],
     });
-    const page = await browser.newPage();
-    await page.route('https://subscriber.test/**', (r) => r.fulfill({ contentType: 'text/html', body: SUBSCRIBER_PAGE }));
-    await page.goto('https://subscriber.test/');
-    const subscription = await rooms.subscribe(room, userId, layer);
-    const answer = await page.evaluate((offer) => (window as unknown as SubWindow).sub.answer(offer), subscription.offerSdp);
-    await subscription.start(answer);
-    return new Subscriber(browser, page, subscription);
+    try {
+      const page = await browser.newPage();
+      await page.route('https://subscriber.test/**', (r) => r.fulfill({ contentType: 'text/html', body: SUBSCRIBER_PAGE }));
+      await page.goto('https://subscriber.test/');
+      const subscription = await rooms.subscribe(room, userId, layer);
+      const answer = await page.evaluate((offer) => (window as unknown as SubWindow).sub.answer(offer), subscription.offerSdp);
+      await subscription.start(answer);
+      return new Subscriber(browser, page, subscription);
+    } catch (err) {
+      // Nobody publishes yet, say: the browser must not outlive the attempt.
+      await browser.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Watches the decoded frame count until it stops growing for `quietMs` (the stream ended)
+   * and returns when it last grew (Date.now()); at `timeoutMs` it returns that moment too.
+   */
+  async lastFrameAt(timeoutMs: number, quietMs = 1500): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let frames = (await this.video()).framesDecoded;
+    let grewAt = Date.now();
+    while (Date.now() < deadline && Date.now() - grewAt < quietMs) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = (await this.video()).framesDecoded;
+      if (now > frames) {
+        frames = now;
+        grewAt = Date.now();
+      }
+    }
+    return grewAt;
   }
 
   async video(): Promise<VideoReceived> {
@@ -159,8 +184,11 @@ export class Subscriber {
   }
 
   async leave(): Promise<void> {
-    await this.subscription.close();
-    await this.browser.close();
+    try {
+      await this.subscription.close();
+    } finally {
+      await this.browser.close();
+    }
   }
 }
 

@@ -19,10 +19,15 @@ describe('the PostgreSQL store of a cluster', () => {
   let a: PostgresTaskStore;
   let b: PostgresTaskStore;
   let url: string;
+  /** What B heard announced. */
+  const heard: string[] = [];
   before(async () => {
     server = await startPostgres();
     url = await server.newDatabase();
     [a, b] = await Promise.all([PostgresTaskStore.open({ url }), PostgresTaskStore.open({ url })]);
+    // Listening is what makes a node alive to the others.
+    await a.listen('A', () => undefined);
+    await b.listen('B', (kind, k) => k.TaskId && heard.push(`${kind} ${k.TaskId}`));
   });
   after(async () => {
     await a.close();
@@ -85,13 +90,25 @@ describe('the PostgreSQL store of a cluster', () => {
   });
 
   it('announces new and stopped tasks to every node', async () => {
-    const heard: string[] = [];
-    await b.listen((kind, k) => heard.push(`${kind} ${k.TaskId}`));
     await a.announce('task', key('n1'));
     await a.announce('stop', key('n2'));
     const deadline = Date.now() + 5000;
     while (heard.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(heard, ['task n1', 'stop n2']);
+  });
+
+  it('lets a worker take the tasks of a node killed outright at once, without waiting for its lease', async () => {
+    const c = await PostgresTaskStore.open({ url });
+    await c.listen('C', () => undefined);
+    await c.create(task('k1', 30_000), 0);
+    const [mine] = await c.claim('C', 1, 30_000, 30_000 + LEASE, false);
+    assert.equal(mine?.task.TaskId, 'k1');
+    assert.deepEqual(await b.claim('B', 5, 30_001, 30_001 + LEASE, false), [], 'C lives and holds its lease');
+    await c.close(); // its sessions end, as when the kernel closes a killed process's sockets
+    const deadline = Date.now() + 5000;
+    let taken: Awaited<ReturnType<PostgresTaskStore['claim']>> = [];
+    while (taken.length === 0 && Date.now() < deadline) taken = await b.claim('B', 5, 30_002, 30_002 + LEASE, false);
+    assert.deepEqual(taken.map((x) => [x.task.TaskId, x.previousOwner, x.handedOver]), [['k1', 'C', false]]);
   });
 
   it('registers nodes and lists the live ones', async () => {
