@@ -4,7 +4,8 @@
  * BENCH_SECONDS sets each measuring window (default 15), BENCH_SYNC_SECONDS the sync
  * recordings (default 60), BENCH_MAX_CAPACITY the most tasks tried at once (default 12),
  * BENCH_PAIRS how many times each one-task row alternates ours and classic (default 3),
- * BENCH_ONLY a comma-separated choice of sections (latency, one-task, webgl, capacity, h264, sync).
+ * BENCH_ONLY a comma-separated choice of sections (latency, one-task, webgl, capacity, h264, sync,
+ * cluster-api, failover); BENCH_FAILOVERS how many workers the failover section kills (default 5).
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { startClassic } from './classic.js';
 import { chromiumRole, cmdline, measureCores, pidsWhere, tree } from '../test/helpers/procfs.js';
 import { uncapturedCost } from './uncaptured.js';
+import { apiThroughput, failover } from './cluster.js';
 import { measureSync, type SyncResult } from './sync.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../test/helpers/node.js';
 import { startPageServer, type PageServer } from '../test/helpers/pages.js';
@@ -21,7 +23,7 @@ const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 15) * 1000;
 const SYNC_MS = Number(process.env.BENCH_SYNC_SECONDS ?? 60) * 1000;
 const MAX_CAPACITY = Number(process.env.BENCH_MAX_CAPACITY ?? 12);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
-const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,webgl,capacity,h264,sync').split(',').map((s) => s.trim());
+const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,webgl,capacity,h264,sync,cluster-api,failover').split(',').map((s) => s.trim());
 const section = (name: string): boolean => SECTIONS.includes(name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
@@ -256,6 +258,20 @@ async function main(): Promise<void> {
       await startNode('vp8', 2, { WEBCAST_VIDEO_DELAY_MS: '0' });
       log(`  ${syncLine('ours, 0', await syncOurs())}  (the same without holding the picture back)`);
       log(`  ${syncLine('classic', await syncBaseline())}  (in ffmpeg's output)`);
+    }
+
+    if (section('cluster-api')) {
+      log('\nSigned GetWebCastTask answered per second by one API-only node, 16 callers at once, SQLite against PostgreSQL (its shared rate-limit count included), alternated:');
+      const tp = await apiThroughput(3, 5000);
+      const ratios = tp.postgres.map((p, i) => p / (tp.sqlite[i] ?? NaN));
+      log(`  SQLite ${fmt(median(tp.sqlite), 0)}/s, PostgreSQL ${fmt(median(tp.postgres), 0)}/s (medians of ${tp.sqlite.length}); ratio PostgreSQL/SQLite ${fmt(median(ratios))} (${ratios.map((r) => fmt(r)).join(', ')})`);
+    }
+
+    if (section('failover')) {
+      const runs = Number(process.env.BENCH_FAILOVERS ?? 5);
+      log(`\nFailover: SIGKILL of the worker that runs a 640x360@15 task → frames at a new viewer, two workers, default lease (${runs} runs):`);
+      const times = await failover(pages, runs);
+      log(`  median ${fmt(median(times) / 1000, 1)} s  (runs: ${times.map((x) => (x / 1000).toFixed(1)).join(', ')} s)`);
     }
   } finally {
     await t.close();

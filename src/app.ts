@@ -84,28 +84,32 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     if (existsSync(file)) chmodSync(file, 0o600);
   }
   let store: SqliteTaskStore | PostgresTaskStore;
+  const nodeId = nodeIdOf(config.dataDir);
   let keys: KeyRing;
   let generatedKey: GeneratedKey | undefined;
   let endpoints: CallbackEndpoints;
   try {
     ({ keys, generatedKey } = loadKeys(config));
     endpoints = CallbackEndpoints.load({ file: config.callbacksFile, url: config.callbackUrl, secret: config.callbackSecret });
-    store = config.databaseUrl ? await PostgresTaskStore.open({ url: config.databaseUrl }) : new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
+    store = config.databaseUrl ? await PostgresTaskStore.open({ url: config.databaseUrl, nodeId }) : new SqliteTaskStore(path.join(config.dataDir, 'webcast.sqlite'));
   } catch (err) {
     lock.release();
     throw err;
   }
   const clock = options.taskClock ?? Date.now;
+  const startedAt = Date.now();
   const metrics = new Metrics((since) => store.countByStatus(since), clock);
   const callbacks = new CallbackDispatcher(store, endpoints, log.child({ module: 'callbacks' }), Date.now, (result) => metrics.callbackDeliveries.inc({ result }));
   callbacks.start();
   let worker: Worker | undefined;
   let queue: TaskQueue | undefined;
+  // Several nodes feed one Prometheus: each series says which node it is from.
+  metrics.registry.setDefaultLabels({ node: nodeId });
   const cluster =
     store instanceof PostgresTaskStore
       ? new ClusterNode({
           store,
-          nodeId: nodeIdOf(config.dataDir),
+          nodeId,
           address: `${config.host}:${config.port}`,
           worker: config.worker,
           capacity: config.maxTasks,
@@ -152,6 +156,12 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     maxClockSkewMs: config.maxClockSkewMs,
     metrics,
     homePath: '/console',
+    ...(store instanceof PostgresTaskStore ? { sharedCounter: store } : {}),
+    nodes: {
+      list: async () =>
+        (await cluster?.nodes()) ?? [{ nodeId, role: worker ? 'worker' : 'api', address: `${config.host}:${config.port}`, capacity: worker ? config.maxTasks : 0, running: worker?.engine.load ?? 0, draining: false, startedAt, heartbeatAt: Date.now() }],
+      holderOf: async (key) => (store instanceof PostgresTaskStore ? store.holderOf(key) : worker?.engine.holds(key) ? nodeId : undefined),
+    },
     readiness: async () => ({
       store: await store.list({ limit: 1 }).then(() => true, () => false),
       ...(worker ? await worker.readiness() : {}),

@@ -16,6 +16,7 @@ export interface RateLimits {
   /** Ours, beside the vendor's three: for the console and the CLI. */
   ListWebcastTasks: number;
   ListWebcastTaskEvents: number;
+  ListWebcastNodes: number;
 }
 
 export interface Config {
@@ -36,6 +37,8 @@ export interface Config {
   worker: boolean;
   /** An external Janus (ws://…); undefined = start the embedded one. */
   janusUrl: string | undefined;
+  /** The external Janus's api_secret (the embedded one makes its own). */
+  janusApiSecret: string | undefined;
   /** The captured picture is held this long before encoding, to meet Chromium's later tab audio. */
   videoDelayMs: number;
   /** The embedded Janus offers media on these interfaces or addresses too (console viewers elsewhere). */
@@ -73,7 +76,7 @@ export interface Config {
   leaseMs: number;
 }
 
-const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60, ListWebcastTasks: 20, ListWebcastTaskEvents: 60 };
+const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60, ListWebcastTasks: 20, ListWebcastTaskEvents: 60, ListWebcastNodes: 20 };
 
 const fileSchema = z
   .object({
@@ -94,6 +97,7 @@ const fileSchema = z
     WEBCAST_QUEUE_SIZE: z.union([z.string(), z.number()]),
     WEBCAST_URL_ALLOWLIST: z.string(),
     WEBCAST_DATABASE_URL: z.string(),
+    WEBCAST_JANUS_API_SECRET: z.string(),
     WEBCAST_LEASE_SECONDS: z.union([z.string(), z.number()]),
     WEBCAST_CHROMIUM_PATH: z.string(),
     WEBCAST_BROWSER_UIDS: z.string(),
@@ -277,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: get('WEBCAST_LOG_LEVEL') ?? 'info',
     worker: bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true),
     janusUrl: get('WEBCAST_JANUS_URL') || undefined,
+    janusApiSecret: get('WEBCAST_JANUS_API_SECRET') || undefined,
     janusIceInterfaces: (get('WEBCAST_JANUS_ICE_INTERFACES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     janusPublicIp: publicIp(get('WEBCAST_JANUS_PUBLIC_IP')),
     maxTasks,

@@ -42,11 +42,13 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
 
   let janus: EmbeddedJanus | undefined;
   let janusUrl = config.janusUrl;
+  let janusSecret = config.janusApiSecret;
   if (!janusUrl) {
     janus = new EmbeddedJanus({ dataDir: config.dataDir, log: log.child({ module: 'janus' }), iceInterfaces: config.janusIceInterfaces, publicIp: config.janusPublicIp });
     janusUrl = (await janus.start()).wsUrl;
+    janusSecret = janus.apiSecret;
   }
-  const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }));
+  const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }), janusSecret);
   const uids = BrowserUidPool.forThisProcess(config.browserUids);
   const key = nodeKey(config.dataDir);
   const firewall = await BrowserFirewall.install(uids.range, key, openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));

@@ -16,6 +16,8 @@ const ACTIONS: readonly ActionDef[] = [
   // Not the vendor's: what a console or a command line needs to list and follow tasks.
   { name: 'ListWebcastTasks', method: 'GET' },
   { name: 'ListWebcastTaskEvents', method: 'GET' },
+  // The operator's: the nodes of the cluster, for keys allowed every AppId.
+  { name: 'ListWebcastNodes', method: 'GET' },
 ];
 
 export const SUPPORTED_VERSIONS: readonly string[] = ['2020-12-01', '2023-11-01'];

@@ -17,6 +17,20 @@ import { mayUseApp, type AccessKeyPair, type KeyRing } from './credentials.js';
 import { errorBody, newRequestId, successBody, type ResponseMetadata } from './envelope.js';
 import { ApiError, toApiError } from './errors.js';
 import type { Metrics } from '../metrics.js';
+import { sharedRateLimitStore, type SharedCounter } from './shared-rate-limit.js';
+import type { NodeInfo } from '../tasks/ports.js';
+import type { TaskKey } from '../tasks/types.js';
+
+const toApiNode = (n: NodeInfo) => ({
+  NodeId: n.nodeId,
+  Role: n.role,
+  Address: n.address,
+  Capacity: n.capacity,
+  Running: n.running,
+  Draining: n.draining,
+  StartedAt: n.startedAt,
+  HeartbeatAt: n.heartbeatAt,
+});
 
 export interface ApiDeps {
   tasks: TaskService;
@@ -29,11 +43,21 @@ export interface ApiDeps {
   metrics: Metrics;
   /** Where a browser that opens `/` is sent (the console); API calls always carry an Action. */
   homePath?: string;
+  /** The nodes of the cluster (this one alone without a cluster), and which node holds a task. */
+  nodes?: NodeDirectory;
+  /** Counts shared with the other nodes of a cluster; undefined = this node's memory. */
+  sharedCounter?: SharedCounter;
   /** What /readyz reports: each dependency's name and whether it answers. */
   readiness?: () => Promise<Record<string, boolean>>;
 }
 
 export { ALREADY_STARTED };
+
+export interface NodeDirectory {
+  list(): Promise<NodeInfo[]>;
+  /** The node that holds the task; undefined when none does (or there is no cluster). */
+  holderOf(key: TaskKey): Promise<string | undefined>;
+}
 const BODY_LIMIT = 64 * 1024;
 
 interface CallState {
@@ -177,7 +201,10 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     );
   });
 
-  await app.register(rateLimit, { global: false });
+  await app.register(rateLimit, {
+    global: false,
+    ...(deps.sharedCounter ? { store: sharedRateLimitStore(deps.sharedCounter, (err) => deps.log.warn({ err }, 'the shared rate-limit counter failed; the request was let through')) } : {}),
+  });
   const limitPerAccount = app.rateLimit({
     hook: 'preHandler',
     timeWindow: 1000,
@@ -249,7 +276,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         allowed(key.AppId);
         const { task, events, placeInLine } = await deps.tasks.events(key);
         // PlaceInLine: while every slot is taken, where the task stands (1 = next).
-        result = { WebCastTask: toWebCastTask(task), Events: events.map(toApiEvent), ...(placeInLine ? { PlaceInLine: placeInLine } : {}) };
+        const node = await deps.nodes?.holderOf(key);
+        result = { WebCastTask: toWebCastTask(task), Events: events.map(toApiEvent), ...(placeInLine ? { PlaceInLine: placeInLine } : {}), ...(node ? { Node: node } : {}) };
+        break;
+      }
+      case 'ListWebcastNodes': {
+        // Nodes serve every customer: only a key allowed every AppId may see them.
+        if (!caller.appIds.includes('*')) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may list the nodes`);
+        result = { Nodes: ((await deps.nodes?.list()) ?? []).map(toApiNode) };
         break;
       }
     }

@@ -215,6 +215,8 @@ export interface ReadyBrowser {
 /** A browser launched (or being launched) ahead of need. */
 interface Spare {
   ready: Promise<ReadyBrowser>;
+  /** Still launching (at idle weight, so under load it may take a while). */
+  launching: boolean;
   /** Gives it a task's share of CPU: spares launch and wait at idle weight. */
   takeUp(): void;
 }
@@ -302,13 +304,18 @@ export class BrowserPool {
         throw err;
       }
     });
-    return { ready, takeUp: () => cgroup?.setPriority('task') };
+    const spare: Spare = { ready, launching: true, takeUp: () => cgroup?.setPriority('task') };
+    ready.then(() => (spare.launching = false), () => (spare.launching = false));
+    return spare;
   }
 
-  /** Chromium starts and answers: the next spare does, or (with no spare kept) the last launch did. */
+  /**
+   * Chromium starts and answers: the next spare does, or (with no spare kept, or while it is
+   * still launching after a launch that worked) the last launch did.
+   */
   async healthy(): Promise<boolean> {
     const spare = this.spares[0];
-    if (spare) return (await spare.ready.catch(() => undefined))?.browser.connected ?? false;
+    if (spare && !(spare.launching && this.lastLaunchOk)) return (await spare.ready.catch(() => undefined))?.browser.connected ?? false;
     return this.lastLaunchOk ?? false;
   }
 

@@ -138,6 +138,19 @@ function program(): Command {
       ]));
     });
 
+  cli
+    .command('nodes')
+    .description('list the nodes of the cluster: role, tasks, last heartbeat, draining (ListWebcastNodes; a key allowed every AppId)')
+    .action(async (_o: object, c: Command) => {
+      const result = (await callApi(connection(c), 'ListWebcastNodes', 'GET', {})) as { Nodes: NodeView[] };
+      if (isJson(c)) return json(result);
+      const now = Date.now();
+      out(formatTable([
+        ['NODE', 'ROLE', 'ADDRESS', 'TASKS', 'HEARTBEAT', 'STATE'],
+        ...result.Nodes.map((n) => [n.NodeId, n.Role, n.Address, n.Role === 'worker' ? `${n.Running}/${n.Capacity}` : '-', ago(n.HeartbeatAt, now), n.Draining ? 'draining' : 'up']),
+      ]));
+    });
+
   keyed(cli.command('watch').description('follow a task\'s status and events until it ends'))
     .option('--interval <ms>', 'how often to ask', integer(200, 60_000), 1000)
     .option('--timeout <seconds>', 'give up after this long (exit 3)', integer(1, 1_000_000))
@@ -145,6 +158,16 @@ function program(): Command {
       process.exitCode = await watch(connection(c), o, isJson(c), { intervalMs: o.interval, timeoutS: o.timeout });
     });
   return cli;
+}
+
+interface NodeView {
+  NodeId: string;
+  Role: string;
+  Address: string;
+  Capacity: number;
+  Running: number;
+  Draining: boolean;
+  HeartbeatAt: number;
 }
 
 /** Follows a task until it ends: prints each event once, a progress line while it waits for its first frame. */

@@ -164,9 +164,12 @@ export class ClusterNode implements TaskRunner {
       if (!engine || this.draining || this.closed) return;
       const room = this.o.capacity - engine.load;
       const now = this.o.clock();
-      const claims = await this.o.store.claim(this.o.nodeId, room, now, now + this.o.leaseMs, this.firstClaim);
+      // At a restart, all of its own at once; otherwise one a round, and the next round after
+      // a delay that grows with the load: a burst of Starts spreads over the workers.
+      const claims = await this.o.store.claim(this.o.nodeId, this.firstClaim ? room : Math.min(room, 1), now, now + this.o.leaseMs, this.firstClaim);
       this.firstClaim = false;
       for (const c of claims) await this.take(c);
+      if (claims.length > 0 && engine.load < this.o.capacity) this.wake();
     });
   }
 
@@ -210,9 +213,9 @@ export class ClusterNode implements TaskRunner {
     await this.o.store.announce('stop', task);
   }
 
-  /** The nodes seen at the last heartbeat. */
-  nodes(): NodeInfo[] {
-    return this.peers;
+  /** The nodes alive now: a heartbeat within three of their periods. */
+  nodes(): Promise<NodeInfo[]> {
+    return this.o.store.liveNodes(this.o.clock() - 3 * this.o.heartbeatMs);
   }
 
   /** Which node holds a task: this one, or undefined when unknown here. */

@@ -168,4 +168,18 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX tasks_claimable ON tasks (status, lease_until) WHERE status IN (1, 2);
     `,
   },
+  {
+    version: 5,
+    name: 'shared rate limits',
+    sql: `
+      -- Request counts per access key, action and one-second window, shared by every node.
+      -- Unlogged: counts of the last seconds need not survive a crash of the database.
+      CREATE UNLOGGED TABLE rate_windows (
+        key    TEXT    NOT NULL,
+        "window" BIGINT NOT NULL,
+        n      INTEGER NOT NULL,
+        PRIMARY KEY (key, "window")
+      );
+    `,
+  },
 ];

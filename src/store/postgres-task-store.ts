@@ -31,6 +31,8 @@ const INSERT_EVENT = `INSERT INTO callbacks (${EVENT_COLUMNS.join(', ')}) VALUES
 const CHANNEL = { task: 'webcast_task', stop: 'webcast_stop' } as const;
 /** The application_name of a node's listening session: its sign of life (see claim). */
 const LIVE_PREFIX = 'webcast-node:';
+/** The application_name of the session that holds the callback-delivery lock. */
+export const DELIVERER_PREFIX = 'webcast-deliver:';
 
 interface LeaseColumns {
   owner: string;
@@ -98,6 +100,8 @@ export interface PostgresStoreOptions {
   url: string;
   /** Connections kept by this node. */
   poolSize?: number;
+  /** Names this node's sessions, so that the others and an operator see whose they are. */
+  nodeId?: string;
 }
 
 /**
@@ -108,6 +112,8 @@ export interface PostgresStoreOptions {
 export class PostgresTaskStore implements ClusterStore {
   private listener: pg.Client | undefined;
   private closing = false;
+  /** This node's id, once it listens. */
+  private nodeId: string | undefined;
   /** The session that holds the callback-delivery lock while this node delivers. */
   private deliverer: pg.Client | undefined;
   private delivering = false;
@@ -127,7 +133,9 @@ export class PostgresTaskStore implements ClusterStore {
       await pool.end();
       throw err;
     }
-    return new PostgresTaskStore(pool, o.url);
+    const store = new PostgresTaskStore(pool, o.url);
+    store.nodeId = o.nodeId;
+    return store;
   }
 
   private async enqueue(db: pg.PoolClient, events: readonly TaskEvent[], now: number): Promise<void> {
@@ -236,7 +244,8 @@ export class PostgresTaskStore implements ClusterStore {
   private async mayDeliver(): Promise<boolean> {
     if (this.delivering) return true;
     if (!this.deliverer) {
-      const c = new pg.Client({ connectionString: this.url, application_name: 'webcast-callbacks' });
+      // Named after the node, so that an operator sees which node delivers.
+      const c = new pg.Client({ connectionString: this.url, application_name: `${DELIVERER_PREFIX}${this.nodeId ?? ''}` });
       const lost = (): void => {
         this.delivering = false;
         if (this.deliverer === c) this.deliverer = undefined;
@@ -305,12 +314,27 @@ export class PostgresTaskStore implements ClusterStore {
     await this.pool.query('UPDATE resumes SET resumed_at = NULL');
   }
 
+  /** The cluster's shared rate-limit count (see SharedCounter); one statement, one round trip. */
+  async increment(key: string, window: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      'INSERT INTO rate_windows (key, "window", n) VALUES ($1, $2, 1) ON CONFLICT (key, "window") DO UPDATE SET n = rate_windows.n + 1 RETURNING n',
+      [key, window],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   async heartbeat(node: NodeInfo, since: number): Promise<NodeInfo[]> {
+    // Counts of windows long past are of no use to anyone.
+    await this.pool.query('DELETE FROM rate_windows WHERE "window" < $1', [Math.floor(node.heartbeatAt / 1000) - 60]);
     await this.pool.query(
       `INSERT INTO nodes (node_id, role, address, capacity, running, draining, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (node_id) DO UPDATE SET role = $2, address = $3, capacity = $4, running = $5, draining = $6, started_at = $7, heartbeat_at = $8`,
       [node.nodeId, node.role, node.address, node.capacity, node.running, node.draining, node.startedAt, node.heartbeatAt],
     );
+    return this.liveNodes(since);
+  }
+
+  async liveNodes(since: number): Promise<NodeInfo[]> {
     const { rows } = await this.pool.query<NodeRow>('SELECT * FROM nodes WHERE heartbeat_at >= $1 ORDER BY node_id', [since]);
     return rows.map(nodeFromRow);
   }
@@ -342,6 +366,14 @@ export class PostgresTaskStore implements ClusterStore {
     return rows.map((r) => ({ key: { AppId: r.app_id, RoomId: r.room_id, TaskId: r.task_id }, epoch: r.epoch }));
   }
 
+  async holderOf(key: TaskKey): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ owner: string }>(
+      `SELECT owner FROM tasks WHERE ${KEY_MATCH} AND status IN (${TaskStatus.NotStarted}, ${TaskStatus.Running}) AND owner <> ''`,
+      keyValues(key),
+    );
+    return rows[0]?.owner;
+  }
+
   async releaseLease(lease: Lease): Promise<void> {
     // The owner stays, for the next claimer to see whose it was; a lease of 0 says it was given up.
     await this.pool.query(`UPDATE tasks SET lease_until = 0 WHERE ${KEY_MATCH} AND epoch = $4`, [...keyValues(lease.key), lease.epoch]);
@@ -364,6 +396,7 @@ export class PostgresTaskStore implements ClusterStore {
    * alive, to the others too (see claim). A dropped session is opened again every second.
    */
   async listen(nodeId: string, on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void> {
+    this.nodeId ??= nodeId;
     const connect = async (): Promise<void> => {
       const client = new pg.Client({ connectionString: this.url, application_name: `${LIVE_PREFIX}${nodeId}` });
       const lost = (): void => {

@@ -121,6 +121,8 @@ export interface Claim {
 export interface ClusterStore extends TaskStore {
   /** Registers or refreshes this node; returns every node seen within `since`. */
   heartbeat(node: NodeInfo, since: number): Promise<NodeInfo[]>;
+  /** Every node seen within `since`. */
+  liveNodes(since: number): Promise<NodeInfo[]>;
   /**
    * Takes up to `limit` active tasks nobody holds (new, or whose lease ran out), oldest first,
    * and, with `reclaimOwn`, this node's own (it restarted); each gets a new epoch and a lease until `leaseUntil`.
@@ -131,6 +133,8 @@ export interface ClusterStore extends TaskStore {
   renewLeases(nodeId: string, leaseUntil: number): Promise<Lease[]>;
   /** Gives a task up (a drain), so that another worker claims it at once. */
   releaseLease(lease: Lease): Promise<void>;
+  /** The node that holds an active task, if any. */
+  holderOf(key: TaskKey): Promise<string | undefined>;
   /** Active tasks that no node holds yet, oldest first. */
   unclaimed(since: number): Promise<TaskKey[]>;
   /** Like `update` and `recordEvent`, but only while `lease` is still the task's: otherwise nothing is written and the result is undefined / false. */

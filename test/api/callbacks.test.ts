@@ -46,8 +46,8 @@ describe('signed callbacks from a durable outbox', () => {
     assert.equal(receiver.signatureValid(end, SECRET), true);
     assert.equal(receiver.signatureValid(end, 'another-secret'), false);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    assert.match(metrics, /webcast_callback_deliveries_total\{result="delivered"\} 1/);
-    assert.match(metrics, /webcast_api_requests_total\{action="StartWebcast",code="ok"\} 1/);
+    assert.match(metrics, /webcast_callback_deliveries_total\{result="delivered",node="[^"]+"\} 1/);
+    assert.match(metrics, /webcast_api_requests_total\{action="StartWebcast",code="ok",node="[^"]+"\} 1/);
     assert.deepEqual(
       { ...end.data, StartTime: typeof end.data.StartTime, EndTime: typeof end.data.EndTime },
       { AppId: 'app1', RoomId: 'room1', TaskId: 'ended', UserId: 'webcast-bot', BusinessId: 'course-7', Status: 3, StopReason: 'StopByAPI', StartTime: 'number', EndTime: 'number' },
@@ -79,7 +79,7 @@ describe('signed callbacks from a durable outbox', () => {
     const [stored] = await t.node.store.callbacksOf({ AppId: 'app1', RoomId: 'room1', TaskId: 'flaky' });
     assert.deepEqual([stored?.state, stored?.attempts], ['delivered', 3]);
     assert.ok(t.logs.some((l) => l.includes('callback delivery failed; will retry') && l.includes('HTTP 500')));
-    assert.match(await (await fetch(`${t.url}/metrics`)).text(), /webcast_callback_deliveries_total\{result="retried"\} 2/);
+    assert.match(await (await fetch(`${t.url}/metrics`)).text(), /webcast_callback_deliveries_total\{result="retried",node="[^"]+"\} 2/);
   });
 
   it('gives up after three deliveries, and says so in the log and the store', async () => {

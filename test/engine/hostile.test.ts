@@ -207,7 +207,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.equal(reschedules.length, 1, 'the one reschedule WEBCAST_MAX_RESCHEDULES allows is told');
     assert.equal(reschedules[0]?.event.EventData.Reason, 'PageCrash');
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    const crashes = Number(/webcast_page_crashes_total\{cause="memory"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    const crashes = Number(/webcast_page_crashes_total\{cause="memory",node="[^"]+"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     assert.ok(crashes >= 2, `${crashes} out-of-memory crashes counted`);
     await victimOnAir();
   });

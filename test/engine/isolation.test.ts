@@ -22,7 +22,7 @@ describe('browser contexts, and an external Janus', { timeout: 180_000 }, () => 
     // Started apart from the node, as an operator's own Janus would be.
     janus = new EmbeddedJanus({ dataDir: janusDir, log: createLogger({ level: 'silent' }) });
     const { wsUrl } = await janus.start();
-    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_JANUS_URL: wsUrl } });
+    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_JANUS_URL: wsUrl, WEBCAST_JANUS_API_SECRET: janus.apiSecret } });
   });
   after(async () => {
     await t.close();

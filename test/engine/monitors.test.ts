@@ -39,8 +39,8 @@ describe('page monitors: blank, frozen, crashed', { timeout: 240_000 }, () => {
       ['WebcastEnd', 4, 'PageBlank'],
     ]);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    assert.match(metrics, /webcast_monitor_hits_total\{check="blank",action="refresh"\} 2/);
-    assert.match(metrics, /webcast_monitor_hits_total\{check="blank",action="reschedule"\} 2/);
+    assert.match(metrics, /webcast_monitor_hits_total\{check="blank",action="refresh",node="[^"]+"\} 2/);
+    assert.match(metrics, /webcast_monitor_hits_total\{check="blank",action="reschedule",node="[^"]+"\} 2/);
   });
 
   it('refreshes a page that stops repainting when FreezeCheckInterval asks', async () => {

@@ -66,8 +66,8 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     assert.ok(fpsSmall >= 0.8 * 15 && fpsSmall <= 15 * 1.2, `small layer at ${fpsSmall.toFixed(1)} fps, asked 15`);
 
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    assert.match(metrics, /webcast_tasks\{status="running"\} 1\n/);
-    assert.match(metrics, /webcast_start_latency_seconds_count 1\n/);
+    assert.match(metrics, /webcast_tasks\{status="running",node="[^"]+"\} 1\n/);
+    assert.match(metrics, /webcast_start_latency_seconds_count\{node="[^"]+"\} 1\n/);
     const frames = Number(/webcast_frames_published_total (\d+)/.exec(metrics)?.[1]);
     // Both layers for several seconds: well over a hundred frames, and no more than were possible.
     assert.ok(frames > 100, `frames published: ${frames}`);

@@ -46,6 +46,7 @@ export async function startTestNode(
   });
   const node = await createNode(config, createLogger({ level: 'debug', destination }), { taskClock: opts.taskClock });
   const url = await node.server.listen({ host: '127.0.0.1', port: 0 });
+  node.cluster?.setAddress(url);
   return {
     node,
     url,

@@ -57,8 +57,9 @@ describe('configuration', () => {
   });
 
   it('offers Janus media beyond loopback only when asked, and maps a public address behind NAT', () => {
-    const base = { libDir: '/nonexistent', wsPort: 1, httpPort: 2, rtpPortRange: '20000-40000' };
+    const base = { libDir: '/nonexistent', wsPort: 1, httpPort: 2, rtpPortRange: '20000-40000', apiSecret: 's3cret' };
     const plain = janusConfigFiles(base)['janus.jcfg'] ?? '';
+    assert.match(plain, /api_secret = "s3cret"\n/);
     assert.match(plain, /ice_enforce_list = "lo"\n/);
     assert.doesNotMatch(plain, /nat_1_1_mapping/);
     const c = loadConfig({ WEBCAST_JANUS_ICE_INTERFACES: 'eth0, 10.1.', WEBCAST_JANUS_PUBLIC_IP: '203.0.113.7' });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +19,8 @@ export interface EmbeddedJanusOptions {
   httpPort?: number;
   /** UDP ports for media, as Janus writes them: "20000-40000". */
   rtpPortRange?: string;
+  /** Janus's api_secret: every request must carry it (default: a new random one at each start). */
+  apiSecret?: string;
   libDir?: string;
   /** Where media is offered besides loopback, for viewers on other machines (interfaces or addresses). */
   iceInterfaces?: readonly string[];
@@ -66,6 +69,7 @@ export interface JanusConfigInput {
   rtpPortRange: string;
   iceInterfaces?: readonly string[] | undefined;
   publicIp?: string | undefined;
+  apiSecret: string;
 }
 
 export function janusConfigFiles(o: JanusConfigInput): Record<string, string> {
@@ -83,6 +87,7 @@ export function janusConfigFiles(o: JanusConfigInput): Record<string, string> {
   debug_level = 4
   debug_timestamps = true
   session_timeout = 60
+  api_secret = "${o.apiSecret}"
 }
 media: {
   rtp_port_range = "${o.rtpPortRange}"
@@ -145,8 +150,14 @@ export class EmbeddedJanus {
   private restarts = 0;
   readonly configDir: string;
 
+  /** What every request to this Janus must carry. */
+  readonly apiSecret: string;
+
   constructor(private readonly o: EmbeddedJanusOptions) {
     this.configDir = path.join(o.dataDir, 'janus');
+    // Even on loopback: any local process (not a page: those cannot reach loopback) could
+    // otherwise join our rooms or tear them down.
+    this.apiSecret = o.apiSecret ?? randomBytes(24).toString('base64url');
   }
 
   get urls(): JanusEndpoints {
@@ -161,6 +172,7 @@ export class EmbeddedJanus {
     const files = janusConfigFiles({ libDir: this.o.libDir ?? defaultLibDir(), wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000',
       iceInterfaces: this.o.iceInterfaces,
       publicIp: this.o.publicIp,
+      apiSecret: this.apiSecret,
     });
     for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.configDir, name), text);
     this.endpoints = { wsUrl: `ws://127.0.0.1:${wsPort}/`, httpUrl: `http://127.0.0.1:${httpPort}/janus` };

@@ -28,10 +28,14 @@ export class JanusRoomBackend implements RoomBackend {
   private readonly publications = new Map<string, JanusPublication>();
   private closing = false;
 
-  private constructor(private readonly log: Logger) {}
+  private constructor(
+    private readonly log: Logger,
+    /** Janus's api_secret, sent with every request; undefined when that Janus has none. */
+    private readonly apiSecret: string | undefined,
+  ) {}
 
-  static async connect(wsUrl: string, log: Logger): Promise<JanusRoomBackend> {
-    const backend = new JanusRoomBackend(log);
+  static async connect(wsUrl: string, log: Logger, apiSecret?: string): Promise<JanusRoomBackend> {
+    const backend = new JanusRoomBackend(log, apiSecret);
     await backend.open(wsUrl);
     return backend;
   }
@@ -43,7 +47,7 @@ export class JanusRoomBackend implements RoomBackend {
   }
 
   private async open(wsUrl: string): Promise<void> {
-    const connection = await Janode.connect({ address: { url: wsUrl }, retry_time_secs: 1, max_retries: 3 });
+    const connection = await Janode.connect({ address: { url: wsUrl, ...(this.apiSecret ? { apisecret: this.apiSecret } : {}) }, retry_time_secs: 1, max_retries: 3 });
     connection.once(Janode.EVENT.CONNECTION_CLOSED, () => this.lost(connection, 'connection closed'));
     connection.once(Janode.EVENT.CONNECTION_ERROR, (err: Error) => this.lost(connection, `connection error: ${err.message}`));
     this.connection = connection;
