@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { buildApiServer } from './api/server.js';
+import { buildApiServer, type NodeDirectory } from './api/server.js';
+import { ApiError } from './api/errors.js';
 import { KeyRing, loadOrCreateGeneratedKey, readKeysFile, type AccessKeyPair, type GeneratedKey } from './api/credentials.js';
 import { SqliteTaskStore } from './store/sqlite-task-store.js';
 import { PostgresTaskStore } from './store/postgres-task-store.js';
-import { ClusterNode } from './scheduler/cluster.js';
+import { ClusterNode, HAND_OVER_TIMEOUT_MS } from './scheduler/cluster.js';
 import { DataFolderLock } from './store/data-folder-lock.js';
 import { TaskQueue } from './scheduler/task-queue.js';
 import { CallbackDispatcher } from './callbacks/dispatcher.js';
@@ -23,9 +24,6 @@ import { ResumeGuard } from './tasks/resume-guard.js';
 import { consoleRoutes } from './console/routes.js';
 import { TokenSigner } from './console/tokens.js';
 import { ViewerRegistry } from './console/viewers.js';
-
-/** How long a drained worker keeps its tasks on air for the workers that take them over. */
-const HAND_OVER_TIMEOUT_MS = 20_000;
 
 /** Where `npm run build` puts the console's front end. */
 const CONSOLE_DIR = fileURLToPath(new URL('../dist/console', import.meta.url));
@@ -147,6 +145,22 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     for (const task of failed) log.error({ task: taskKeyOf(task), reason: task.StopReason, detail: task.FailureDetail }, 'task failed instead of being resumed');
   }
 
+  const nodes: NodeDirectory = {
+    list: async () =>
+      (await cluster?.nodes()) ?? [{ nodeId, role: worker ? 'worker' : 'api', address: `${config.host}:${config.port}`, capacity: worker ? config.maxTasks : 0, running: worker?.engine.load ?? 0, draining: false, startedAt, heartbeatAt: Date.now() }],
+    holderOf: async (key) => (store instanceof PostgresTaskStore ? store.holderOf(key) : worker?.engine.holds(key) ? nodeId : undefined),
+    drain: async (id) => {
+      if (!cluster || !(store instanceof PostgresTaskStore)) {
+        throw new ApiError('InvalidParameter', 'this node is not part of a cluster (WEBCAST_DATABASE_URL): there is no other worker to hand its tasks to; a SIGTERM stops it and keeps them for its next start');
+      }
+      const target = id ?? nodeId;
+      const node = (await cluster.nodes()).find((n) => n.nodeId === target);
+      if (!node) throw new ApiError('InvalidParameter', `no live node ${target}; ListWebcastNodes (webcast nodes) shows them`);
+      if (node.role !== 'worker') throw new ApiError('InvalidParameter', `node ${target} answers the API only: it runs no task to hand over`);
+      await store.announce({ kind: 'drain', nodeId: target });
+      return target;
+    },
+  };
   const server = await buildApiServer({
     tasks,
     keys,
@@ -157,11 +171,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     metrics,
     homePath: '/console',
     ...(store instanceof PostgresTaskStore ? { sharedCounter: store } : {}),
-    nodes: {
-      list: async () =>
-        (await cluster?.nodes()) ?? [{ nodeId, role: worker ? 'worker' : 'api', address: `${config.host}:${config.port}`, capacity: worker ? config.maxTasks : 0, running: worker?.engine.load ?? 0, draining: false, startedAt, heartbeatAt: Date.now() }],
-      holderOf: async (key) => (store instanceof PostgresTaskStore ? store.holderOf(key) : worker?.engine.holds(key) ? nodeId : undefined),
-    },
+    nodes,
     readiness: async () => ({
       store: await store.list({ limit: 1 }).then(() => true, () => false),
       ...(worker ? await worker.readiness() : {}),
@@ -175,6 +185,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     viewers,
     thumbnail: worker ? async (key, width) => worker.engine.session(key)?.thumbnail(width) : undefined,
     staticDir: CONSOLE_DIR,
+    nodes,
   });
   return {
     server,

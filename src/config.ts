@@ -17,6 +17,7 @@ export interface RateLimits {
   ListWebcastTasks: number;
   ListWebcastTaskEvents: number;
   ListWebcastNodes: number;
+  DrainWebcastNode: number;
 }
 
 export interface Config {
@@ -76,7 +77,7 @@ export interface Config {
   leaseMs: number;
 }
 
-const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60, ListWebcastTasks: 20, ListWebcastTaskEvents: 60, ListWebcastNodes: 20 };
+const DEFAULT_RATE_LIMITS: RateLimits = { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60, ListWebcastTasks: 20, ListWebcastTaskEvents: 60, ListWebcastNodes: 20, DrainWebcastNode: 20 };
 
 const fileSchema = z
   .object({

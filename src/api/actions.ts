@@ -18,6 +18,7 @@ const ACTIONS: readonly ActionDef[] = [
   { name: 'ListWebcastTaskEvents', method: 'GET' },
   // The operator's: the nodes of the cluster, for keys allowed every AppId.
   { name: 'ListWebcastNodes', method: 'GET' },
+  { name: 'DrainWebcastNode', method: 'POST' },
 ];
 
 export const SUPPORTED_VERSIONS: readonly string[] = ['2020-12-01', '2023-11-01'];

@@ -21,7 +21,7 @@ import { sharedRateLimitStore, type SharedCounter } from './shared-rate-limit.js
 import type { NodeInfo } from '../tasks/ports.js';
 import type { TaskKey } from '../tasks/types.js';
 
-const toApiNode = (n: NodeInfo) => ({
+export const toApiNode = (n: NodeInfo) => ({
   NodeId: n.nodeId,
   Role: n.role,
   Address: n.address,
@@ -57,6 +57,8 @@ export interface NodeDirectory {
   list(): Promise<NodeInfo[]>;
   /** The node that holds the task; undefined when none does (or there is no cluster). */
   holderOf(key: TaskKey): Promise<string | undefined>;
+  /** Tells a worker of the cluster (this node by default) to drain; returns its id. Throws an ApiError when it cannot. */
+  drain(nodeId: string | undefined): Promise<string>;
 }
 const BODY_LIMIT = 64 * 1024;
 
@@ -284,6 +286,16 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         // Nodes serve every customer: only a key allowed every AppId may see them.
         if (!caller.appIds.includes('*')) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may list the nodes`);
         result = { Nodes: ((await deps.nodes?.list()) ?? []).map(toApiNode) };
+        break;
+      }
+      case 'DrainWebcastNode': {
+        if (!caller.appIds.includes('*')) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may drain a node`);
+        const body = jsonBody(req, {}) as { NodeId?: unknown };
+        if (body.NodeId !== undefined && (typeof body.NodeId !== 'string' || body.NodeId.length > 64)) throw new ApiError('InvalidParameter', 'NodeId must be a node id as ListWebcastNodes shows it');
+        if (!deps.nodes) throw new ApiError('InvalidParameter', 'this node has no node directory');
+        const drained = await deps.nodes.drain(body.NodeId || undefined);
+        req.log.info({ node: drained, accessKey: caller.accessKey }, 'node drain requested');
+        result = { NodeId: drained };
         break;
       }
     }

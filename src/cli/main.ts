@@ -151,6 +151,16 @@ function program(): Command {
       ]));
     });
 
+  cli
+    .command('drain')
+    .description('make a worker of the cluster claim nothing more and hand its tasks to the others; it stays up (DrainWebcastNode; a key allowed every AppId)')
+    .argument('[node]', 'its id, as `webcast nodes` shows it; the node the endpoint reaches by default')
+    .action(async (node: string | undefined, _o: object, c: Command) => {
+      const result = (await callApi(connection(c), 'DrainWebcastNode', 'POST', node ? { NodeId: node } : {})) as { NodeId: string };
+      if (isJson(c)) return json(result);
+      out(`node ${result.NodeId} drains: its tasks go to the other workers; \`webcast nodes\` shows it draining`);
+    });
+
   keyed(cli.command('watch').description('follow a task\'s status and events until it ends'))
     .option('--interval <ms>', 'how often to ask', integer(200, 60_000), 1000)
     .option('--timeout <seconds>', 'give up after this long (exit 3)', integer(1, 1_000_000))

@@ -11,6 +11,7 @@ import { successBody } from '../api/envelope.js';
 import { ApiError } from '../api/errors.js';
 import { toApiEvent, toListedTask } from '../api/views.js';
 import type { RoomRef } from '../rooms/room-backend.js';
+import { toApiNode, type NodeDirectory } from '../api/server.js';
 import type { Clock } from '../tasks/ports.js';
 import type { TaskService } from '../tasks/service.js';
 import type { TaskKey } from '../tasks/types.js';
@@ -27,6 +28,8 @@ export interface ConsoleDeps {
   thumbnail?: ((key: TaskKey, width: number) => Promise<Buffer | undefined>) | undefined;
   /** The built front end (index.html and assets/). */
   staticDir: string;
+  /** The cluster's nodes and which runs a task (a single node: itself). */
+  nodes?: NodeDirectory | undefined;
   clock?: Clock;
   sessionTtlMs?: number;
 }
@@ -185,7 +188,15 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.get<KeyParams>('/console/api/tasks/:app/:room/:task', async (req, reply) => {
     mayUse(caller(req), req.params.app);
     const { task, events, placeInLine } = await deps.tasks.events(keyOf(req.params));
-    return ok(req, reply, { WebCastTask: toListedTask(task), Events: events.map(toApiEvent), ...(placeInLine ? { PlaceInLine: placeInLine } : {}) });
+    const node = await deps.nodes?.holderOf(keyOf(req.params));
+    return ok(req, reply, { WebCastTask: toListedTask(task), Events: events.map(toApiEvent), ...(placeInLine ? { PlaceInLine: placeInLine } : {}), ...(node ? { Node: node } : {}) });
+  });
+
+  app.get('/console/api/nodes', async (req, reply) => {
+    const pair = caller(req);
+    // Nodes serve every customer: only a key allowed every AppId may see them.
+    if (!pair.appIds.includes('*')) throw new ApiError('AccessDenied', `the access key ${pair.accessKey} is bound to AppIds; only a key allowed every AppId may see the nodes`);
+    return ok(req, reply, { Nodes: ((await deps.nodes?.list()) ?? []).map(toApiNode) });
   });
 
   app.post<KeyParams>('/console/api/tasks/:app/:room/:task/stop', async (req, reply) => {

@@ -5,6 +5,8 @@ import { StopReason, TASK_VISIBILITY_MS, type Task, type TaskKey } from '../task
 import type { Engine } from './engine.js';
 
 const keyOf = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
+/** How long a drained worker keeps its tasks on air for the workers that take them over. */
+export const HAND_OVER_TIMEOUT_MS = 20_000;
 
 export interface ClusterOptions {
   store: ClusterStore;
@@ -33,7 +35,6 @@ export interface ClusterOptions {
 export class ClusterNode implements TaskRunner {
   private readonly leases = new Map<string, Lease>();
   private waitingKeys: string[] = [];
-  private peers: NodeInfo[] = [];
   private readonly startedAt: number;
   private draining = false;
   private closed = false;
@@ -89,11 +90,11 @@ export class ClusterNode implements TaskRunner {
   }
 
   async start(): Promise<void> {
-    await this.o.store.listen(this.o.nodeId, (kind, key) => {
-      if (kind === 'task') this.wake();
-      // An empty key: a wake-up, not a stop.
-      else if (!key.TaskId) return;
-      else void this.engine?.drop(key, 'stopped through another node');
+    await this.o.store.listen(this.o.nodeId, (a) => {
+      if (a.kind === 'drain') {
+        if (a.nodeId === this.o.nodeId) void this.drain(HAND_OVER_TIMEOUT_MS).catch((err: unknown) => this.o.log.error({ err }, 'cluster: draining failed'));
+      } else if (a.kind === 'task') this.wake();
+      else void this.engine?.drop(a.key, 'stopped through another node');
     });
     await this.beat();
     this.every(this.o.heartbeatMs, () => this.beat());
@@ -132,7 +133,7 @@ export class ClusterNode implements TaskRunner {
   private beat(): Promise<void> {
     return this.inTurn(async () => {
       const now = this.o.clock();
-      this.peers = await this.o.store.heartbeat(this.info(), now - 3 * this.o.heartbeatMs);
+      await this.o.store.heartbeat(this.info(), now - 3 * this.o.heartbeatMs);
       this.waitingKeys = (await this.o.store.unclaimed(now - TASK_VISIBILITY_MS)).map(keyOf);
       const engine = this.engine;
       if (!engine || this.closed) return;
@@ -197,7 +198,7 @@ export class ClusterNode implements TaskRunner {
 
   async submit(task: Task): Promise<void> {
     this.waitingKeys.push(keyOf(task));
-    await this.o.store.announce('task', task);
+    await this.o.store.announce({ kind: 'task', key: task });
     this.wake();
   }
 
@@ -210,7 +211,7 @@ export class ClusterNode implements TaskRunner {
 
   async release(task: Task): Promise<void> {
     await this.engine?.drop(task, 'stopped');
-    await this.o.store.announce('stop', task);
+    await this.o.store.announce({ kind: 'stop', key: task });
   }
 
   /** The nodes alive now: a heartbeat within three of their periods. */
@@ -224,27 +225,45 @@ export class ClusterNode implements TaskRunner {
   }
 
   /**
-   * Stops claiming. With another live worker in the cluster, gives every task up so that it
-   * claims them at once (they come back on air there); alone, keeps them, to resume them at
-   * the next start. Returns whether it handed them over: the engine should then keep them on
+   * Stops claiming and, with another live worker in the cluster, gives every task up so that
+   * it claims them at once. Returns whether it handed them over.
+   */
+  private async giveUp(): Promise<boolean> {
+    this.draining = true;
+    clearTimeout(this.wakeTimer);
+    return this.inTurn(async () => {
+      const now = this.o.clock();
+      const others = (await this.o.store.liveNodes(now - 3 * this.o.heartbeatMs)).filter((p) => p.role === 'worker' && p.nodeId !== this.o.nodeId && !p.draining);
+      await this.o.store.heartbeat(this.info(), now);
+      if (others.length === 0 || this.leases.size === 0) return false;
+      await Promise.all([...this.leases.values()].map((l) => this.o.store.releaseLease(l)));
+      this.o.log.info({ tasks: this.leases.size, to: others.map((p) => p.nodeId) }, 'handed this node\'s tasks over to the other workers');
+      this.leases.clear();
+      await this.o.store.announce({ kind: 'task', key: { AppId: '', RoomId: '', TaskId: '' } });
+      return true;
+    });
+  }
+
+  /**
+   * A drain while the node stays up (the operator's command): it claims nothing more, hands its
+   * tasks over, keeps them on air until their new node replaces them in the room, and then
+   * runs nothing; the heartbeat goes on, saying it drains.
+   */
+  async drain(handOverTimeoutMs: number): Promise<void> {
+    if (this.draining) return;
+    this.o.log.info('draining: claiming nothing more');
+    if ((await this.giveUp()) && this.engine) await this.engine.handOver(handOverTimeoutMs);
+  }
+
+  /**
+   * At shutdown: like a drain, but alone in the cluster it keeps its tasks, to resume them at
+   * its next start. Returns whether it handed them over: the engine should then keep them on
    * air until their new node replaces them in the room (Engine.handOver).
    */
   async close(): Promise<boolean> {
-    this.draining = true;
-    clearTimeout(this.wakeTimer);
-    let handedOver = false;
+    const handedOver = await this.giveUp();
     await this.inTurn(async () => {
       this.closed = true;
-      const now = this.o.clock();
-      const others = this.peers.filter((p) => p.role === 'worker' && p.nodeId !== this.o.nodeId && !p.draining && p.heartbeatAt >= now - 3 * this.o.heartbeatMs);
-      if (others.length > 0 && this.leases.size > 0) {
-        await Promise.all([...this.leases.values()].map((l) => this.o.store.releaseLease(l)));
-        await this.o.store.heartbeat(this.info(), now);
-        this.o.log.info({ tasks: this.leases.size, to: others.map((p) => p.nodeId) }, 'handed this node\'s tasks over to the other workers');
-        this.leases.clear();
-        await this.o.store.announce('task', { AppId: '', RoomId: '', TaskId: '' });
-        handedOver = true;
-      }
     });
     for (const t of this.timers) clearInterval(t);
     return handedOver;

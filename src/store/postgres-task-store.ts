@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Claim, ClusterStore, CreateOutcome, DeliveryOutcome, Lease, NodeInfo, StoredCallback, TaskFilter } from '../tasks/ports.js';
+import type { Announcement, Claim, ClusterStore, CreateOutcome, DeliveryOutcome, Lease, NodeInfo, StoredCallback, TaskFilter } from '../tasks/ports.js';
 import { eventsOfChange, type TaskEvent } from '../tasks/events.js';
 import { isFinal } from '../tasks/state-machine.js';
 import { TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
@@ -28,7 +28,7 @@ const REPLACE_TASK = `UPDATE tasks SET ${COLUMNS.map((c, i) => `${c} = $${i + 1}
 const EVENT_COLUMNS = Object.keys(eventRow({ EventData: {} } as TaskEvent, 0)) as (keyof ReturnType<typeof eventRow>)[];
 const INSERT_EVENT = `INSERT INTO callbacks (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
-const CHANNEL = { task: 'webcast_task', stop: 'webcast_stop' } as const;
+const CHANNEL = { task: 'webcast_task', stop: 'webcast_stop', drain: 'webcast_drain' } as const;
 /** The application_name of a node's listening session: its sign of life (see claim). */
 const LIVE_PREFIX = 'webcast-node:';
 /** The application_name of the session that holds the callback-delivery lock. */
@@ -387,15 +387,16 @@ export class PostgresTaskStore implements ClusterStore {
     return rows.map((r) => ({ AppId: r.app_id, RoomId: r.room_id, TaskId: r.task_id }));
   }
 
-  async announce(kind: 'task' | 'stop', key: TaskKey): Promise<void> {
-    await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL[kind], JSON.stringify([key.AppId, key.RoomId, key.TaskId])]);
+  async announce(a: Announcement): Promise<void> {
+    const payload = a.kind === 'drain' ? [a.nodeId] : [a.key.AppId, a.key.RoomId, a.key.TaskId];
+    await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL[a.kind], JSON.stringify(payload)]);
   }
 
   /**
    * Listens on a session of its own, named after the node: while it is open the node is
    * alive, to the others too (see claim). A dropped session is opened again every second.
    */
-  async listen(nodeId: string, on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void> {
+  async listen(nodeId: string, on: (a: Announcement) => void): Promise<void> {
     this.nodeId ??= nodeId;
     const connect = async (): Promise<void> => {
       const client = new pg.Client({ connectionString: this.url, application_name: `${LIVE_PREFIX}${nodeId}` });
@@ -411,20 +412,24 @@ export class PostgresTaskStore implements ClusterStore {
       client.on('error', lost);
       client.on('end', lost);
       client.on('notification', (n) => {
-        const kind = n.channel === CHANNEL.stop ? 'stop' : n.channel === CHANNEL.task ? 'task' : undefined;
+        let parts: unknown;
         try {
-          const [AppId, RoomId, TaskId] = JSON.parse(n.payload ?? '') as string[];
-          if (kind && AppId !== undefined && RoomId !== undefined && TaskId !== undefined) on(kind, { AppId, RoomId, TaskId });
+          parts = JSON.parse(n.payload ?? '');
         } catch {
-          // Not ours: ignored.
+          return; // not ours
+        }
+        if (!Array.isArray(parts) || !parts.every((p) => typeof p === 'string')) return;
+        const [first = '', RoomId, TaskId] = parts as string[];
+        if (n.channel === CHANNEL.drain) on({ kind: 'drain', nodeId: first });
+        else if ((n.channel === CHANNEL.task || n.channel === CHANNEL.stop) && RoomId !== undefined && TaskId !== undefined) {
+          on({ kind: n.channel === CHANNEL.task ? 'task' : 'stop', key: { AppId: first, RoomId, TaskId } });
         }
       });
       await client.connect();
-      await client.query(`LISTEN ${CHANNEL.task}`);
-      await client.query(`LISTEN ${CHANNEL.stop}`);
+      for (const channel of Object.values(CHANNEL)) await client.query(`LISTEN ${channel}`);
       this.listener = client;
       // Announcements made while no session listened are lost: look for work at once.
-      on('task', { AppId: '', RoomId: '', TaskId: '' });
+      on({ kind: 'task', key: { AppId: '', RoomId: '', TaskId: '' } });
     };
     await connect();
   }

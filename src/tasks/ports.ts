@@ -117,6 +117,9 @@ export interface Claim {
   handedOver: boolean;
 }
 
+/** What one node tells the others: a task is new (an empty key: look for work), was stopped, or a node is to drain. */
+export type Announcement = { kind: 'task' | 'stop'; key: TaskKey } | { kind: 'drain'; nodeId: string };
+
 /** The task store of a cluster: what nodes sharing one database need beyond the TaskStore. */
 export interface ClusterStore extends TaskStore {
   /** Registers or refreshes this node; returns every node seen within `since`. */
@@ -140,8 +143,8 @@ export interface ClusterStore extends TaskStore {
   /** Like `update` and `recordEvent`, but only while `lease` is still the task's: otherwise nothing is written and the result is undefined / false. */
   updateFenced(lease: Lease, nodeId: string, change: (task: Task) => Task | undefined): Promise<Task | undefined>;
   recordEventFenced(lease: Lease, nodeId: string, event: TaskEvent): Promise<boolean>;
-  /** Tells every node: a task is new ('task') or was stopped ('stop'). */
-  announce(kind: 'task' | 'stop', key: TaskKey): Promise<void>;
+  /** Tells every node. */
+  announce(a: Announcement): Promise<void>;
   /** Calls `on` for every announcement, from any node; while it listens, this node counts as alive. */
-  listen(nodeId: string, on: (kind: 'task' | 'stop', key: TaskKey) => void): Promise<void>;
+  listen(nodeId: string, on: (a: Announcement) => void): Promise<void>;
 }

@@ -18,7 +18,7 @@ describe('rate limits per access key and action', () => {
   after(() => t.close());
 
   it('defaults to the vendor’s limits: 150 QPS Start and Stop, 60 QPS Get (and 20 List, 60 ListEvents of ours)', () => {
-    const ours = { ListWebcastTasks: 20, ListWebcastTaskEvents: 60, ListWebcastNodes: 20 };
+    const ours = { ListWebcastTasks: 20, ListWebcastTaskEvents: 60, ListWebcastNodes: 20, DrainWebcastNode: 20 };
     assert.deepEqual(parseRateLimits(undefined), { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 60, ...ours });
     assert.deepEqual(parseRateLimits('GetWebCastTask=10'), { StartWebcast: 150, StopWebcast: 150, GetWebCastTask: 10, ...ours });
     assert.throws(() => parseRateLimits('GetTask=10'), /unknown action "GetTask"/);

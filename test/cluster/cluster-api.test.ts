@@ -58,6 +58,22 @@ describe('API-only nodes of one cluster', () => {
     assert.equal(again.ResponseMetadata.Error?.Code, 'InvalidParameter.TaskAlreadyExists', JSON.stringify(again.ResponseMetadata.Error));
   });
 
+  it('keeps at most WEBCAST_QUEUE_SIZE tasks waiting for a worker in the cluster, then answers TaskNumberOverLimit', async () => {
+    const lonely = await startTestNode({ env: { WEBCAST_DATABASE_URL: await pg.newDatabase(), WEBCAST_WORKER: 'false', WEBCAST_QUEUE_SIZE: '2' } });
+    try {
+      const api = sdkClient(lonely.host);
+      for (const TaskId of ['q1', 'q2']) assert.equal((await api.start(validStart({ TaskId }))).Result, 'ok');
+      const third = await api.start(validStart({ TaskId: 'q3' }));
+      assert.equal(third.ResponseMetadata.Error?.Code, 'FlowLimitExceeded.TaskNumberOverLimit', JSON.stringify(third.ResponseMetadata.Error));
+      // A repeated Start of a waiting task is still answered as such.
+      assert.match(String((await api.start(validStart({ TaskId: 'q1' }))).Result), /already|started/i);
+      const events = (await api.api('ListWebcastTaskEvents', 'GET')({ AppId: 'app1', RoomId: 'room1', TaskId: 'q2' })) as { Result: { PlaceInLine?: number } };
+      assert.equal(events.Result.PlaceInLine, 2, 'its place among the tasks no worker took yet');
+    } finally {
+      await lonely.close();
+    }
+  });
+
   it('lists the cluster’s nodes to a key allowed every AppId, from any node and with `webcast nodes`', async () => {
     const list = sdkClient(a.host).api('ListWebcastNodes', 'GET');
     let nodes: { NodeId: string; Role: string; HeartbeatAt: number }[] = [];

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { JanusRoomBackend } from '../../src/rooms/janus/janus-rooms.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
-import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { PAGE_COLOR, startPageServer, type PageServer } from '../helpers/pages.js';
 import { CallbackReceiver } from '../helpers/receiver.js';
 
@@ -13,6 +17,8 @@ import { CallbackReceiver } from '../helpers/receiver.js';
  * Chromium. A real subscriber checks what reaches the room.
  */
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const run = promisify(execFile);
 const SIZE = { Width: 320, Height: 180, FrameRate: 10 };
 const LEASE_SECONDS = 3;
 const near = (a: readonly number[], b: readonly number[], tolerance = 24): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
@@ -64,14 +70,21 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     const w1 = await startWorker(2);
     const t0 = Date.now();
     assert.equal((await start(api.host, 'c1')).Result, 'ok');
+    // The worker claims it within about 100 ms of the write (woken by NOTIFY, not its 1 s poll).
+    const written = Date.now();
+    await waitFor('the claim', async () => (await ownerOf('c1')) === w1.nodeId, 5000, 5);
+    const claimMs = Date.now() - written;
+    console.log(`# cluster: Start answered → claimed by the worker in ${claimMs} ms`);
+    assert.ok(claimMs < 500, `claimed after ${claimMs} ms`);
     const running = await waitFor('Status 2', async () => (await getTask(api.host, keyOf('c1')))?.Status === 2, 30_000);
     assert.ok(running);
-    assert.equal(await ownerOf('c1'), w1.nodeId);
     const s = await watch('c1');
     const v = await s.waitForVideo((x) => x.framesDecoded > 5, 20_000);
     assert.ok(near(await s.pixel(0.5, 0.5), PAGE_COLOR), 'the page reaches the room');
     assert.ok(v.width > 0);
     console.log(`# cluster: API-only Start → Status 2 in ${Date.now() - t0} ms`);
+    const events = (await sdkClient(api.host).api('ListWebcastTaskEvents', 'GET')(keyOf('c1'))) as { Result: { Node?: string } };
+    assert.equal(events.Result.Node, w1.nodeId, 'the node that runs it');
 
     // Stop through the worker's own API (another node than the one that took the Start).
     const stopAt = Date.now();
@@ -152,5 +165,31 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     await waitFor('both on air', async () => (await Promise.all(['s1', 's2'].map(async (id) => (await getTask(api.host, keyOf(id)))?.Status))).every((s) => s === 2), 30_000);
     const owners = await Promise.all(['s1', 's2'].map(ownerOf));
     assert.notEqual(owners[0], owners[1], 'one on each worker');
+  });
+
+  it('drains a worker on command (`webcast drain NODE` through another node): its task moves, it stays up and says it drains', async () => {
+    const ownerId = await ownerOf('s1');
+    const other = c.workers.find((w) => w.nodeId !== ownerId && w.svc.child.exitCode === null && w.svc.child.signalCode === null);
+    assert.ok(ownerId && other);
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'drain', ownerId], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, WEBCAST_ENDPOINT: api.url, WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY },
+    });
+    assert.match(stdout, new RegExp(`node ${ownerId} drains`));
+    await waitFor('the task on the other worker', async () => (await ownerOf('s1')) === other.nodeId, 20_000);
+    await framesAgain('s1', Date.now());
+    const listNodes = async () => ((await sdkClient(api.host).api('ListWebcastNodes', 'GET')({})) as { Result: { Nodes: { NodeId: string; Draining: boolean; Running: number }[] } }).Result.Nodes;
+    const drained = await waitFor('the drained node idle', async () => {
+      const n = (await listNodes()).find((x) => x.NodeId === ownerId);
+      return n && n.Running === 0 && n;
+    }, 30_000);
+    const nodes = await listNodes();
+    assert.equal(drained.Draining, true);
+    assert.ok(nodes.some((n) => n.NodeId === other.nodeId && !n.Draining));
+    const reasons = receiver.events().filter((e) => e.data.TaskId === 's1' && e.EventType === 'WebcastReschedule').map((e) => e.data.Reason);
+    assert.deepEqual(reasons, ['NodeDrained']);
+    // Draining a node that only answers the API, or one that is not there, says why.
+    const refused = await sdkClient(api.host).api('DrainWebcastNode', 'POST')({ NodeId: 'no-such-node' });
+    assert.match(JSON.stringify(refused.ResponseMetadata.Error), /no live node no-such-node/);
   });
 });

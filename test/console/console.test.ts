@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ACCESS_KEY, SECRET_KEY, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
@@ -152,7 +154,7 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
     try {
       await phone.context().addCookies(await page.context().cookies());
-      for (const route of ['#/tasks', '#/tasks/console/room1/board', '#/start']) {
+      for (const route of ['#/tasks', '#/tasks/console/room1/board', '#/start', '#/nodes']) {
         await phone.goto(`${t.url}/console${route}`);
         await phone.waitForSelector('[data-testid=who]');
         await new Promise((r) => setTimeout(r, 300));
@@ -167,6 +169,16 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     } finally {
       await phone.close();
     }
+  });
+
+  it('shows the nodes to a key allowed every app: this worker, its tasks of its capacity, its heartbeat', async () => {
+    await page.goto(`${t.url}/console#/nodes`);
+    await page.waitForSelector('[data-testid=nodes] tbody tr');
+    const row = (await page.textContent('[data-testid=nodes] tbody tr')) ?? '';
+    const nodeId = readFileSync(path.join(t.dataDir, 'node-id'), 'utf8').trim();
+    assert.ok(row.includes(nodeId), row);
+    assert.match(row, new RegExp(`worker.*\\d+ of ${t.config.maxTasks}.*\\d+ s ago.*up`));
+    assert.equal(await page.locator('nav >> text=Nodes').count(), 1);
   });
 
   it('says on a waiting task\'s page its place in line and when it ends at the latest', async () => {

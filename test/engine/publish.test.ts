@@ -68,7 +68,7 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     assert.match(metrics, /webcast_tasks\{status="running",node="[^"]+"\} 1\n/);
     assert.match(metrics, /webcast_start_latency_seconds_count\{node="[^"]+"\} 1\n/);
-    const frames = Number(/webcast_frames_published_total (\d+)/.exec(metrics)?.[1]);
+    const frames = Number(/webcast_frames_published_total\{node="[^"]+"\} (\d+)/.exec(metrics)?.[1]);
     // Both layers for several seconds: well over a hundred frames, and no more than were possible.
     assert.ok(frames > 100, `frames published: ${frames}`);
     assert.ok(frames < ((Date.now() - running.StartTime) / 1000) * 45, `frames published: ${frames}`);

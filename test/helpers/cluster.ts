@@ -59,8 +59,10 @@ export async function startCluster(env: Record<string, string> = {}): Promise<Te
     workers,
     async startWorker(maxTasks, extra = {}) {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'webcast-worker-'));
+      // Workers on one machine must not share browser uids: a range of their own each.
+      const first = 2_001_000_000 + workers.length * 10_000;
       const svc = await spawnService(
-        { ...clusterEnv, WEBCAST_DATA_DIR: dataDir, WEBCAST_WORKER: 'true', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY, ...extra },
+        { ...clusterEnv, WEBCAST_DATA_DIR: dataDir, WEBCAST_WORKER: 'true', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY, WEBCAST_BROWSER_UIDS: `${first}-${first + 9_999}`, ...extra },
         60_000,
       );
       const w = { svc, dataDir, nodeId: readFileSync(path.join(dataDir, 'node-id'), 'utf8').trim() };

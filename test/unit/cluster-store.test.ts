@@ -27,7 +27,7 @@ describe('the PostgreSQL store of a cluster', () => {
     [a, b] = await Promise.all([PostgresTaskStore.open({ url }), PostgresTaskStore.open({ url })]);
     // Listening is what makes a node alive to the others.
     await a.listen('A', () => undefined);
-    await b.listen('B', (kind, k) => k.TaskId && heard.push(`${kind} ${k.TaskId}`));
+    await b.listen('B', (x) => (x.kind === 'drain' ? heard.push(`drain ${x.nodeId}`) : x.key.TaskId && heard.push(`${x.kind} ${x.key.TaskId}`)));
   });
   after(async () => {
     await a.close();
@@ -89,12 +89,13 @@ describe('the PostgreSQL store of a cluster', () => {
     assert.ok(!(await a.renewLeases('A', 50_000)).some((l) => l.key.TaskId === one.key.TaskId));
   });
 
-  it('announces new and stopped tasks to every node', async () => {
-    await a.announce('task', key('n1'));
-    await a.announce('stop', key('n2'));
+  it('announces new and stopped tasks, and drains, to every node', async () => {
+    await a.announce({ kind: 'task', key: key('n1') });
+    await a.announce({ kind: 'stop', key: key('n2') });
+    await a.announce({ kind: 'drain', nodeId: 'B' });
     const deadline = Date.now() + 5000;
-    while (heard.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(heard, ['task n1', 'stop n2']);
+    while (heard.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(heard, ['task n1', 'stop n2', 'drain B']);
   });
 
   it('lets a worker take the tasks of a node killed outright at once, without waiting for its lease', async () => {

@@ -53,6 +53,18 @@ export const enc = encodeURIComponent;
 export type Task = ListedTask;
 export type TaskEvent = ApiEvent;
 
+/** A node of the cluster, as ListWebcastNodes shows it. */
+export interface ClusterNode {
+  NodeId: string;
+  Role: 'worker' | 'api';
+  Address: string;
+  Capacity: number;
+  Running: number;
+  Draining: boolean;
+  StartedAt: number;
+  HeartbeatAt: number;
+}
+
 export interface Session {
   AccessKey: string;
   AppIds: string[];

@@ -7,6 +7,7 @@ import { TaskList } from './pages/TaskList';
 import { StartForm } from './pages/StartForm';
 import { TaskPage } from './pages/TaskPage';
 import { RoomPage } from './pages/RoomPage';
+import { NodeList } from './pages/NodeList';
 import { Viewer } from './pages/Viewer';
 import './style.css';
 
@@ -31,6 +32,7 @@ function Console() {
         <nav>
           <a href={href.tasks()} class={route.page === 'tasks' ? 'on' : ''}>Tasks</a>
           <a href={href.start()} class={route.page === 'start' ? 'on' : ''}>Start a webcast</a>
+          {session.AppIds.includes('*') && <a href={href.nodes()} class={route.page === 'nodes' ? 'on' : ''}>Nodes</a>}
         </nav>
         <span class="who" data-testid="who">{session.AccessKey}</span>
         <button class="link" onClick={signOut}>Sign out</button>
@@ -40,6 +42,7 @@ function Console() {
         {route.page === 'start' && <StartForm session={session} />}
         {route.page === 'task' && <TaskPage app={route.app} room={route.room} task={route.task} media={session.Media !== false} />}
         {route.page === 'room' && <RoomPage app={route.app} room={route.room} user={route.user} />}
+        {route.page === 'nodes' && <NodeList />}
       </main>
     </>
   );

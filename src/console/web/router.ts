@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 export type Route =
   | { page: 'tasks' }
   | { page: 'start' }
+  | { page: 'nodes' }
   | { page: 'task'; app: string; room: string; task: string }
   | { page: 'room'; app: string; room: string; user?: string };
 
@@ -11,6 +12,7 @@ export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'start') return { page: 'start' };
+  if (parts[0] === 'nodes') return { page: 'nodes' };
   if (parts[0] === 'tasks' && parts.length === 4) return { page: 'task', app: parts[1] ?? '', room: parts[2] ?? '', task: parts[3] ?? '' };
   if (parts[0] === 'rooms' && parts.length === 3) {
     const user = new URLSearchParams(query).get('user') ?? undefined;
@@ -22,6 +24,7 @@ export function parseRoute(hash: string): Route {
 export const href = {
   tasks: () => '#/',
   start: () => '#/start',
+  nodes: () => '#/nodes',
   task: (app: string, room: string, task: string) => `#/tasks/${[app, room, task].map(encodeURIComponent).join('/')}`,
   room: (app: string, room: string, user?: string) => `#/rooms/${[app, room].map(encodeURIComponent).join('/')}${user ? `?user=${encodeURIComponent(user)}` : ''}`,
 };

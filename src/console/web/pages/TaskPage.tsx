@@ -16,7 +16,7 @@ const EVENT_TEXT: Record<string, string> = {
 
 export function TaskPage({ app, room, task, media }: { app: string; room: string; task: string; media: boolean }) {
   const path = `/tasks/${enc(app)}/${enc(room)}/${enc(task)}`;
-  const { data, error } = usePolling(() => call<{ WebCastTask: Task; Events: TaskEvent[]; PlaceInLine?: number }>('GET', path), 2000, [path]);
+  const { data, error } = usePolling(() => call<{ WebCastTask: Task; Events: TaskEvent[]; PlaceInLine?: number; Node?: string }>('GET', path), 2000, [path]);
   const [stopError, setStopError] = useState('');
   const [stopping, setStopping] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -64,6 +64,7 @@ export function TaskPage({ app, room, task, media }: { app: string; room: string
             <dt>Source</dt><dd class="url">{t.SourceURL}</dd>
             {t.BusinessId && <><dt>Business</dt><dd>{t.BusinessId}</dd></>}
             <dt>Started</dt><dd>{clock(t.StartTime)}</dd>
+            {data?.Node && <><dt>Node</dt><dd data-testid="node">{data.Node}</dd></>}
             <dt>Ended</dt><dd>{t.EndTime ? `${clock(t.EndTime)} (after ${duration(t.EndTime - t.StartTime)})` : '–'}</dd>
             <dt>Layers</dt><dd>{t.VideoSolutions.map((v) => `${v.Width}×${v.Height} @ ${v.FrameRate} fps, ${v.Bitrate ? `${v.Bitrate} kbps` : 'adaptive'}`).join(' · ')}</dd>
             <dt>Max running</dt><dd>{duration(t.MaxRunningTime * 1000)}</dd>
