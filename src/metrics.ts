@@ -24,6 +24,13 @@ export class Metrics {
     buckets: [0.5, 1, 1.5, 2, 3, 5, 8, 13, 21, 60],
     registers: [this.registry],
   });
+  readonly startPhases = new Histogram({
+    name: 'webcast_start_phase_seconds',
+    help: 'Where a start goes, phase by phase: slot (waiting for a free slot), browser, context, capture, page (loaded), startEvent, publish, firstFrame',
+    labelNames: ['phase'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly pageCrashes = new Counter({ name: 'webcast_page_crashes_total', help: 'Pages that crashed (cause=crash) or went over WEBCAST_PAGE_MEMORY_MB (cause=memory); each is rescheduled', labelNames: ['cause'] as const, registers: [this.registry] });
   readonly framesPublished = new Counter({ name: 'webcast_frames_published_total', help: 'Video frames sent into rooms, all tasks and simulcast layers together', registers: [this.registry] });
 

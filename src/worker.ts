@@ -76,6 +76,9 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
       onMonitor: (check, action) => metrics.monitorHits.inc({ check, action }),
       onPageCrash: (cause) => metrics.pageCrashes.inc({ cause }),
       onFramesSent: (frames) => metrics.framesPublished.inc(frames),
+      onStartPhases: (phases) => {
+        for (const [phase, ms] of Object.entries(phases)) metrics.startPhases.observe({ phase }, ms / 1000);
+      },
     },
     clock,
     log: log.child({ module: 'engine' }),
@@ -85,6 +88,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     videoDelayMs: config.videoDelayMs,
     maxReschedules: config.maxReschedules,
     onFirstFrame: (seconds) => metrics.startLatency.observe(seconds),
+    onSlotWait: (seconds) => metrics.startPhases.observe({ phase: 'slot' }, seconds),
   });
 
   let closing = false;

@@ -170,11 +170,32 @@ export class BrowserFirewall implements MediaGate {
       await run(f, ['-N', ALLOW]);
       // Declaring the main chain replaces its rules in one commit: never a moment without them.
       await restore(f, [`:${MAIN} - [0:0]`, ...mainChainRules(f)]);
-      const jump = ['OUTPUT', '-m', 'owner', '--uid-owner', `${this.uids.first}-${this.uids.last}`, '-j', MAIN];
+      await this.removeJumps(f, false);
+      const jump = ['OUTPUT', '-m', 'owner', '--uid-owner', this.range, '-m', 'comment', '--comment', this.tag, '-j', MAIN];
       if ((await run(f, ['-C', ...jump])) === undefined) await run(f, ['-I', ...jump]);
       await this.removeOpenings(f);
       await restore(f, nodeRules(f, this.openings, this.tag));
     }
+  }
+
+  private get range(): string {
+    return `${this.uids.first}-${this.uids.last}`;
+  }
+
+  /**
+   * The jumps into our chain of nodes that were killed before they could take theirs away (an
+   * untagged one of an earlier version too, for our own range), and with `own` this node's. A
+   * stale jump would hold back whatever later runs under those uids.
+   */
+  private async removeJumps(f: Family, own: boolean): Promise<void> {
+    const listing = (await run(f, ['-S', 'OUTPUT'])) ?? '';
+    const stale = listing.split('\n').filter((line) => {
+      if (!line.includes(`-j ${MAIN}`)) return false;
+      const m = /webcast-node:[0-9a-f]+:(\d+)/.exec(line);
+      if (!m) return line.includes(`--uid-owner ${this.range} `);
+      return line.includes(`"${this.tag}"`) ? own : !alive(Number(m[1]));
+    });
+    await restore(f, stale.map((line) => line.replace(/^-A /, '-D ')));
   }
 
   /** This node's openings, and those of nodes that were killed before they could take theirs away. */
@@ -202,7 +223,11 @@ export class BrowserFirewall implements MediaGate {
   }
 
   /** Takes this node's openings away; the shared chains stay for the other nodes. */
+  /** At shutdown, once this node's browsers are gone: nothing of this node stays in the firewall. */
   async remove(): Promise<void> {
-    for (const f of this.families) await this.removeOpenings(f).catch(() => undefined);
+    for (const f of this.families) {
+      await this.removeOpenings(f).catch(() => undefined);
+      await this.removeJumps(f, true).catch(() => undefined);
+    }
   }
 }

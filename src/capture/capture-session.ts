@@ -72,6 +72,8 @@ export interface SessionDeps {
   onPageCrash?(cause: 'memory' | 'crash'): void;
   /** Counts video frames sent to the room since the last call, all layers together. */
   onFramesSent?(frames: number): void;
+  /** How long each phase of a start that went on air took (see `start`). */
+  onStartPhases?(phasesMs: Readonly<Record<string, number>>): void;
 }
 
 /** The page must be opened afresh in a new browser context (Status 5), for `reason`. */
@@ -220,6 +222,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       phase('firstFrame');
       session.startWatching();
       log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`), phasesMs: phases }, 'page on air');
+      deps.onStartPhases?.(phases);
       return session;
     } catch (err) {
       const oom = browser.oomKills();

@@ -24,6 +24,8 @@ export interface EngineOptions {
   maxReschedules: number;
   /** A task came on air for the first time, `seconds` after its Start was accepted. */
   onFirstFrame?(seconds: number): void;
+  /** A task got a slot `seconds` after this node took it (submit). */
+  onSlotWait?(seconds: number): void;
 }
 
 /** One task this node owns, from submit until its end. */
@@ -36,6 +38,8 @@ interface Slot {
   abort?: AbortController;
   deadline?: NodeJS.Timeout;
   retry?: NodeJS.Timeout;
+  /** When this node took the task (performance.now()), until it gets a slot. */
+  submittedAt?: number;
 }
 
 const keyOf = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
@@ -65,7 +69,7 @@ export class Engine implements TaskRunner {
   async submit(task: Task): Promise<void> {
     const key = keyOf(task);
     if (this.slots.has(key)) return;
-    const slot: Slot = { task, state: 'waiting', attempts: 0, reschedules: 0 };
+    const slot: Slot = { task, state: 'waiting', attempts: 0, reschedules: 0, submittedAt: performance.now() };
     this.slots.set(key, slot);
     const endsAt = task.StartTime + task.MaxRunningTime * 1000;
     // Timers may fire a millisecond before the wall clock says the time has come.
@@ -144,6 +148,10 @@ export class Engine implements TaskRunner {
   private async start(slot: Slot): Promise<void> {
     const key = keyOf(slot.task);
     slot.state = 'starting';
+    if (slot.submittedAt !== undefined) {
+      this.o.onSlotWait?.((performance.now() - slot.submittedAt) / 1000);
+      slot.submittedAt = undefined;
+    }
     slot.attempts += 1;
     const log = this.o.log.child({ task: key });
     let session: CaptureSession;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,9 @@ import { runToExit, spawnService } from '../helpers/process.js';
 import { pidsWhere } from '../helpers/procfs.js';
 
 const keys = { accessKey: 'AKLEFTOVERS000001', secretKey: 'leftovers-test-secret-key-000001' };
+/** The OUTPUT rules that send a node's browser uids into the browsers' chain, by the node's pid. */
+const jumpsOf = (pid: number | undefined): string[] =>
+  execFileSync('iptables', ['-S', 'OUTPUT'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('-j WEBCAST-BROWSER') && l.includes(`:${pid ?? -1}"`));
 
 describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
   let pages: PageServer;
@@ -38,13 +42,19 @@ describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
     await first.stop('SIGKILL');
     await waitFor('every Chromium and Janus gone', async () => ours().length === 0, 5000, 100);
 
+    // Its firewall jump for its browsers' uids outlives it, until the next start of any node.
+    const killedPid = first.child.pid;
+    assert.ok(jumpsOf(killedPid).length > 0, 'the killed node\'s firewall jump is still there');
     const second = await spawnService(env);
     try {
       for (const f of folders) assert.equal(existsSync(path.join(browsersRoot, f)), false, `${f} is gone`);
+      assert.deepEqual(jumpsOf(killedPid), [], 'the next start took the dead node\'s jump away');
+      assert.equal(jumpsOf(second.child.pid).length, 1, 'and put its own');
     } finally {
       await second.stop();
     }
     assert.equal(existsSync(browsersRoot), false, 'a clean stop leaves no browser folder');
+    assert.deepEqual(jumpsOf(second.child.pid), [], 'nor its firewall jump: a later user of those uids is not held back');
   });
 
   it('stops cleanly on Ctrl-C: nothing is logged as having died, nothing is left running', async () => {

@@ -68,6 +68,10 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     assert.match(metrics, /webcast_tasks\{status="running",node="[^"]+"\} 1\n/);
     assert.match(metrics, /webcast_start_latency_seconds_count\{node="[^"]+"\} 1\n/);
+    // Where the start went, phase by phase, for the operator to see which one grew.
+    for (const phase of ['slot', 'browser', 'context', 'capture', 'page', 'publish', 'firstFrame']) {
+      assert.match(metrics, new RegExp(`webcast_start_phase_seconds_count\\{[^}]*phase="${phase}"[^}]*\\} 1\\n`), phase);
+    }
     const frames = Number(/webcast_frames_published_total\{node="[^"]+"\} (\d+)/.exec(metrics)?.[1]);
     // Both layers for several seconds: well over a hundred frames, and no more than were possible.
     assert.ok(frames > 100, `frames published: ${frames}`);

@@ -59,8 +59,9 @@ export async function startCluster(env: Record<string, string> = {}): Promise<Te
     workers,
     async startWorker(maxTasks, extra = {}) {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'webcast-worker-'));
-      // Workers on one machine must not share browser uids: a range of their own each.
-      const first = 2_001_000_000 + workers.length * 10_000;
+      // Workers on one machine must not share browser uids: a range of their own each, inside
+      // the default range, which no other test gives to anything but browsers.
+      const first = 2_000_900_000 + workers.length * 10_000;
       const svc = await spawnService(
         { ...clusterEnv, WEBCAST_DATA_DIR: dataDir, WEBCAST_WORKER: 'true', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY, WEBCAST_BROWSER_UIDS: `${first}-${first + 9_999}`, ...extra },
         60_000,
@@ -86,7 +87,12 @@ export async function startCluster(env: Record<string, string> = {}): Promise<Te
     },
     async close() {
       await Promise.all(subscribers.map((s) => s.leave().catch(() => undefined)));
-      await Promise.all(workers.map((w) => w.svc.stop('SIGKILL')));
+      // A clean stop, which takes each worker's firewall rules away; a kill if it hangs.
+      await Promise.all(workers.map(async (w) => {
+        const kill = setTimeout(() => w.svc.child.kill('SIGKILL'), 15_000);
+        await w.svc.stop('SIGTERM');
+        clearTimeout(kill);
+      }));
       for (const w of workers) rmSync(w.dataDir, { recursive: true, force: true });
       await rooms.close();
       await janus.stop();

@@ -90,6 +90,11 @@ export interface VideoReceived {
   codec: string;
 }
 
+export interface ReadyViewer {
+  browser: Browser;
+  page: Page;
+}
+
 export class Subscriber {
   private constructor(
     private readonly browser: Browser,
@@ -97,7 +102,8 @@ export class Subscriber {
     private readonly subscription: Subscription,
   ) {}
 
-  static async join(rooms: RoomBackend, room: RoomRef, userId: string, layer?: number): Promise<Subscriber> {
+  /** A viewer's browser, launched and ready to subscribe: what a person already in the room has. */
+  static async ready(): Promise<ReadyViewer> {
     const browser = await chromium.launch({
       executablePath: process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'],
@@ -107,6 +113,16 @@ export class Subscriber {
       const page = await browser.newPage();
       await page.route('https://subscriber.test/**', (r) => r.fulfill({ contentType: 'text/html', body: SUBSCRIBER_PAGE }));
       await page.goto('https://subscriber.test/');
+      return { browser, page };
+    } catch (err) {
+      await browser.close();
+      throw err;
+    }
+  }
+
+  static async join(rooms: RoomBackend, room: RoomRef, userId: string, layer?: number, viewer?: ReadyViewer): Promise<Subscriber> {
+    const { browser, page } = viewer ?? (await Subscriber.ready());
+    try {
       const subscription = await rooms.subscribe(room, userId, layer);
       const answer = await page.evaluate((offer) => (window as unknown as SubWindow).sub.answer(offer), subscription.offerSdp);
       await subscription.start(answer);
