@@ -176,7 +176,13 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
       env: { PATH: process.env.PATH, WEBCAST_ENDPOINT: api.url, WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY },
     });
     assert.match(stdout, new RegExp(`node ${ownerId} drains`));
-    await waitFor('the task on the other worker', async () => (await ownerOf('s1')) === other.nodeId, 20_000);
+    const drainedWorker = c.workers.find((w) => w.nodeId === ownerId);
+    await waitFor('the task on another worker', async () => {
+      const now = await ownerOf('s1');
+      return now !== undefined && now !== '' && now !== ownerId;
+    }, 20_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${drainedWorker?.svc.output().split('\n').filter((l) => /drain|hand|cluster/.test(l)).join('\n') ?? ''}`);
+    });
     await framesAgain('s1', Date.now());
     const listNodes = async () => ((await sdkClient(api.host).api('ListWebcastNodes', 'GET')({})) as { Result: { Nodes: { NodeId: string; Draining: boolean; Running: number }[] } }).Result.Nodes;
     const drained = await waitFor('the drained node idle', async () => {
