@@ -125,7 +125,8 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     if (cluster && worker) cluster.attach(worker.engine);
     await cluster?.start();
   } catch (err) {
-    await cluster?.close();
+    // The start failed already: its cause is the error to report, not a failing hand-over.
+    await cluster?.close().catch(() => undefined);
     await worker?.close();
     await callbacks.stop();
     await store.close();
