@@ -149,16 +149,16 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   const nodes: NodeDirectory = {
     list: async () =>
       (await cluster?.nodes()) ?? [{ nodeId, role: worker ? 'worker' : 'api', address: `${config.host}:${config.port}`, capacity: worker ? config.maxTasks : 0, running: worker?.engine.load ?? 0, draining: false, startedAt, heartbeatAt: Date.now() }],
-    holderOf: async (key) => (store instanceof PostgresTaskStore ? store.holderOf(key) : worker?.engine.holds(key) ? nodeId : undefined),
+    holderOf: async (key) => (cluster ? cluster.holderOf(key) : worker?.engine.holds(key) ? nodeId : undefined),
     drain: async (id) => {
-      if (!cluster || !(store instanceof PostgresTaskStore)) {
+      if (!cluster) {
         throw new ApiError('InvalidParameter', 'this node is not part of a cluster (WEBCAST_DATABASE_URL): there is no other worker to hand its tasks to; a SIGTERM stops it and keeps them for its next start');
       }
       const target = id ?? nodeId;
       const node = (await cluster.nodes()).find((n) => n.nodeId === target);
       if (!node) throw new ApiError('InvalidParameter', `no live node ${target}; ListWebcastNodes (webcast nodes) shows them`);
       if (node.role !== 'worker') throw new ApiError('InvalidParameter', `node ${target} answers the API only: it runs no task to hand over`);
-      await store.announce({ kind: 'drain', nodeId: target });
+      await cluster.requestDrain(target);
       return target;
     },
   };

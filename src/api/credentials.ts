@@ -24,6 +24,9 @@ export class KeyRing {
 
 export const mayUseApp = (pair: AccessKeyPair, appId: string): boolean => pair.appIds.includes('*') || pair.appIds.includes(appId);
 
+/** A key allowed every AppId: the operator's, which alone may see and steer the nodes. */
+export const mayUseEveryApp = (pair: AccessKeyPair): boolean => pair.appIds.includes('*');
+
 const keysFileSchema = z.object({
   keys: z
     .array(

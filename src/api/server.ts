@@ -13,7 +13,7 @@ import { parseStartWebcast, parseTaskKey, parseTaskListQuery, parseTaskQuery } f
 import { redactUrl } from '../log.js';
 import { resolveAction, type ActionDef } from './actions.js';
 import { verifyRequest } from './auth.js';
-import { mayUseApp, type AccessKeyPair, type KeyRing } from './credentials.js';
+import { mayUseApp, mayUseEveryApp, type AccessKeyPair, type KeyRing } from './credentials.js';
 import { errorBody, newRequestId, successBody, type ResponseMetadata } from './envelope.js';
 import { ApiError, toApiError } from './errors.js';
 import type { Metrics } from '../metrics.js';
@@ -284,12 +284,12 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       }
       case 'ListWebcastNodes': {
         // Nodes serve every customer: only a key allowed every AppId may see them.
-        if (!caller.appIds.includes('*')) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may list the nodes`);
+        if (!mayUseEveryApp(caller)) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may list the nodes`);
         result = { Nodes: ((await deps.nodes?.list()) ?? []).map(toApiNode) };
         break;
       }
       case 'DrainWebcastNode': {
-        if (!caller.appIds.includes('*')) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may drain a node`);
+        if (!mayUseEveryApp(caller)) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may drain a node`);
         const body = jsonBody(req, {}) as { NodeId?: unknown };
         if (body.NodeId !== undefined && (typeof body.NodeId !== 'string' || body.NodeId.length > 64)) throw new ApiError('InvalidParameter', 'NodeId must be a node id as ListWebcastNodes shows it');
         if (!deps.nodes) throw new ApiError('InvalidParameter', 'this node has no node directory');

@@ -188,24 +188,30 @@ export class BrowserFirewall implements MediaGate {
    * stale jump would hold back whatever later runs under those uids.
    */
   private async removeJumps(f: Family, own: boolean): Promise<void> {
-    const listing = (await run(f, ['-S', 'OUTPUT'])) ?? '';
-    const stale = listing.split('\n').filter((line) => {
+    await this.removeRules(f, 'OUTPUT', (line, whose) => {
       if (!line.includes(`-j ${MAIN}`)) return false;
-      const m = /webcast-node:[0-9a-f]+:(\d+)/.exec(line);
-      if (!m) return line.includes(`--uid-owner ${this.range} `);
-      return line.includes(`"${this.tag}"`) ? own : !alive(Number(m[1]));
+      return whose === 'untagged' ? line.includes(`--uid-owner ${this.range} `) : whose === 'dead' || (own && whose === 'mine');
     });
-    await restore(f, stale.map((line) => line.replace(/^-A /, '-D ')));
   }
 
   /** This node's openings, and those of nodes that were killed before they could take theirs away. */
   private async removeOpenings(f: Family): Promise<void> {
-    const listing = (await run(f, ['-S', ALLOW])) ?? '';
-    const stale = listing.split('\n').filter((line) => {
-      const m = /webcast-node:[0-9a-f]+:(\d+)/.exec(line);
-      return m && (line.includes(`"${this.tag}`) || !alive(Number(m[1])));
-    });
-    await restore(f, stale.map((line) => line.replace(/^-A /, '-D ')));
+    await this.removeRules(f, ALLOW, (_line, whose) => whose === 'mine' || whose === 'dead');
+  }
+
+  /** Deletes the rules of `chain` that `stale` picks, told whose each rule is by its tag. */
+  private async removeRules(f: Family, chain: string, stale: (line: string, whose: 'mine' | 'dead' | 'live' | 'untagged') => boolean): Promise<void> {
+    const listing = (await run(f, ['-S', chain])) ?? '';
+    const lines = listing.split('\n').filter((line) => line.startsWith(`-A ${chain} `) && stale(line, this.whose(line)));
+    await restore(f, lines.map((line) => line.replace(/^-A /, '-D ')));
+  }
+
+  /** A rule's node, by its comment: this node's tag, alone or before ":media…". */
+  private whose(line: string): 'mine' | 'dead' | 'live' | 'untagged' {
+    const m = /"webcast-node:[^:"]+:(\d+)(?::[^"]*)?"/.exec(line);
+    if (!m) return 'untagged';
+    if (line.includes(`"${this.tag}"`) || line.includes(`"${this.tag}:`)) return 'mine';
+    return alive(Number(m[1])) ? 'live' : 'dead';
   }
 
   async open(targets: readonly MediaTarget[], uid: number | undefined): Promise<() => Promise<void>> {
@@ -222,8 +228,7 @@ export class BrowserFirewall implements MediaGate {
     };
   }
 
-  /** Takes this node's openings away; the shared chains stay for the other nodes. */
-  /** At shutdown, once this node's browsers are gone: nothing of this node stays in the firewall. */
+  /** At shutdown, once this node's browsers are gone: nothing of this node stays in the firewall (the shared chains stay, for the other nodes). */
   async remove(): Promise<void> {
     for (const f of this.families) {
       await this.removeOpenings(f).catch(() => undefined);

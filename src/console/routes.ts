@@ -5,7 +5,7 @@ import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { mayUseApp, type AccessKeyPair, type KeyRing } from '../api/credentials.js';
+import { mayUseApp, mayUseEveryApp, type AccessKeyPair, type KeyRing } from '../api/credentials.js';
 import { jsonBody } from '../api/body.js';
 import { successBody } from '../api/envelope.js';
 import { ApiError } from '../api/errors.js';
@@ -165,7 +165,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     const query = Object.fromEntries(Object.entries(req.query as Record<string, unknown>).filter(([, v]) => typeof v === 'string' && v !== ''));
     // A key for every app may look at all of them at once; any other names its app.
     const q = parseTaskFilter(query);
-    if (q.AppId === undefined && !pair.appIds.includes('*')) {
+    if (q.AppId === undefined && !mayUseEveryApp(pair)) {
       throw new ApiError('MissingParameter', `AppId is required: this key may act on ${pair.appIds.join(', ')} only`);
     }
     if (q.AppId !== undefined) mayUse(pair, q.AppId);
@@ -195,7 +195,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.get('/console/api/nodes', async (req, reply) => {
     const pair = caller(req);
     // Nodes serve every customer: only a key allowed every AppId may see them.
-    if (!pair.appIds.includes('*')) throw new ApiError('AccessDenied', `the access key ${pair.accessKey} is bound to AppIds; only a key allowed every AppId may see the nodes`);
+    if (!mayUseEveryApp(pair)) throw new ApiError('AccessDenied', `the access key ${pair.accessKey} is bound to AppIds; only a key allowed every AppId may see the nodes`);
     return ok(req, reply, { Nodes: ((await deps.nodes?.list()) ?? []).map(toApiNode) });
   });
 

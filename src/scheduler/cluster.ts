@@ -71,9 +71,7 @@ export class ClusterNode implements TaskRunner {
       countByStatus: (s) => store.countByStatus(s),
       update: async (key, change) => {
         const held = lease(key);
-        if (!held) return undefined;
-        const updated = await store.updateFenced(held, nodeId, change);
-        return updated;
+        return held && store.updateFenced(held, nodeId, change);
       },
       recordEvent: async (event: TaskEvent) => {
         const held = lease(event);
@@ -92,7 +90,7 @@ export class ClusterNode implements TaskRunner {
   async start(): Promise<void> {
     await this.o.store.listen(this.o.nodeId, (a) => {
       if (a.kind === 'drain') {
-        if (a.nodeId === this.o.nodeId) void this.drain(HAND_OVER_TIMEOUT_MS).catch((err: unknown) => this.o.log.error({ err }, 'cluster: draining failed'));
+        if (a.nodeId === this.o.nodeId) void this.drain().catch((err: unknown) => this.o.log.error({ err }, 'cluster: draining failed'));
       } else if (a.kind === 'task') this.wake();
       else void this.engine?.drop(a.key, 'stopped through another node');
     });
@@ -133,7 +131,7 @@ export class ClusterNode implements TaskRunner {
   private beat(): Promise<void> {
     return this.inTurn(async () => {
       const now = this.o.clock();
-      await this.o.store.heartbeat(this.info(), now - 3 * this.o.heartbeatMs);
+      await this.o.store.heartbeat(this.info());
       this.waitingKeys = (await this.o.store.unclaimed(now - TASK_VISIBILITY_MS)).map(keyOf);
       const engine = this.engine;
       if (!engine || this.closed) return;
@@ -219,9 +217,14 @@ export class ClusterNode implements TaskRunner {
     return this.o.store.liveNodes(this.o.clock() - 3 * this.o.heartbeatMs);
   }
 
-  /** Which node holds a task: this one, or undefined when unknown here. */
-  holds(key: TaskKey): boolean {
-    return this.leases.has(keyOf(key));
+  /** Tells the node `nodeId`, wherever it runs, to drain. */
+  requestDrain(nodeId: string): Promise<void> {
+    return this.o.store.announce({ kind: 'drain', nodeId });
+  }
+
+  /** The node that holds a task, from the database. */
+  holderOf(key: TaskKey): Promise<string | undefined> {
+    return this.o.store.holderOf(key);
   }
 
   /**
@@ -232,9 +235,8 @@ export class ClusterNode implements TaskRunner {
     this.draining = true;
     clearTimeout(this.wakeTimer);
     return this.inTurn(async () => {
-      const now = this.o.clock();
-      const others = (await this.o.store.liveNodes(now - 3 * this.o.heartbeatMs)).filter((p) => p.role === 'worker' && p.nodeId !== this.o.nodeId && !p.draining);
-      await this.o.store.heartbeat(this.info(), now);
+      const others = (await this.nodes()).filter((p) => p.role === 'worker' && p.nodeId !== this.o.nodeId && !p.draining);
+      await this.o.store.heartbeat(this.info());
       if (others.length === 0 || this.leases.size === 0) return false;
       await Promise.all([...this.leases.values()].map((l) => this.o.store.releaseLease(l)));
       this.o.log.info({ tasks: this.leases.size, to: others.map((p) => p.nodeId) }, 'handed this node\'s tasks over to the other workers');
@@ -249,10 +251,10 @@ export class ClusterNode implements TaskRunner {
    * tasks over, keeps them on air until their new node replaces them in the room, and then
    * runs nothing; the heartbeat goes on, saying it drains.
    */
-  async drain(handOverTimeoutMs: number): Promise<void> {
+  async drain(): Promise<void> {
     if (this.draining) return;
     this.o.log.info('draining: claiming nothing more');
-    if ((await this.giveUp()) && this.engine) await this.engine.handOver(handOverTimeoutMs);
+    if ((await this.giveUp()) && this.engine) await this.engine.handOver(HAND_OVER_TIMEOUT_MS);
   }
 
   /**

@@ -138,7 +138,8 @@ export class PostgresTaskStore implements ClusterStore {
     return store;
   }
 
-  private async enqueue(db: pg.PoolClient, events: readonly TaskEvent[], now: number): Promise<void> {
+  /** Queues callbacks, in `db`'s transaction or (the pool) on their own. */
+  private async enqueue(db: pg.PoolClient | pg.Pool, events: readonly TaskEvent[], now: number): Promise<void> {
     for (const e of events) {
       const row = eventRow(e, now);
       await db.query(INSERT_EVENT, EVENT_COLUMNS.map((c) => row[c]));
@@ -223,8 +224,7 @@ export class PostgresTaskStore implements ClusterStore {
   }
 
   async recordEvent(event: TaskEvent): Promise<void> {
-    const row = eventRow(event, Date.parse(event.EventTime));
-    await this.pool.query(INSERT_EVENT, EVENT_COLUMNS.map((c) => row[c]));
+    await this.enqueue(this.pool, [event], Date.parse(event.EventTime));
   }
 
   async recordEventFenced(lease: Lease, nodeId: string, event: TaskEvent): Promise<boolean> {
@@ -323,7 +323,7 @@ export class PostgresTaskStore implements ClusterStore {
     return rows[0]?.n ?? 0;
   }
 
-  async heartbeat(node: NodeInfo, since: number): Promise<NodeInfo[]> {
+  async heartbeat(node: NodeInfo): Promise<void> {
     // Counts of windows long past are of no use to anyone.
     await this.pool.query('DELETE FROM rate_windows WHERE "window" < $1', [Math.floor(node.heartbeatAt / 1000) - 60]);
     await this.pool.query(
@@ -331,7 +331,6 @@ export class PostgresTaskStore implements ClusterStore {
        ON CONFLICT (node_id) DO UPDATE SET role = $2, address = $3, capacity = $4, running = $5, draining = $6, started_at = $7, heartbeat_at = $8`,
       [node.nodeId, node.role, node.address, node.capacity, node.running, node.draining, node.startedAt, node.heartbeatAt],
     );
-    return this.liveNodes(since);
   }
 
   async liveNodes(since: number): Promise<NodeInfo[]> {

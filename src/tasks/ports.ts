@@ -122,8 +122,8 @@ export type Announcement = { kind: 'task' | 'stop'; key: TaskKey } | { kind: 'dr
 
 /** The task store of a cluster: what nodes sharing one database need beyond the TaskStore. */
 export interface ClusterStore extends TaskStore {
-  /** Registers or refreshes this node; returns every node seen within `since`. */
-  heartbeat(node: NodeInfo, since: number): Promise<NodeInfo[]>;
+  /** Registers or refreshes this node. */
+  heartbeat(node: NodeInfo): Promise<void>;
   /** Every node seen within `since`. */
   liveNodes(since: number): Promise<NodeInfo[]>;
   /**

@@ -114,8 +114,9 @@ describe('the PostgreSQL store of a cluster', () => {
 
   it('registers nodes and lists the live ones', async () => {
     const node = (nodeId: string, heartbeatAt: number) => ({ nodeId, role: 'worker' as const, address: `${nodeId}:8080`, capacity: 4, running: 1, draining: false, startedAt: 1, heartbeatAt });
-    await a.heartbeat(node('old', 1000), 0);
-    const seen = await b.heartbeat(node('B', 100_000), 95_000);
+    await a.heartbeat(node('old', 1000));
+    await b.heartbeat(node('B', 100_000));
+    const seen = await b.liveNodes(95_000);
     assert.deepEqual(seen.map((n) => n.nodeId), ['B']);
     assert.deepEqual(seen[0], node('B', 100_000));
   });
