@@ -187,6 +187,26 @@ describe('request signatures and access keys', () => {
     assert.equal(((await res.json()) as ApiResponse).Result, 'ok');
   });
 
+  it('keeps the nodes to a key allowed every AppId: a bound key may neither list nor drain them, by either spelling', async () => {
+    const bound = sdkClient(t.host, BOUND_KEY);
+    for (const action of ['ListWebcastNodes', 'ListWebCastNodes']) {
+      assert.equal((await bound.api(action, 'GET')({})).ResponseMetadata.Error?.Code, 'AccessDenied', action);
+    }
+    for (const action of ['DrainWebcastNode', 'DrainWebCastNode']) {
+      assert.equal((await bound.api(action, 'POST')({})).ResponseMetadata.Error?.Code, 'AccessDenied', action);
+    }
+    // The operator's key sees this node, and is told why a node outside a cluster is not drained.
+    const nodes = (await sdkClient(t.host).api('ListWebcastNodes', 'GET')({})) as ApiResponse & { Result: { Nodes: { Role: string }[] } };
+    assert.deepEqual(nodes.Result.Nodes.map((n) => n.Role), ['api']);
+    assert.match(String((await sdkClient(t.host).api('DrainWebcastNode', 'POST')({})).ResponseMetadata.Error?.Message), /not part of a cluster/);
+    // Odd NodeIds are refused before anything is looked up.
+    for (const NodeId of [7, 'x'.repeat(65), ['a']]) {
+      const odd = await sdkClient(t.host).api('DrainWebcastNode', 'POST')({ NodeId });
+      assert.equal(odd.ResponseMetadata.Error?.Code, 'InvalidParameter', JSON.stringify(NodeId));
+      assert.match(odd.ResponseMetadata.Error?.Message ?? '', /NodeId must be a node id/);
+    }
+  });
+
   it('refuses a key bound to other AppIds with AccessDenied and creates nothing', async () => {
     const bound = sdkClient(t.host, BOUND_KEY);
     const denied = await bound.start(validStart({ TaskId: 'denied' }));

@@ -118,6 +118,9 @@ describe('the console\'s HTTP side: pages, sessions, guards', () => {
     assert.equal((await get('/tasks?AppId=appA', cookie)).status, 200);
     assert.equal((await post('/tasks', validStart({ TaskId: 'x' }), { ...CONSOLE, cookie })).body.ResponseMetadata.Error?.Code, 'AccessDenied');
     assert.equal((await post('/rooms/app1/room1/share', {}, { ...CONSOLE, cookie })).body.ResponseMetadata.Error?.Code, 'AccessDenied');
+    // The nodes serve every customer: a key bound to some apps does not see them.
+    assert.equal((await get('/nodes', cookie)).body.ResponseMetadata.Error?.Code, 'AccessDenied');
+    assert.equal((await get('/nodes')).status, 401, 'nor does anyone without a session');
   });
 
   it('says plainly that a node without a media worker has no viewer and no thumbnail', async () => {

@@ -50,6 +50,16 @@ describe('API-only nodes of one cluster', () => {
     assert.ok(served >= 1);
   });
 
+  it('counts both spellings of an action into one shared budget', async () => {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+    const started = Date.now();
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+      sdkClient((i % 2 ? a : b).host).api(i % 4 < 2 ? 'GetWebCastTask' : 'GetWebcastTask', 'GET')({ AppId: 'app1', RoomId: 'room1', TaskId: 'limited' })));
+    const took = Date.now() - started;
+    const served = burst.filter((r) => r.ResponseMetadata.Error === undefined).length;
+    assert.ok(served <= (took < 950 ? 5 : 10), `served ${served} of 12 in ${took} ms`);
+  });
+
   it('keeps the 72-hour TaskId rule across nodes: a task that ended cannot be started again through another node', async () => {
     const key = { AppId: 'app1', RoomId: 'room1', TaskId: 'once' };
     assert.equal((await sdkClient(a.host).start(validStart(key))).Result, 'ok');
