@@ -91,6 +91,7 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     assert.equal((await sdkClient(w1.svc.host).stop(keyOf('c1'))).Result, 'ok');
     await waitFor('the publisher gone', async () => (await c.rooms.publishers({ appId: 'app1', roomId: 'room-c1' })).length === 0, 5000, 50);
     const gone = Date.now() - stopAt;
+    console.log(`# cluster: Stop through another node → publisher gone after ${gone} ms`);
     assert.ok(gone < 2000, `the publisher left ${gone} ms after the Stop`);
     assert.equal((await getTask(api.host, keyOf('c1')))?.Status, 3);
   });
