@@ -60,7 +60,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
     warm: config.browserPool,
-    prepare: prepareStage,
+    prepare: (browser) => prepareStage(browser, config.videoDelayMs),
     look: { locale: config.browserLocale, timezone: config.browserTimezone, userAgent: config.browserUserAgent },
   });
   await browsers.start();

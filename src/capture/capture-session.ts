@@ -12,7 +12,7 @@ import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
 import { dressContext } from './user-agent-data.js';
-import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize } from './page-window.js';
+import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize, showWindow } from './page-window.js';
 
 export type VideoCodec = 'VP8' | 'H264';
 
@@ -134,12 +134,19 @@ const PAGE_GUARD = `(() => {
   try { if (navigator.mediaDevices) { navigator.mediaDevices.getDisplayMedia = undefined; } } catch {}
 })();`;
 
+/** What the controller captures: the page's tab at this size and at most this rate. */
+export type Render = CapturePlan['render'];
+
+/** The size most tasks ask for (no VideoSolutions): the warm pool captures at it ahead of need. */
+const DEFAULT_RENDER: Render = { width: DEFAULT_VIDEO_SOLUTION.Width, height: DEFAULT_VIDEO_SOLUTION.Height, frameRate: DEFAULT_VIDEO_SOLUTION.FrameRate };
+
 /**
  * Readies a task's browser ahead of need: its context, our controller loaded in one tab and a
- * blank tab for the page, the part of a start that costs a new browser most (its first
- * renderers).
+ * blank tab for the page, already captured at the default size. These are the parts of a
+ * start that cost most (a new browser's first renderers, then the capture and its "sharing
+ * this tab" bar), none of which depends on the task.
  */
-export async function prepareStage(browser: TaskBrowser): Promise<Stage> {
+export async function prepareStage(browser: TaskBrowser, videoDelayMs: number): Promise<Stage> {
   const context = await browser.newContext();
   // Served once, to our controller: a page that found the origin gets nothing from it.
   let served = false;
@@ -149,9 +156,35 @@ export async function prepareStage(browser: TaskBrowser): Promise<Stage> {
   await controller.goto(`${CONTROLLER_ORIGIN}/`);
   const page = await context.newPage();
   await dressContext(context, controller, page, browser.browser.version());
-  // Most tasks ask for the default size: their window is then fitted already.
-  await fitWindow(context, page, DEFAULT_VIDEO_SOLUTION.Width, DEFAULT_VIDEO_SOLUTION.Height);
-  return { context, controller, page };
+  const stage = { context, controller, page, captured: DEFAULT_RENDER };
+  await captureTab(stage, browser.captureTitle, DEFAULT_RENDER, videoDelayMs);
+  // Not composited while it waits (see minimizeWindow); the capture goes on.
+  await minimizeWindow(context, page);
+  return stage;
+}
+
+/**
+ * Captures the stage's page tab at `render`. Only ever before any of the customer's code has
+ * run in this browser: the tab wears the browser's capture title only for this moment, and a
+ * page that waits in getDisplayMedia for that title never sees it again.
+ */
+async function captureTab(stage: Stage, captureTitle: string, render: Render, videoDelayMs: number): Promise<void> {
+  const { context, controller, page } = stage;
+  await showWindow(context, page);
+  await page.goto('about:blank');
+  await page.evaluate((title) => (document.title = title), captureTitle);
+  await page.bringToFront();
+  await fitWindow(context, page, render.width, render.height);
+  await controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, videoDelayMs });
+  await page.evaluate(() => (document.title = ''));
+  // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
+  // keep its exact size, so wait for the bar and make the window taller by as much.
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && (await pageInnerSize(page))[1] === render.height) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await fitWindow(context, page, render.width, render.height);
+  stage.captured = render;
 }
 
 /**
@@ -173,19 +206,23 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
   readonly plan: CapturePlan;
+  private readonly context: BrowserContext;
+  readonly page: Page;
+  private readonly controller: Page;
 
   private constructor(
     private readonly deps: SessionDeps,
     readonly spec: SessionSpec,
     /** The task's own Chromium. */
     readonly browser: TaskBrowser,
-    private readonly context: BrowserContext,
-    readonly page: Page,
-    private readonly controller: Page,
+    private readonly stage: Stage,
   ) {
     super();
+    this.context = stage.context;
+    this.page = stage.page;
+    this.controller = stage.controller;
     this.plan = planCapture(spec.solutions);
-    page.once('crash', () => (this.crashedWhileStarting = true));
+    this.page.once('crash', () => (this.crashedWhileStarting = true));
   }
 
   /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */
@@ -204,19 +241,21 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     };
     phase('browser');
     try {
-      const { context, controller, page } = stage;
-      session = new CaptureSession(deps, spec, browser, context, page, controller);
+      session = new CaptureSession(deps, spec, browser, stage);
       session.hooks = hooks;
       phase('context');
       if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
       await session.capture();
       phase('capture');
+      // The offer (ICE gathering above all) needs only the capture: it is made while the page loads.
+      const offer = session.offer();
+      offer.catch(() => undefined);
       await session.open(log);
-      await minimizeWindow(context, page);
+      await minimizeWindow(stage.context, stage.page);
       phase('page');
       if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
       phase('startEvent');
-      await session.publish();
+      await session.publish(await offer);
       phase('publish');
       await session.waitFirstFrame();
       phase('firstFrame');
@@ -279,23 +318,20 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     log.info('the page called onWebcastStart()');
   }
 
+  /**
+   * The warm stage captured the page's tab at the default size already. A task of another
+   * size is captured afresh (still before any of its code has run); one of another frame
+   * rate only has the capture retuned.
+   */
   private async capture(): Promise<void> {
     const { render } = this.plan;
-    // The page's tab wears the browser's capture title only now, before any of the
-    // customer's code has run in this browser, and never again.
-    await this.page.goto('about:blank');
-    await this.page.evaluate((title) => (document.title = title), this.browser.captureTitle);
-    await this.page.bringToFront();
-    await fitWindow(this.context, this.page, render.width, render.height);
-    await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, videoDelayMs: this.spec.videoDelayMs });
-    await this.page.evaluate(() => (document.title = ''));
-    // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
-    // keep its exact size, so wait for the bar and make the window taller by as much.
-    const deadline = Date.now() + 2000;
-    while (Date.now() < deadline && (await pageInnerSize(this.page))[1] === render.height) {
-      await new Promise((r) => setTimeout(r, 50));
+    const { captured } = this.stage;
+    if (captured.width !== render.width || captured.height !== render.height) {
+      await captureTab(this.stage, this.browser.captureTitle, render, this.spec.videoDelayMs);
+    } else if (captured.frameRate !== render.frameRate) {
+      await this.controller.evaluate((fps) => (window as unknown as WebcastController).webcast.retune(fps), render.frameRate);
+      this.stage.captured = render;
     }
-    await fitWindow(this.context, this.page, render.width, render.height);
     // Its CDP session stays attached (nothing detaches it) until the browser closes.
     await screenOfPageSize(this.context, this.page, render.width, render.height);
     await this.page.bringToFront();
@@ -322,11 +358,14 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     log.debug({ status }, 'page loaded');
   }
 
-  private async publish(): Promise<void> {
-    const offer = await this.controller.evaluate(
+  private offer(): Promise<string> {
+    return this.controller.evaluate(
       (o) => (window as unknown as WebcastController).webcast.offer(o),
       { layers: this.plan.layers, codec: `video/${this.spec.codec}` },
     );
+  }
+
+  private async publish(offer: string): Promise<void> {
     const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
     this.publication = publication;
     this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp), this.browser.uid);
@@ -487,6 +526,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
 interface WebcastController {
   webcast: {
     capture(r: { width: number; height: number; frameRate: number; videoDelayMs: number }): Promise<unknown>;
+    retune(frameRate: number): Promise<void>;
     offer(o: { layers: CapturePlan['layers']; codec: string }): Promise<string>;
     answer(sdp: string): Promise<void>;
     stats(): Promise<PublishStats>;

@@ -129,6 +129,8 @@ export interface Stage {
   context: BrowserContext;
   controller: Page;
   page: Page;
+  /** What the controller captures of the page's tab already. */
+  captured: { width: number; height: number; frameRate: number };
 }
 
 /**

@@ -61,6 +61,11 @@ export async function minimizeWindow(context: BrowserContext, page: Page): Promi
   await withWindow(context, page, (cdp, windowId) => setState(cdp, windowId, 'minimized'));
 }
 
+/** Shows a minimized window again: a tab is captured, and its "sharing this tab" bar fitted, while shown. */
+export async function showWindow(context: BrowserContext, page: Page): Promise<void> {
+  await withWindow(context, page, (cdp, windowId) => setState(cdp, windowId, 'normal'));
+}
+
 /**
  * Makes the page see a screen of exactly its own size, as a page shown full screen on a
  * customer's display would (the browser's virtual screen is 4K, so that windows fit). The

@@ -7,6 +7,9 @@
 const state = { stream: undefined, pc: undefined, send: undefined };
 
 async function capture({ width, height, frameRate, videoDelayMs }) {
+  // The warm pool captured at the default size; a task of another size is captured afresh.
+  state.stream?.getTracks().forEach((t) => t.stop());
+  state.send?.stop();
   const stream = await navigator.mediaDevices.getDisplayMedia({
     video: { width: { max: width }, height: { max: height }, frameRate: { max: frameRate } },
     // Music and speech from pages must pass unprocessed.
@@ -21,6 +24,12 @@ async function capture({ width, height, frameRate, videoDelayMs }) {
   // Taken from the start: a still page's only frames come now, before anything is sent.
   state.send = videoDelayMs > 0 ? delayed(video, videoDelayMs) : video;
   return { video: video.getSettings(), audio: stream.getAudioTracks().map((t) => t.label) };
+}
+
+/** A task at the captured size but another frame rate: the capture runs at that rate instead. */
+async function retune(frameRate) {
+  const [video] = state.stream.getVideoTracks();
+  await video.applyConstraints({ ...video.getConstraints(), frameRate: { max: frameRate } });
 }
 
 function preferCodec(transceiver, mimeType) {
@@ -63,7 +72,8 @@ function delayed(track, delayMs) {
   let asked = 0;
   const still = setInterval(() => {
     const now = performance.now();
-    if (now - Math.max(lastIn, asked) < STILL_REFRESH_MS || track.readyState !== 'live') return;
+    // Nobody to send to yet (a warm browser waiting for its task): nothing to refresh.
+    if (!state.pc || now - Math.max(lastIn, asked) < STILL_REFRESH_MS || track.readyState !== 'live') return;
     asked = now;
     // The grabbed picture itself is not wanted: asking makes the capture send a frame to every consumer.
     new ImageCapture(track).grabFrame().then((bitmap) => bitmap.close(), () => undefined);
@@ -182,4 +192,4 @@ async function thumbnail(width) {
   return btoa(binary);
 }
 
-window.webcast = { capture, offer, answer, stats, sample, thumbnail };
+window.webcast = { capture, retune, offer, answer, stats, sample, thumbnail };
