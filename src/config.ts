@@ -46,7 +46,12 @@ export interface Config {
   janusIceInterfaces: string[];
   /** The embedded Janus's address as seen from outside a NAT. */
   janusPublicIp: string | undefined;
+  /** Tasks on air at once, at most (by cost admission, usually fewer). */
   maxTasks: number;
+  /** 'cost': tasks are admitted by their cost against the load measured; 'count': up to maxTasks. */
+  admission: 'cost' | 'count';
+  /** The share of the node's cores that tasks may fill under cost admission. */
+  cpuBudget: number;
   queueSize: number;
   /** Hosts and CIDRs the cloud browser may reach although they are loopback or private. */
   urlAllowlist: string[];
@@ -95,6 +100,8 @@ const fileSchema = z
     WEBCAST_JANUS_ICE_INTERFACES: z.string(),
     WEBCAST_JANUS_PUBLIC_IP: z.string(),
     WEBCAST_MAX_TASKS: z.union([z.string(), z.number()]),
+    WEBCAST_ADMISSION: z.string(),
+    WEBCAST_CPU_BUDGET_PERCENT: z.union([z.string(), z.number()]),
     WEBCAST_QUEUE_SIZE: z.union([z.string(), z.number()]),
     WEBCAST_URL_ALLOWLIST: z.string(),
     WEBCAST_DATABASE_URL: z.string(),
@@ -216,11 +223,17 @@ function bool(name: string, raw: string | undefined, fallback: boolean): boolean
 }
 
 /**
- * Tasks one node puts on air at once unless WEBCAST_MAX_TASKS says otherwise: one per core,
- * as a light 720p page costs about a core to render, capture and encode (see the README's
- * benchmark figures).
+ * Tasks one node puts on air at once at most unless WEBCAST_MAX_TASKS says otherwise. By cost,
+ * admission decides below that: a bound of six per core leaves it room (a light 720p15 page
+ * takes about a third of a core). By count, one per core is safe for busy pages.
  */
-export const defaultMaxTasks = (): number => Math.max(1, availableParallelism());
+export const defaultMaxTasks = (admission: 'cost' | 'count'): number => Math.max(1, availableParallelism()) * (admission === 'cost' ? 6 : 1);
+
+function admissionMode(raw: string | undefined): 'cost' | 'count' {
+  if (raw === undefined || raw === '' || raw === 'cost') return 'cost';
+  if (raw === 'count') return 'count';
+  throw new ConfigError(`WEBCAST_ADMISSION must be cost or count, got "${raw}"`);
+}
 
 /**
  * A page may use what the node holds for one task: three quarters of the memory shared by the
@@ -263,7 +276,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((accessKey === undefined) !== (secretKey === undefined)) {
     throw new ConfigError('set both WEBCAST_ACCESS_KEY and WEBCAST_SECRET_KEY, or neither (a pair is then generated)');
   }
-  const maxTasks = positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks());
+  const admission = admissionMode(get('WEBCAST_ADMISSION'));
+  const maxTasks = positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks(admission));
   if (get('WEBCAST_DATABASE_URL') && bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true) && !get('WEBCAST_JANUS_URL')) {
     // An embedded Janus would hold this worker's publishers in rooms of their own: viewers of
     // a room must meet every publisher of it in one SFU, whichever worker runs the task.
@@ -286,6 +300,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     janusIceInterfaces: (get('WEBCAST_JANUS_ICE_INTERFACES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     janusPublicIp: publicIp(get('WEBCAST_JANUS_PUBLIC_IP')),
     maxTasks,
+    admission,
+    cpuBudget: boundedInt('WEBCAST_CPU_BUDGET_PERCENT', get('WEBCAST_CPU_BUDGET_PERCENT'), 90, 10, 100) / 100,
     queueSize: positiveInt('WEBCAST_QUEUE_SIZE', get('WEBCAST_QUEUE_SIZE'), 32),
     urlAllowlist: (get('WEBCAST_URL_ALLOWLIST') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     chromiumPath: get('WEBCAST_CHROMIUM_PATH') ?? '/usr/bin/chromium',

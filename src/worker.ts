@@ -9,6 +9,8 @@ import { EgressProxy } from './capture/egress-proxy.js';
 import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
 import { JanusRoomBackend } from './rooms/janus/janus-rooms.js';
 import { Engine } from './scheduler/engine.js';
+import { Admission, ProcLoadGauge } from './scheduler/admission.js';
+import { availableParallelism } from 'node:os';
 import { prepareStage } from './capture/capture-session.js';
 import type { Clock, TaskStore } from './tasks/ports.js';
 import type { Metrics } from './metrics.js';
@@ -64,6 +66,13 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     look: { locale: config.browserLocale, timezone: config.browserTimezone, userAgent: config.browserUserAgent },
   });
   await browsers.start();
+  let gauge: ProcLoadGauge | undefined;
+  let admission: Admission | undefined;
+  if (config.admission === 'cost') {
+    gauge = new ProcLoadGauge(availableParallelism());
+    gauge.start();
+    admission = new Admission({ gauge, headroom: config.cpuBudget, rampMs: 10_000, overloadShare: 0.97, overloadMs: 20_000, memoryReserveBytes: 1024 * 2 ** 20 });
+  }
   const engine = new Engine({
     store,
     session: {
@@ -83,6 +92,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     clock,
     log: log.child({ module: 'engine' }),
     maxTasks: config.maxTasks,
+    admission,
     maxQueue: config.queueSize,
     codec: config.videoCodec,
     videoDelayMs: config.videoDelayMs,
@@ -125,6 +135,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     async close() {
       closing = true;
       await engine.close();
+      gauge?.stop();
       await browsers.close();
       await firewall?.remove();
       await rooms.close();

@@ -24,6 +24,9 @@ const setState = (cdp: CDPSession, windowId: number, windowState: 'normal' | 'mi
  * minimized again after.
  */
 export async function fitWindow(context: BrowserContext, page: Page, width: number, height: number): Promise<void> {
+  // Mostly it fits already (a page that just loaded, the watch's check): no CDP session then.
+  const [w0, h0] = await pageInnerSize(page);
+  if (w0 === width && h0 === height) return;
   await withWindow(context, page, async (cdp, windowId) => {
     let restored = false;
     // Each pass learns how much the window's frame (and the "sharing this tab" bar) takes.

@@ -57,6 +57,20 @@ export class ClusterNode implements TaskRunner {
   /** The worker's engine, made with fencedStore(). */
   attach(engine: Engine): void {
     this.engine = engine;
+    engine.handTasksOffTo((task) => this.handOff(task));
+  }
+
+  /** A task this overloaded worker moves off goes back to the cluster, for a worker with room. */
+  private handOff(task: TaskKey): Promise<boolean> {
+    return this.inTurn(async () => {
+      const lease = this.leases.get(keyOf(task));
+      if (!lease || this.closed) return false;
+      await this.o.store.releaseLease(lease);
+      this.leases.delete(keyOf(task));
+      await this.o.store.announce({ kind: 'task', key: task });
+      this.o.log.info({ task: keyOf(task) }, 'handed an overloaded worker\'s newest task back to the cluster');
+      return true;
+    });
   }
 
   /** The store the engine writes through: only while this node holds the task's lease. */
@@ -161,14 +175,16 @@ export class ClusterNode implements TaskRunner {
     return this.inTurn(async () => {
       const engine = this.engine;
       if (!engine || this.draining || this.closed) return;
-      const room = this.o.capacity - engine.load;
+      // Besides its own count, admission decides: a worker claims only what it would start now.
+      const room = this.firstClaim ? this.o.capacity - engine.load : engine.wantsMore() ? 1 : 0;
+      if (room <= 0) return;
       const now = this.o.clock();
       // At a restart, all of its own at once; otherwise one a round, and the next round after
       // a delay that grows with the load: a burst of Starts spreads over the workers.
       const claims = await this.o.store.claim(this.o.nodeId, this.firstClaim ? room : Math.min(room, 1), now, now + this.o.leaseMs, this.firstClaim);
       this.firstClaim = false;
       for (const c of claims) await this.take(c);
-      if (claims.length > 0 && engine.load < this.o.capacity) this.wake();
+      if (claims.length > 0 && engine.wantsMore()) this.wake();
     });
   }
 

@@ -3,16 +3,19 @@ import { CaptureSession, PageOpenError, RescheduleError, type SessionDeps, type 
 import { EventType, pageEvent, type PageEventType } from '../tasks/events.js';
 import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
-import { StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
+import { DEFAULT_VIDEO_SOLUTION, StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
+import { taskCost, type Admission } from './admission.js';
 
 export interface EngineOptions {
   store: TaskStore;
   session: SessionDeps;
   clock: Clock;
   log: Logger;
-  /** Tasks on air at once on this node. */
+  /** Tasks on air at once on this node, at most. */
   maxTasks: number;
+  /** Admits tasks by their cost against the load measured; without it, by count alone. */
+  admission?: Admission | undefined;
   /** Tasks that may wait in Status 1 for a free slot. */
   maxQueue: number;
   codec: VideoCodec;
@@ -40,6 +43,8 @@ interface Slot {
   retry?: NodeJS.Timeout;
   /** When this node took the task (performance.now()), until it gets a slot. */
   submittedAt?: number;
+  /** When it last came on air here (performance.now()): the newest is moved off first. */
+  onAirAt?: number;
 }
 
 const keyOf = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
@@ -55,8 +60,25 @@ export class Engine implements TaskRunner {
   private readonly slots = new Map<string, Slot>();
   private readonly waiting: Slot[] = [];
   private closing = false;
+  /** Looks again at the waiting line while admission holds it back, and for overload. */
+  private readonly watch: NodeJS.Timeout | undefined;
+  /** The task at the head of the line that admission holds back, logged once.  */
+  private heldBack = '';
+  /**
+   * Where a task moved off this overloaded node goes: true when it went elsewhere (a cluster
+   * handed it on); otherwise it waits here.
+   */
+  private handOff: (task: Task) => Promise<boolean> = () => Promise.resolve(false);
 
-  constructor(private readonly o: EngineOptions) {}
+  constructor(private readonly o: EngineOptions) {
+    if (o.admission) {
+      this.watch = setInterval(() => {
+        this.pump();
+        if (o.admission?.overloaded()) void this.shed();
+      }, 1000);
+      this.watch.unref();
+    }
+  }
 
   private get onAirCount(): number {
     return [...this.slots.values()].filter((s) => s.state !== 'waiting' && s.state !== 'done').length;
@@ -140,9 +162,58 @@ export class Engine implements TaskRunner {
 
   private pump(): void {
     while (!this.closing && this.waiting.length > 0 && this.onAirCount < this.o.maxTasks) {
-      const slot = this.waiting.shift();
-      if (slot) void this.start(slot);
+      const next = this.waiting[0];
+      if (!next) return;
+      const cost = taskCost(next.task.VideoSolutions);
+      const verdict = this.o.admission?.check(cost, this.onAirCount) ?? { admit: true };
+      if (!verdict.admit) {
+        if (keyOf(next.task) !== this.heldBack) this.o.log.info({ task: keyOf(next.task), why: verdict.why, waiting: this.waiting.length }, 'the node is full: the task waits');
+        this.heldBack = keyOf(next.task);
+        return;
+      }
+      this.heldBack = '';
+      this.o.admission?.admitted(cost);
+      this.waiting.shift();
+      void this.start(next);
     }
+  }
+
+  /**
+   * Whether this node would put one more light task on air now (a cluster claims only then):
+   * nothing waits here, and admission has room.
+   */
+  wantsMore(): boolean {
+    if (this.closing || this.waiting.length > 0 || this.onAirCount >= this.o.maxTasks) return false;
+    return this.o.admission?.check(taskCost([DEFAULT_VIDEO_SOLUTION]), this.onAirCount).admit ?? true;
+  }
+
+  /** A cluster takes the tasks this node moves off (see shed). */
+  handTasksOffTo(handOff: (task: Task) => Promise<boolean>): void {
+    this.handOff = handOff;
+  }
+
+  /**
+   * The node stayed overloaded (its pages are busier than their cost said): the task that came
+   * on air last goes back to the waiting line, or to another node, rather than every task
+   * losing frames.
+   */
+  private async shed(): Promise<void> {
+    const onAir = [...this.slots.values()].filter((s) => s.state === 'on-air');
+    if (onAir.length < 2 || this.closing) return;
+    const newest = onAir.reduce((a, b) => ((b.onAirAt ?? 0) > (a.onAirAt ?? 0) ? b : a));
+    const key = keyOf(newest.task);
+    this.o.log.warn({ task: key, busyCores: this.o.admission?.busyCores().toFixed(2), onAir: onAir.length }, 'the node stays overloaded: moving its newest task off');
+    await this.recordPageEvent(newest, EventType.Reschedule, StopReason.NodeOverloaded);
+    if (await this.handOff(newest.task)) {
+      await this.dispose(newest);
+      return;
+    }
+    const old = newest.session;
+    newest.session = undefined;
+    newest.state = 'waiting';
+    newest.submittedAt = performance.now();
+    this.waiting.unshift(newest);
+    await old?.close();
   }
 
   private async start(slot: Slot): Promise<void> {
@@ -213,6 +284,7 @@ export class Engine implements TaskRunner {
     }
     slot.session = session;
     slot.state = 'on-air';
+    slot.onAirAt = performance.now();
     slot.attempts = 0;
     session.once('lost', (loss) => {
       if (loss.replaced) void this.finish(slot, { type: 'ended', reason: StopReason.Unknown }, loss.reason);
@@ -291,6 +363,7 @@ export class Engine implements TaskRunner {
    */
   async handOver(timeoutMs: number): Promise<void> {
     this.closing = true;
+    clearInterval(this.watch);
     for (const slot of [...this.slots.values()]) if (slot.state !== 'on-air') await this.dispose(slot);
     const deadline = Date.now() + timeoutMs;
     while (this.slots.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -299,6 +372,7 @@ export class Engine implements TaskRunner {
   /** Takes everything off air without ending any task: they resume when the node starts again. */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.watch);
     await Promise.all([...this.slots.values()].map(async (slot) => {
       clearTimeout(slot.deadline);
       clearTimeout(slot.retry);

@@ -27,6 +27,8 @@ export const StopReason = {
   NodeLost: 'NodeLost',
   /** Ours, likewise: the node that ran the task was drained and handed it over. */
   NodeDrained: 'NodeDrained',
+  /** Ours, a reschedule's Reason: the node stayed overloaded and moved its newest task off, back to the waiting line. */
+  NodeOverloaded: 'NodeOverloaded',
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 

@@ -63,7 +63,7 @@ export async function startCluster(env: Record<string, string> = {}): Promise<Te
       // the default range, which no other test gives to anything but browsers.
       const first = 2_000_900_000 + workers.length * 10_000;
       const svc = await spawnService(
-        { ...clusterEnv, WEBCAST_DATA_DIR: dataDir, WEBCAST_WORKER: 'true', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY, WEBCAST_BROWSER_UIDS: `${first}-${first + 9_999}`, ...extra },
+        { ...clusterEnv, WEBCAST_DATA_DIR: dataDir, WEBCAST_WORKER: 'true', WEBCAST_ADMISSION: 'count', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY, WEBCAST_BROWSER_UIDS: `${first}-${first + 9_999}`, ...extra },
         60_000,
       );
       const w = { svc, dataDir, nodeId: readFileSync(path.join(dataDir, 'node-id'), 'utf8').trim() };

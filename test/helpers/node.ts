@@ -35,6 +35,9 @@ export async function startTestNode(
     WEBCAST_SECRET_KEY: SECRET_KEY,
     // The API tests need no media side; the engine tests turn it on.
     WEBCAST_WORKER: 'false',
+    // Tests put tasks on air by count, one per core as before, so that what they start runs
+    // whatever else loads the machine; test/engine/admission.test.ts runs the default.
+    WEBCAST_ADMISSION: 'count',
     ...opts.env,
   });
   const logs: string[] = [];

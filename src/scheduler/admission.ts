@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import type { VideoSolution } from '../tasks/types.js';
+
+/**
+ * Cores one task is expected to take before it is measured: a part every task pays (its own
+ * Chromium, the page drawn at 60 Hz, sound) and a part that grows with the pixels encoded a
+ * second. Calibrated on this project's 2-core machine: four light pages at 1280x720@15 took
+ * 1.84 cores, three 1.4 (the fourth added 0.4 to 0.45); alone, 720p30 took 0.07 cores more
+ * than 720p15, and 1080p30 0.27 more.
+ */
+const FIXED_CORES = 0.3;
+const CORES_PER_MEGAPIXEL_PER_SECOND = 0.0056;
+/** Memory one more task takes (a Chromium of its own: browser, GPU, network and audio processes, two renderers). */
+export const TASK_MEMORY_BYTES = 300 * 2 ** 20;
+
+/** What a task of these VideoSolutions is expected to cost, in cores. */
+export function taskCost(solutions: readonly VideoSolution[]): number {
+  const megapixelsPerSecond = solutions.reduce((sum, s) => sum + (s.Width * s.Height * s.FrameRate) / 1e6, 0);
+  return FIXED_CORES + CORES_PER_MEGAPIXEL_PER_SECOND * megapixelsPerSecond;
+}
+
+/** The machine's load as measured: cores busy (averaged over a few seconds) and memory still free. */
+export interface LoadGauge {
+  readonly cores: number;
+  busyCores(): number;
+  availableMemoryBytes(): number;
+}
+
+export interface AdmissionOptions {
+  gauge: LoadGauge;
+  /** The share of the node's cores that tasks may fill; the rest absorbs peaks and the service itself. */
+  headroom: number;
+  /** How long a new task's cost is held on top of what is measured, while it ramps up. */
+  rampMs: number;
+  /** Cores busy above this share, for `overloadMs` without a break, and the newest task is moved off. */
+  overloadShare: number;
+  overloadMs: number;
+  /** Memory kept free for the system and the tasks' peaks. */
+  memoryReserveBytes: number;
+  now?: () => number;
+}
+
+export type Verdict = { admit: true } | { admit: false; why: string };
+
+/**
+ * Admission by cost rather than by count, as LiveKit's egress does it: a task is admitted when
+ * what the node measures, plus what recently admitted tasks will still add while they ramp up,
+ * plus what the new task is expected to cost, stays within the headroom. A node that stays
+ * overloaded anyway (pages busier than expected) says so, and its newest task goes back to the
+ * waiting line. The two thresholds are apart, so a task moved off is not put straight back.
+ */
+export class Admission {
+  private holds: { until: number; cores: number; memory: number }[] = [];
+  private overSince: number | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly o: AdmissionOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  private held(): { cores: number; memory: number } {
+    const now = this.now();
+    this.holds = this.holds.filter((h) => h.until > now);
+    return this.holds.reduce((sum, h) => ({ cores: sum.cores + h.cores, memory: sum.memory + h.memory }), { cores: 0, memory: 0 });
+  }
+
+  /** Whether a task of `cost` cores may start now; with nothing on air, one always may. */
+  check(cost: number, onAir: number): Verdict {
+    if (onAir === 0) return { admit: true };
+    const held = this.held();
+    const busy = this.o.gauge.busyCores();
+    const budget = this.o.headroom * this.o.gauge.cores;
+    if (busy + held.cores + cost > budget) {
+      return { admit: false, why: `${busy.toFixed(2)} cores busy${held.cores > 0 ? ` and ${held.cores.toFixed(2)} held for tasks starting` : ''}, ${cost.toFixed(2)} more would pass ${budget.toFixed(2)} of ${this.o.gauge.cores}` };
+    }
+    const free = this.o.gauge.availableMemoryBytes() - held.memory;
+    if (free - TASK_MEMORY_BYTES < this.o.memoryReserveBytes) {
+      return { admit: false, why: `${Math.round(free / 2 ** 20)} MB of memory free, too little for one more task` };
+    }
+    return { admit: true };
+  }
+
+  busyCores(): number {
+    return this.o.gauge.busyCores();
+  }
+
+  /** A task was admitted: its cost counts on top of what is measured for the ramp-up time. */
+  admitted(cost: number): void {
+    this.holds.push({ until: this.now() + this.o.rampMs, cores: cost, memory: TASK_MEMORY_BYTES });
+  }
+
+  /**
+   * Called about once a second: true when the node has been overloaded for `overloadMs` and
+   * nothing is still ramping up (a start's own burst is no overload). The count starts again.
+   */
+  overloaded(): boolean {
+    const now = this.now();
+    const busy = this.o.gauge.busyCores();
+    if (busy < this.o.overloadShare * this.o.gauge.cores || this.held().cores > 0) {
+      this.overSince = undefined;
+      return false;
+    }
+    this.overSince ??= now;
+    if (now - this.overSince < this.o.overloadMs) return false;
+    this.overSince = undefined;
+    return true;
+  }
+}
+
+/** Cores busy on this machine, from /proc/stat, averaged over the last `windowMs`. */
+export class ProcLoadGauge implements LoadGauge {
+  private samples: { at: number; busy: number; total: number }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly cores: number,
+    private readonly windowMs = 5000,
+  ) {}
+
+  start(): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 500);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    // cpu  user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    const at = Date.now();
+    this.samples.push({ at, busy: total - idle, total });
+    while (this.samples.length > 2 && (this.samples[1]?.at ?? at) <= at - this.windowMs) this.samples.shift();
+  }
+
+  busyCores(): number {
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (!first || !last || last.total === first.total) return 0;
+    return ((last.busy - first.busy) / (last.total - first.total)) * this.cores;
+  }
+
+  availableMemoryBytes(): number {
+    const kb = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+    return Number(kb ?? 0) * 1024;
+  }
+}

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { getTask, sdkClient, startTestNode, waitFor } from '../helpers/node.js';
+import { startPageServer, type PageServer } from '../helpers/pages.js';
+
+const LIGHT = { Width: 1280, Height: 720, FrameRate: 15 };
+const TASKS = 6;
+
+describe('admission by cost, with the default settings', { timeout: 240_000 }, () => {
+  let pages: PageServer;
+  before(async () => {
+    pages = await startPageServer();
+  });
+  after(() => pages.close());
+
+  it('fills the node with light pages beyond one per core, each at 90 % of its rate, and keeps the rest waiting until there is room', async () => {
+    // Nothing set but what every engine test needs: WEBCAST_MAX_TASKS and the budget are the defaults.
+    const t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_ADMISSION: 'cost' } });
+    try {
+      const engine = t.node.worker?.engine;
+      assert.ok(engine);
+      const keys = Array.from({ length: TASKS }, (_, i) => ({ AppId: 'fill', RoomId: `r${i}`, TaskId: `t${i}` }));
+      for (const key of keys) {
+        const res = await sdkClient(t.host).start({ ...key, UserId: key.TaskId, SourceURL: `${pages.url}/tone`, VideoSolutions: [LIGHT] });
+        assert.equal(res.Result, 'ok');
+      }
+      // Two ramp-ups of 10 s: the burst's first tasks, then what measuring them left room for.
+      await new Promise((r) => setTimeout(r, 25_000));
+      const onAirKeys = keys.filter((k) => engine.snapshot().onAir.includes(`${k.AppId}/${k.RoomId}/${k.TaskId}`));
+      const sent = async (): Promise<number[]> => Promise.all(onAirKeys.map(async (k) => (await engine.session(k)?.stats())?.video[0]?.framesSent ?? 0));
+      const a = await sent();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 10_000));
+      const b = await sent();
+      const fps = b.map((x, i) => (x - (a[i] ?? 0)) / ((performance.now() - t0) / 1000));
+      t.logs.push(JSON.stringify({ msg: 'admission measured', onAir: onAirKeys.length, fps: fps.map((f) => Number(f.toFixed(1))) }));
+      assert.ok(onAirKeys.length > availableParallelism(), `${onAirKeys.length} light tasks on air on ${availableParallelism()} cores: no more than by count`);
+      for (const f of fps) assert.ok(f >= 0.9 * LIGHT.FrameRate, `a task on air sends ${f.toFixed(1)} fps (all: ${fps.map((x) => x.toFixed(1)).join(', ')})`);
+      const waiting = keys.filter((k) => !onAirKeys.includes(k));
+      assert.equal(engine.snapshot().waiting.length, waiting.length, 'every other task waits in line');
+      for (const k of waiting) assert.equal((await getTask(t.host, k))?.Status, 1);
+      const [first] = onAirKeys;
+      const [next] = waiting;
+      if (first && next) {
+        assert.ok(t.logs.some((l) => l.includes('the node is full: the task waits')), 'the node says why a task waits');
+        // A task ends: the first in line takes its room.
+        await sdkClient(t.host).stop(first);
+        await waitFor(`${next.TaskId} on air once a task ended`, async () => (await getTask(t.host, next))?.Status === 2, 40_000);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});

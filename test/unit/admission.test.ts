@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { test } from 'node:test';
+import { Admission, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, type LoadGauge } from '../../src/scheduler/admission.js';
+
+const LIGHT_LAYER = { Width: 1280, Height: 720, FrameRate: 15, Bitrate: 0 };
+const LIGHT = [LIGHT_LAYER];
+const GB = 2 ** 30;
+
+/** A machine whose load the test sets: the policy is what is under test here. */
+function machine(cores: number): LoadGauge & { busy: number; memory: number } {
+  return { cores, busy: 0, memory: 16 * GB, busyCores() { return this.busy; }, availableMemoryBytes() { return this.memory; } };
+}
+
+function admission(gauge: LoadGauge, clock: { now: number }): Admission {
+  return new Admission({ gauge, headroom: 0.9, rampMs: 10_000, overloadShare: 0.97, overloadMs: 20_000, memoryReserveBytes: GB, now: () => clock.now });
+}
+
+test('a task costs more with more pixels a second, and a second layer adds its own', () => {
+  const light = taskCost(LIGHT);
+  assert.ok(light > 0.3 && light < 0.45, `a light 720p15 task is expected at ${light.toFixed(2)} cores`);
+  assert.ok(taskCost([{ ...LIGHT_LAYER, FrameRate: 30 }]) > light);
+  assert.ok(taskCost([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }]) > taskCost([{ ...LIGHT_LAYER, FrameRate: 30 }]));
+  assert.ok(taskCost([...LIGHT, { Width: 640, Height: 360, FrameRate: 15, Bitrate: 0 }]) > light);
+});
+
+test('admits while what is measured, what is held for starting tasks and the new cost fit the budget', () => {
+  const clock = { now: 0 };
+  const gauge = machine(2);
+  const a = admission(gauge, clock);
+  const cost = taskCost(LIGHT);
+  // A burst of Starts on an idle node: each admitted one is held, so the burst stops at the budget (1.8 of 2 cores).
+  let admitted = 0;
+  while (a.check(cost, admitted).admit) {
+    a.admitted(cost);
+    admitted += 1;
+    assert.ok(admitted < 20, 'admission never says no');
+  }
+  assert.equal(admitted, Math.floor(1.8 / cost));
+  const refused = a.check(cost, admitted);
+  assert.equal(refused.admit, false);
+  assert.match(refused.admit ? '' : refused.why, /held for tasks starting/);
+  // Once ramped up, what they really take is measured instead: light pages leave room for more.
+  clock.now += 10_001;
+  gauge.busy = 0.9;
+  assert.equal(a.check(cost, admitted).admit, true);
+  // Busy ones do not.
+  gauge.busy = 1.5;
+  const full = a.check(cost, admitted);
+  assert.equal(full.admit, false);
+  assert.match(full.admit ? '' : full.why, /1\.50 cores busy, 0\.38 more would pass 1\.80 of 2/);
+});
+
+test('the first task is always admitted, however loaded the machine', () => {
+  const gauge = machine(2);
+  gauge.busy = 2;
+  assert.equal(admission(gauge, { now: 0 }).check(taskCost(LIGHT), 0).admit, true);
+});
+
+test('memory: no task is admitted that would leave less than the reserve free', () => {
+  const gauge = machine(8);
+  const a = admission(gauge, { now: 0 });
+  gauge.memory = GB + TASK_MEMORY_BYTES + 10 * 2 ** 20;
+  assert.equal(a.check(taskCost(LIGHT), 1).admit, true);
+  a.admitted(taskCost(LIGHT));
+  // The one just admitted has not taken its memory yet: it is held for it.
+  const verdict = a.check(taskCost(LIGHT), 2);
+  assert.equal(verdict.admit, false);
+  assert.match(verdict.admit ? '' : verdict.why, /MB of memory free/);
+});
+
+test('overload: only when the node stays above the threshold for the whole time, with nothing starting', () => {
+  const clock = { now: 0 };
+  const gauge = machine(2);
+  const a = admission(gauge, clock);
+  gauge.busy = 1.99;
+  const tick = (ms: number): boolean[] => {
+    const out: boolean[] = [];
+    for (let t = 0; t < ms; t += 1000) {
+      clock.now += 1000;
+      out.push(a.overloaded());
+    }
+    return out;
+  };
+  // A task starting is no overload: its burst is expected.
+  a.admitted(taskCost(LIGHT));
+  assert.deepEqual(tick(10_000).filter(Boolean), []);
+  // A dip below the threshold starts the count again.
+  assert.deepEqual(tick(15_000).filter(Boolean), []);
+  gauge.busy = 1.5;
+  assert.equal(a.overloaded(), false);
+  gauge.busy = 1.99;
+  const verdicts = tick(25_000);
+  assert.equal(verdicts.indexOf(true), 20, 'overloaded after 20 s above the threshold');
+  assert.equal(verdicts.filter(Boolean).length, 1, 'and the count starts again after it said so');
+});
+
+test('the machine\'s own gauge reads cores busy and memory free from /proc', async () => {
+  const cores = availableParallelism();
+  const gauge = new ProcLoadGauge(cores, 1000);
+  gauge.start();
+  try {
+    // Keep one core busy for a while, letting the gauge sample: it must see about one core, not none and not all.
+    const until = Date.now() + 1600;
+    while (Date.now() < until) {
+      const slice = Date.now() + 50;
+      while (Date.now() < slice) Math.sqrt(Math.random());
+      await new Promise((r) => setImmediate(r));
+    }
+    const busy = gauge.busyCores();
+    assert.ok(busy > 0.6 && busy <= Math.min(cores, 1.5) + 0.5, `one core spinning read as ${busy.toFixed(2)} cores busy of ${cores}`);
+    assert.ok(gauge.availableMemoryBytes() > 64 * 2 ** 20);
+  } finally {
+    gauge.stop();
+  }
+});
