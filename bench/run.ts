@@ -77,6 +77,8 @@ async function firstFrameLatency(runs: number): Promise<number[]> {
     n += 1;
     const key = { AppId: 'bench', RoomId: `r${n}`, TaskId: `t${n}` };
     const viewer = await Subscriber.ready();
+    // Already in the room: its browser's launch and the previous task's teardown are over.
+    await sleep(2000);
     const t0 = performance.now();
     await sdkClient(t.host).start({ ...key, UserId: `u${n}`, SourceURL: `${pages.url}/tone` });
     await waitFor('the publisher', async () => (await rooms.publishers({ appId: 'bench', roomId: key.RoomId })).length === 1, 30_000, 10);
