@@ -4,7 +4,7 @@
  * BENCH_SECONDS sets each measuring window (default 15), BENCH_SYNC_SECONDS the sync
  * recordings (default 60), BENCH_MAX_CAPACITY the most tasks tried at once (default 12),
  * BENCH_PAIRS how many times each one-task row alternates ours and classic (default 3),
- * BENCH_ONLY a comma-separated choice of sections (latency, one-task, webgl, capacity, h264, sync,
+ * BENCH_ONLY a comma-separated choice of sections (latency, one-task, webgl, capacity, h264, sync, admission,
  * cluster-api, failover); BENCH_FAILOVERS how many workers the failover section kills (default 5).
  */
 import { writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 15) * 1000;
 const SYNC_MS = Number(process.env.BENCH_SYNC_SECONDS ?? 60) * 1000;
 const MAX_CAPACITY = Number(process.env.BENCH_MAX_CAPACITY ?? 12);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
-const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,webgl,capacity,h264,sync,cluster-api,failover').split(',').map((s) => s.trim());
+const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,webgl,capacity,h264,sync,admission,cluster-api,failover').split(',').map((s) => s.trim());
 const section = (name: string): boolean => SECTIONS.includes(name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
@@ -48,7 +48,8 @@ function ourPids(): number[] {
 }
 
 async function startNode(codec: string, maxTasks: number, env: Record<string, string> = {}): Promise<void> {
-  t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_LOG_LEVEL: 'warn', WEBCAST_VIDEO_CODEC: codec, ...env } });
+  // By count: the sections measure what a node does with the tasks they give it (the admission section measures admission).
+  t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ADMISSION: 'count', WEBCAST_LOG_LEVEL: 'warn', WEBCAST_VIDEO_CODEC: codec, ...env } });
 }
 
 async function startTask(over: Record<string, unknown>) {
@@ -185,6 +186,47 @@ async function capacity(): Promise<{ held: number; steps: { tasks: number; minFp
   return { held, steps };
 }
 
+/**
+ * What admission decides, with the defaults, under a mix of light, busy and 1080p30 pages: which
+ * went on air, which wait, why, and what those on air send.
+ */
+async function admissionUnderMixedLoad(): Promise<string[]> {
+  await t.close();
+  t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_LOG_LEVEL: 'info', WEBCAST_ADMISSION: 'cost' } });
+  const mix = [
+    ['tone', 1280, 720, 15], ['busy', 1280, 720, 30], ['tone', 1920, 1080, 30], ['tone', 1280, 720, 15],
+    ['tone', 1280, 720, 15], ['busy', 1280, 720, 30], ['tone', 1280, 720, 15], ['tone', 1280, 720, 15],
+  ] as const;
+  const started: { key: { AppId: string; RoomId: string; TaskId: string }; label: string; fps: number }[] = [];
+  for (const [page, w, h, f] of mix) {
+    n += 1;
+    const key = { AppId: 'bench', RoomId: `r${n}`, TaskId: `t${n}` };
+    const res = await sdkClient(t.host).start({ ...key, UserId: `u${n}`, SourceURL: `${pages.url}/${page}`, VideoSolutions: [{ Width: w, Height: h, FrameRate: f }] });
+    if (res.Result !== 'ok') throw new Error(JSON.stringify(res.ResponseMetadata.Error));
+    started.push({ key, label: `${key.TaskId} ${page} ${w}x${h}@${f}`, fps: f });
+    await sleep(2000);
+  }
+  await sleep(40_000);
+  const engine = t.node.worker?.engine;
+  const frames = async (): Promise<number[]> => Promise.all(started.map(async (s) => (await engine?.session(s.key)?.stats())?.video[0]?.framesSent ?? 0));
+  const a = await frames();
+  const t0 = performance.now();
+  const { cores } = await measureCores(ourPids, WINDOW_MS);
+  const b = await frames();
+  const secs = (performance.now() - t0) / 1000;
+  const out = started.map((s, i) => {
+    const onAir = engine?.snapshot().onAir.includes(`${s.key.AppId}/${s.key.RoomId}/${s.key.TaskId}`);
+    return `${s.label.padEnd(28)} ${onAir ? `on air, ${fmt(((b[i] ?? 0) - (a[i] ?? 0)) / secs, 1)} of ${s.fps} fps` : 'waiting'}`;
+  });
+  out.push(`node: ${fmt(cores)} cores for ours over ${WINDOW_MS / 1000} s`);
+  for (const line of t.logs.filter((l) => /the node is full|moving its newest task off/.test(l))) {
+    const entry = JSON.parse(line) as { task?: string; why?: string; busyCores?: string; msg: string };
+    out.push(`decision: ${entry.msg} (${entry.task ?? ''}${entry.why ? `: ${entry.why}` : ''}${entry.busyCores ? `, ${entry.busyCores} cores busy` : ''})`);
+  }
+  for (const s of started) await sdkClient(t.host).stop(s.key);
+  return out;
+}
+
 async function syncOurs(): Promise<SyncResult> {
   const key = await startTask({ SourceURL: `${pages.url}/sync`, VideoSolutions: [{ Width: 1280, Height: 720, FrameRate: 30 }] });
   const sub = await subscribe(key, `u${n}`);
@@ -288,6 +330,11 @@ async function main(): Promise<void> {
       const tp = await apiThroughput(3, 5000);
       const ratios = tp.postgres.map((p, i) => p / (tp.sqlite[i] ?? NaN));
       log(`  SQLite ${fmt(median(tp.sqlite), 0)}/s, PostgreSQL ${fmt(median(tp.postgres), 0)}/s (medians of ${tp.sqlite.length}); ratio PostgreSQL/SQLite ${fmt(median(ratios))} (${ratios.map((r) => fmt(r)).join(', ')})`);
+    }
+
+    if (section('admission')) {
+      log('\nAdmission by cost, default settings: a mixed load started one every 2 s, then 40 s to settle:');
+      for (const line of await admissionUnderMixedLoad()) log(`  ${line}`);
     }
 
     if (section('failover')) {
