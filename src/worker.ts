@@ -9,7 +9,7 @@ import { EgressProxy } from './capture/egress-proxy.js';
 import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
 import { JanusRoomBackend } from './rooms/janus/janus-rooms.js';
 import { Engine } from './scheduler/engine.js';
-import { Admission, ProcLoadGauge } from './scheduler/admission.js';
+import { Admission, NODE_ADMISSION, ProcLoadGauge } from './scheduler/admission.js';
 import { availableParallelism } from 'node:os';
 import { prepareStage } from './capture/capture-session.js';
 import type { Clock, TaskStore } from './tasks/ports.js';
@@ -71,7 +71,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   if (config.admission === 'cost') {
     gauge = new ProcLoadGauge(availableParallelism());
     gauge.start();
-    admission = new Admission({ gauge, headroom: config.cpuBudget, rampMs: 10_000, overloadShare: 0.97, overloadMs: 20_000, memoryReserveBytes: 1024 * 2 ** 20 });
+    admission = new Admission({ ...NODE_ADMISSION, gauge, headroom: config.cpuBudget });
   }
   const engine = new Engine({
     store,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { ApiError } from './errors.js';
 
 /** An access key pair and the AppIds it may act on (`*` = any). */
 export interface AccessKeyPair {
@@ -26,6 +27,11 @@ export const mayUseApp = (pair: AccessKeyPair, appId: string): boolean => pair.a
 
 /** A key allowed every AppId: the operator's, which alone may see and steer the nodes. */
 export const mayUseEveryApp = (pair: AccessKeyPair): boolean => pair.appIds.includes('*');
+
+/** Nodes serve every customer: only a key allowed every AppId may `what` (see or steer them). */
+export function requireEveryApp(pair: AccessKeyPair, what: string): void {
+  if (!mayUseEveryApp(pair)) throw new ApiError('AccessDenied', `the access key ${pair.accessKey} is bound to AppIds; only a key allowed every AppId may ${what}`);
+}
 
 const keysFileSchema = z.object({
   keys: z

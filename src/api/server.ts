@@ -5,7 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { RateLimits } from '../config.js';
 import type { Clock } from '../tasks/ports.js';
-import { toApiEvent, toListedTask, toWebCastTask } from './views.js';
+import { toApiEvent, toApiNode, toListedTask, toWebCastTask } from './views.js';
 import { jsonBody } from './body.js';
 import { ALREADY_STARTED } from './wire.js';
 import type { TaskService } from '../tasks/service.js';
@@ -13,7 +13,7 @@ import { parseStartWebcast, parseTaskKey, parseTaskListQuery, parseTaskQuery } f
 import { redactUrl } from '../log.js';
 import { resolveAction, type ActionDef } from './actions.js';
 import { verifyRequest } from './auth.js';
-import { mayUseApp, mayUseEveryApp, type AccessKeyPair, type KeyRing } from './credentials.js';
+import { mayUseApp, requireEveryApp, type AccessKeyPair, type KeyRing } from './credentials.js';
 import { errorBody, newRequestId, successBody, type ResponseMetadata } from './envelope.js';
 import { ApiError, toApiError } from './errors.js';
 import type { Metrics } from '../metrics.js';
@@ -21,16 +21,6 @@ import { sharedRateLimitStore, type SharedCounter } from './shared-rate-limit.js
 import type { NodeInfo } from '../tasks/ports.js';
 import type { TaskKey } from '../tasks/types.js';
 
-export const toApiNode = (n: NodeInfo) => ({
-  NodeId: n.nodeId,
-  Role: n.role,
-  Address: n.address,
-  Capacity: n.capacity,
-  Running: n.running,
-  Draining: n.draining,
-  StartedAt: n.startedAt,
-  HeartbeatAt: n.heartbeatAt,
-});
 
 export interface ApiDeps {
   tasks: TaskService;
@@ -283,13 +273,12 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         break;
       }
       case 'ListWebcastNodes': {
-        // Nodes serve every customer: only a key allowed every AppId may see them.
-        if (!mayUseEveryApp(caller)) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may list the nodes`);
+        requireEveryApp(caller, 'list the nodes');
         result = { Nodes: ((await deps.nodes?.list()) ?? []).map(toApiNode) };
         break;
       }
       case 'DrainWebcastNode': {
-        if (!mayUseEveryApp(caller)) throw new ApiError('AccessDenied', `the access key ${caller.accessKey} is bound to AppIds; only a key allowed every AppId may drain a node`);
+        requireEveryApp(caller, 'drain a node');
         const body = jsonBody(req, {}) as { NodeId?: unknown };
         if (body.NodeId !== undefined && (typeof body.NodeId !== 'string' || body.NodeId.length > 64)) throw new ApiError('InvalidParameter', 'NodeId must be a node id as ListWebcastNodes shows it');
         if (!deps.nodes) throw new ApiError('InvalidParameter', 'this node has no node directory');

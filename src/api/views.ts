@@ -1,4 +1,4 @@
-import type { StoredCallback } from '../tasks/ports.js';
+import type { NodeInfo, StoredCallback } from '../tasks/ports.js';
 import type { Task } from '../tasks/types.js';
 import type { ApiEvent, ListedTask, WebCastTaskView } from './wire.js';
 
@@ -35,3 +35,15 @@ export function toApiEvent(c: StoredCallback): ApiEvent {
   };
 }
 
+
+/** A node of the cluster, as ListWebcastNodes and the console show it. */
+export const toApiNode = (n: NodeInfo) => ({
+  NodeId: n.nodeId,
+  Role: n.role,
+  Address: n.address,
+  Capacity: n.capacity,
+  Running: n.running,
+  Draining: n.draining,
+  StartedAt: n.startedAt,
+  HeartbeatAt: n.heartbeatAt,
+});

@@ -206,9 +206,6 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
   readonly plan: CapturePlan;
-  private readonly context: BrowserContext;
-  readonly page: Page;
-  private readonly controller: Page;
 
   private constructor(
     private readonly deps: SessionDeps,
@@ -218,11 +215,20 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     private readonly stage: Stage,
   ) {
     super();
-    this.context = stage.context;
-    this.page = stage.page;
-    this.controller = stage.controller;
     this.plan = planCapture(spec.solutions);
     this.page.once('crash', () => (this.crashedWhileStarting = true));
+  }
+
+  private get context(): BrowserContext {
+    return this.stage.context;
+  }
+
+  get page(): Page {
+    return this.stage.page;
+  }
+
+  private get controller(): Page {
+    return this.stage.controller;
   }
 
   /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */

@@ -5,13 +5,13 @@ import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { mayUseApp, mayUseEveryApp, type AccessKeyPair, type KeyRing } from '../api/credentials.js';
+import { mayUseApp, mayUseEveryApp, requireEveryApp, type AccessKeyPair, type KeyRing } from '../api/credentials.js';
 import { jsonBody } from '../api/body.js';
 import { successBody } from '../api/envelope.js';
 import { ApiError } from '../api/errors.js';
-import { toApiEvent, toListedTask } from '../api/views.js';
+import { toApiEvent, toApiNode, toListedTask } from '../api/views.js';
 import type { RoomRef } from '../rooms/room-backend.js';
-import { toApiNode, type NodeDirectory } from '../api/server.js';
+import type { NodeDirectory } from '../api/server.js';
 import type { Clock } from '../tasks/ports.js';
 import type { TaskService } from '../tasks/service.js';
 import type { TaskKey } from '../tasks/types.js';
@@ -193,9 +193,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   });
 
   app.get('/console/api/nodes', async (req, reply) => {
-    const pair = caller(req);
-    // Nodes serve every customer: only a key allowed every AppId may see them.
-    if (!mayUseEveryApp(pair)) throw new ApiError('AccessDenied', `the access key ${pair.accessKey} is bound to AppIds; only a key allowed every AppId may see the nodes`);
+    requireEveryApp(caller(req), 'see the nodes');
     return ok(req, reply, { Nodes: ((await deps.nodes?.list()) ?? []).map(toApiNode) });
   });
 

@@ -40,6 +40,12 @@ export interface AdmissionOptions {
   now?: () => number;
 }
 
+/**
+ * How a node admits (README, The engine): a new task's cost is held for 10 s, its ramp-up; a
+ * node above 97 % of its cores for 20 s moves a task off; 1 GB of memory stays free.
+ */
+export const NODE_ADMISSION = { rampMs: 10_000, overloadShare: 0.97, overloadMs: 20_000, memoryReserveBytes: 2 ** 30 } as const;
+
 export type Verdict = { admit: true } | { admit: false; why: string };
 
 /**

@@ -181,7 +181,7 @@ export class ClusterNode implements TaskRunner {
       const now = this.o.clock();
       // At a restart, all of its own at once; otherwise one a round, and the next round after
       // a delay that grows with the load: a burst of Starts spreads over the workers.
-      const claims = await this.o.store.claim(this.o.nodeId, this.firstClaim ? room : Math.min(room, 1), now, now + this.o.leaseMs, this.firstClaim);
+      const claims = await this.o.store.claim(this.o.nodeId, room, now, now + this.o.leaseMs, this.firstClaim);
       this.firstClaim = false;
       for (const c of claims) await this.take(c);
       if (claims.length > 0 && engine.wantsMore()) this.wake();
