@@ -84,8 +84,13 @@ export class Engine implements TaskRunner {
     return [...this.slots.values()].filter((s) => s.state !== 'waiting' && s.state !== 'done').length;
   }
 
+  /**
+   * WEBCAST_QUEUE_SIZE bounds the waiting line itself: under admission by cost the tasks on air
+   * are usually fewer than maxTasks, so counting slots against maxTasks + maxQueue would let
+   * the line grow past its size.
+   */
   canAccept(): boolean {
-    return this.slots.size < this.o.maxTasks + this.o.maxQueue;
+    return this.waiting.length < this.o.maxQueue;
   }
 
   async submit(task: Task): Promise<void> {
