@@ -7,6 +7,12 @@ import type { Engine } from './engine.js';
 const keyOf = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
 /** How long a drained worker keeps its tasks on air for the workers that take them over. */
 export const HAND_OVER_TIMEOUT_MS = 20_000;
+/**
+ * How long a loaded worker waits for an emptier one to claim an announced task. Longer than a
+ * busy 2-core node takes to answer a notification (a 30 ms wait lost that race in CI); the
+ * poll and the next announcement claim it anyway if the emptier one does not.
+ */
+const YIELD_TO_EMPTIER_MS = 300;
 
 export interface ClusterOptions {
   store: ClusterStore;
@@ -42,6 +48,7 @@ export class ClusterNode implements TaskRunner {
   /** Claims and lease renewals run one at a time: a renewal must not miss a claim in flight. */
   private serial: Promise<unknown> = Promise.resolve();
   private wakeTimer: NodeJS.Timeout | undefined;
+  private waking = false;
   private firstClaim = true;
   private engine: Engine | undefined;
 
@@ -160,15 +167,37 @@ export class ClusterNode implements TaskRunner {
     });
   }
 
-  /** Looks for tasks soon; a node with more room looks first, so tasks spread by capacity. */
+  /** Looks for tasks soon: at once, unless a worker with more room is there to take them first. */
   private wake(): void {
-    const engine = this.engine;
-    if (!engine || this.wakeTimer) return;
-    const busy = Math.min(1, engine.load / Math.max(1, this.o.capacity));
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = undefined;
-      void this.claim().catch((err: unknown) => this.o.log.warn({ err }, 'cluster: claiming failed'));
-    }, Math.round(busy * 60));
+    if (!this.engine || this.waking) return;
+    this.waking = true;
+    void this.deferral()
+      .then((ms) => new Promise<void>((resolve) => {
+        this.wakeTimer = setTimeout(resolve, ms);
+      }))
+      .then(() => {
+        this.wakeTimer = undefined;
+        this.waking = false;
+        return this.claim();
+      })
+      .catch((err: unknown) => {
+        this.waking = false;
+        this.o.log.warn({ err }, 'cluster: claiming failed');
+      });
+  }
+
+  /**
+   * How long this worker lets the others claim first, so that a burst of Starts spreads over
+   * the workers: nothing while no live worker is emptier than this one. Asked of the database
+   * each time, as a worker that started a moment ago is the emptiest of all and the heartbeats
+   * this node has read may not know it yet.
+   */
+  private async deferral(): Promise<number> {
+    const load = this.engine?.load ?? 0;
+    if (load === 0) return 0;
+    const mine = load / Math.max(1, this.o.capacity);
+    const emptier = (await this.nodes()).some((p) => p.nodeId !== this.o.nodeId && p.role === 'worker' && !p.draining && p.capacity > 0 && p.running / p.capacity < mine);
+    return emptier ? YIELD_TO_EMPTIER_MS : 0;
   }
 
   private claim(): Promise<void> {
@@ -180,7 +209,7 @@ export class ClusterNode implements TaskRunner {
       if (room <= 0) return;
       const now = this.o.clock();
       // At a restart, all of its own at once; otherwise one a round, and the next round after
-      // a delay that grows with the load: a burst of Starts spreads over the workers.
+      // the emptier workers had their turn (wake): a burst of Starts spreads over the workers.
       const claims = await this.o.store.claim(this.o.nodeId, room, now, now + this.o.leaseMs, this.firstClaim);
       this.firstClaim = false;
       for (const c of claims) await this.take(c);
