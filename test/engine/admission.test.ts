@@ -7,7 +7,7 @@ import { startPageServer, type PageServer } from '../helpers/pages.js';
 const LIGHT = { Width: 1280, Height: 720, FrameRate: 15 };
 const TASKS = 6;
 
-describe('admission by cost, with the default settings', { timeout: 240_000 }, () => {
+describe('admission by cost, with the default settings', { timeout: 300_000 }, () => {
   let pages: PageServer;
   before(async () => {
     pages = await startPageServer();
@@ -25,15 +25,32 @@ describe('admission by cost, with the default settings', { timeout: 240_000 }, (
         const res = await sdkClient(t.host).start({ ...key, UserId: key.TaskId, SourceURL: `${pages.url}/tone`, VideoSolutions: [LIGHT] });
         assert.equal(res.Result, 'ok');
       }
-      // Two ramp-ups of 10 s: the burst's first tasks, then what measuring them left room for.
-      await new Promise((r) => setTimeout(r, 25_000));
-      const onAirKeys = keys.filter((k) => engine.snapshot().onAir.includes(`${k.AppId}/${k.RoomId}/${k.TaskId}`));
-      const sent = async (): Promise<number[]> => Promise.all(onAirKeys.map(async (k) => (await engine.session(k)?.stats())?.video[0]?.framesSent ?? 0));
-      const a = await sent();
-      const t0 = performance.now();
-      await new Promise((r) => setTimeout(r, 10_000));
-      const b = await sent();
-      const fps = b.map((x, i) => (x - (a[i] ?? 0)) / ((performance.now() - t0) / 1000));
+      // The node settles: the burst's first tasks ramp up (10 s), what measuring them left room
+      // for follows, and on a slow day an overloaded node moves a task back (20 s at 97 %).
+      // Measured once nothing came on air or left it for 12 s, and over 10 s that stay so.
+      const onAirNow = () => keys.filter((k) => engine.snapshot().onAir.includes(`${k.AppId}/${k.RoomId}/${k.TaskId}`));
+      const sameSince = { keys: '', at: performance.now() };
+      const settled = async (quietMs: number): Promise<typeof keys> => {
+        for (;;) {
+          const now = onAirNow();
+          const id = JSON.stringify(now);
+          if (id !== sameSince.keys) Object.assign(sameSince, { keys: id, at: performance.now() });
+          else if (performance.now() - sameSince.at >= quietMs) return now;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      };
+      let onAirKeys: typeof keys = [];
+      let fps: number[] = [];
+      for (let round = 0; round < 3; round += 1) {
+        onAirKeys = await settled(12_000);
+        const sent = async (): Promise<number[]> => Promise.all(onAirKeys.map(async (k) => (await engine.session(k)?.stats())?.video[0]?.framesSent ?? 0));
+        const a = await sent();
+        const t0 = performance.now();
+        await new Promise((r) => setTimeout(r, 10_000));
+        const b = await sent();
+        fps = b.map((x, i) => (x - (a[i] ?? 0)) / ((performance.now() - t0) / 1000));
+        if (JSON.stringify(onAirNow()) === JSON.stringify(onAirKeys)) break;
+      }
       t.logs.push(JSON.stringify({ msg: 'admission measured', onAir: onAirKeys.length, fps: fps.map((f) => Number(f.toFixed(1))) }));
       assert.ok(onAirKeys.length > availableParallelism(), `${onAirKeys.length} light tasks on air on ${availableParallelism()} cores: no more than by count`);
       for (const f of fps) assert.ok(f >= 0.9 * LIGHT.FrameRate, `a task on air sends ${f.toFixed(1)} fps (all: ${fps.map((x) => x.toFixed(1)).join(', ')})`);

@@ -76,6 +76,9 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     try {
       const v = await sub.waitForVideo((x) => x.framesDecoded > 10);
       assert.deepEqual([v.width, v.height], [VICTIM_LAYER.Width, VICTIM_LAYER.Height]);
+      // The rate the node keeps up, not the viewer's own first second (its jitter buffer and
+      // decoder settling after the keyframe it joined on).
+      await sleep(1000);
       const fps = await sub.measuredFps(6000);
       assert.ok(fps >= 0.9 * VICTIM_LAYER.FrameRate, `the benign task is decoded at ${fps.toFixed(1)} fps`);
       return fps;

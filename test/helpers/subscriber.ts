@@ -1,4 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { viewerChromium } from './viewer-priority.js';
 import type { RoomBackend, RoomRef, Subscription } from '../../src/rooms/room-backend.js';
 
 /**
@@ -105,7 +106,7 @@ export class Subscriber {
   /** A viewer's browser, launched and ready to subscribe: what a person already in the room has. */
   static async ready(): Promise<ReadyViewer> {
     const browser = await chromium.launch({
-      executablePath: process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath: viewerChromium(),
       args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'],
       ignoreDefaultArgs: ['--mute-audio'],
     });
