@@ -23,6 +23,7 @@ export interface SessionSpec {
   solutions: readonly VideoSolution[];
   room: RoomRef;
   userId: string;
+  taskId?: string;
   codec: VideoCodec;
   /** How long the picture is held to meet the page's sound (see controller.js `delayed`). */
   videoDelayMs: number;
@@ -265,6 +266,10 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       phase('publish');
       await session.waitFirstFrame();
       phase('firstFrame');
+      // A tab that crashed after it loaded still yields frames (its last picture): the first
+      // frame does not prove it lives. From startWatching on, a crash is watched for; before,
+      // only this flag saw it, in the same turn of the event loop.
+      if (session.crashedWhileStarting) throw new Error('the page crashed while it was being put on air');
       session.startWatching();
       log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`), phasesMs: phases }, 'page on air');
       deps.onStartPhases?.(phases);
@@ -277,6 +282,11 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       if (oom > 0 && !(err instanceof RescheduleError)) {
         deps.onPageCrash?.('memory');
         throw new RescheduleError(StopReason.PageCrash, crashReason(oom, deps.memoryLimitMb, '').reason);
+      }
+      // The page's own crash is the page's fault, not an error of the node to retry as one.
+      if (session?.crashedWhileStarting && !(err instanceof RescheduleError)) {
+        deps.onPageCrash?.('crash');
+        throw new RescheduleError(StopReason.PageCrash, 'the page crashed while it was being put on air');
       }
       throw err;
     } finally {
@@ -372,7 +382,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   }
 
   private async publish(offer: string): Promise<void> {
-    const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, offerSdp: offer });
+    const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, taskId: this.spec.taskId, offerSdp: offer });
     this.publication = publication;
     this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp), this.browser.uid);
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
