@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', '.exp/'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', '.exp/', '.deps/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -43,3 +43,22 @@ fi
 
 echo "install-deps: npm ci"
 npm ci --no-audit --no-fund
+
+# The WHIP test's peer: Debian's simple-whip-server (Meetecho's WHIP server in front of Janus).
+# Its package depends on Debian's own Node.js 18 and node-* packages, which conflict with the
+# Node.js 20 this project runs on, so its code is taken from the package as it is and run
+# with the project's Node.js; its few npm dependencies are devDependencies of ours.
+WHIP_DIR=.deps/simple-whip-server
+if [ ! -f "$WHIP_DIR/usr/share/simple-whip-server/src/server.js" ]; then
+  echo "install-deps: simple-whip-server from Debian's package, into $WHIP_DIR"
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download simple-whip-server >/dev/null 2>&1); then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download simple-whip-server >/dev/null)
+  fi
+  mkdir -p "$WHIP_DIR"
+  dpkg-deb -x "$tmp"/simple-whip-server_*.deb "$WHIP_DIR"
+  rm -rf "$tmp"
+fi

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { checkWhipTemplate } from './rooms/whip/whip-endpoints.js';
 import { availableParallelism, totalmem } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -37,6 +38,13 @@ export interface Config {
   /** Runs tasks here (Chromium, Janus); false for a node that only answers the API. */
   worker: boolean;
   /** An external Janus (ws://…); undefined = start the embedded one. */
+  /** Where pages are published: the (embedded or external) Janus, or any WHIP endpoint. */
+  roomBackend: 'janus' | 'whip';
+  /** WEBCAST_WHIP_FILE: a WHIP URL template and token per AppId. */
+  whipFile: string | undefined;
+  /** WEBCAST_WHIP_URL and WEBCAST_WHIP_TOKEN: for every AppId the file does not name. */
+  whipUrl: string | undefined;
+  whipToken: string | undefined;
   janusUrl: string | undefined;
   /** The external Janus's api_secret (the embedded one makes its own). */
   janusApiSecret: string | undefined;
@@ -97,6 +105,10 @@ const fileSchema = z
     WEBCAST_LOG_LEVEL: z.string(),
     WEBCAST_WORKER: z.union([z.string(), z.boolean()]),
     WEBCAST_JANUS_URL: z.string(),
+    WEBCAST_ROOM_BACKEND: z.string(),
+    WEBCAST_WHIP_FILE: z.string(),
+    WEBCAST_WHIP_URL: z.string(),
+    WEBCAST_WHIP_TOKEN: z.string(),
     WEBCAST_JANUS_ICE_INTERFACES: z.string(),
     WEBCAST_JANUS_PUBLIC_IP: z.string(),
     WEBCAST_MAX_TASKS: z.union([z.string(), z.number()]),
@@ -229,6 +241,21 @@ function bool(name: string, raw: string | undefined, fallback: boolean): boolean
  */
 export const defaultMaxTasks = (admission: 'cost' | 'count'): number => Math.max(1, availableParallelism()) * (admission === 'cost' ? 6 : 1);
 
+function roomBackendKind(raw: string | undefined): 'janus' | 'whip' {
+  if (raw === undefined || raw === '' || raw === 'janus') return 'janus';
+  if (raw === 'whip') return 'whip';
+  throw new ConfigError(`WEBCAST_ROOM_BACKEND must be janus or whip, got "${raw}"`);
+}
+
+function whipUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  try {
+    return checkWhipTemplate(raw, 'WEBCAST_WHIP_URL');
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 function admissionMode(raw: string | undefined): 'cost' | 'count' {
   if (raw === undefined || raw === '' || raw === 'cost') return 'cost';
   if (raw === 'count') return 'count';
@@ -278,7 +305,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const admission = admissionMode(get('WEBCAST_ADMISSION'));
   const maxTasks = positiveInt('WEBCAST_MAX_TASKS', get('WEBCAST_MAX_TASKS'), defaultMaxTasks(admission));
-  if (get('WEBCAST_DATABASE_URL') && bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true) && !get('WEBCAST_JANUS_URL')) {
+  const roomBackend = roomBackendKind(get('WEBCAST_ROOM_BACKEND'));
+  if (roomBackend === 'whip' && !get('WEBCAST_WHIP_URL') && !get('WEBCAST_WHIP_FILE')) {
+    throw new ConfigError('WEBCAST_ROOM_BACKEND=whip needs WEBCAST_WHIP_URL (a template such as https://sfu.example.com/whip/{RoomId}) or WEBCAST_WHIP_FILE');
+  }
+  if (roomBackend === 'janus' && get('WEBCAST_DATABASE_URL') && bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true) && !get('WEBCAST_JANUS_URL')) {
     // An embedded Janus would hold this worker's publishers in rooms of their own: viewers of
     // a room must meet every publisher of it in one SFU, whichever worker runs the task.
     throw new ConfigError('a worker of a cluster (WEBCAST_DATABASE_URL) must use the cluster\'s one Janus: set WEBCAST_JANUS_URL (see README, Several nodes)');
@@ -295,6 +326,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxClockSkewMs: 15 * 60 * 1000,
     logLevel: get('WEBCAST_LOG_LEVEL') ?? 'info',
     worker: bool('WEBCAST_WORKER', get('WEBCAST_WORKER'), true),
+    roomBackend,
+    whipFile: get('WEBCAST_WHIP_FILE') || undefined,
+    whipUrl: whipUrl(get('WEBCAST_WHIP_URL')),
+    whipToken: get('WEBCAST_WHIP_TOKEN') || undefined,
     janusUrl: get('WEBCAST_JANUS_URL') || undefined,
     janusApiSecret: get('WEBCAST_JANUS_API_SECRET') || undefined,
     janusIceInterfaces: (get('WEBCAST_JANUS_ICE_INTERFACES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),

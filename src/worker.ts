@@ -8,6 +8,9 @@ import { EgressPolicy } from './capture/egress-policy.js';
 import { EgressProxy } from './capture/egress-proxy.js';
 import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
 import { JanusRoomBackend } from './rooms/janus/janus-rooms.js';
+import type { RoomBackend } from './rooms/room-backend.js';
+import { WhipEndpoints } from './rooms/whip/whip-endpoints.js';
+import { WhipRoomBackend } from './rooms/whip/whip-rooms.js';
 import { Engine } from './scheduler/engine.js';
 import { Admission, NODE_ADMISSION, ProcLoadGauge } from './scheduler/admission.js';
 import { availableParallelism } from 'node:os';
@@ -18,7 +21,7 @@ import type { Metrics } from './metrics.js';
 /** The media side of a node: the SSRF proxy, Janus (embedded or external), Chromium, the engine. */
 export interface Worker {
   engine: Engine;
-  rooms: JanusRoomBackend;
+  rooms: RoomBackend;
   browsers: BrowserPool;
   janus: EmbeddedJanus | undefined;
   /** Janus and Chromium answer. */
@@ -37,11 +40,12 @@ function openingsFor(config: Config, proxyUrl: string): NodeOpenings {
   };
 }
 
-export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock, metrics: Metrics): Promise<Worker> {
-  const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
-  const proxy = new EgressProxy(policy, log.child({ module: 'egress' }));
-  const proxyUrl = await proxy.listen();
-
+/** The room backend the config names; for Janus, the embedded one started unless an external one is set. */
+async function openRooms(config: Config, log: Logger): Promise<{ rooms: RoomBackend; janus: EmbeddedJanus | undefined; reconnect: (() => Promise<void>) | undefined }> {
+  const roomsLog = log.child({ module: 'rooms' });
+  if (config.roomBackend === 'whip') {
+    return { rooms: new WhipRoomBackend(WhipEndpoints.load({ file: config.whipFile, url: config.whipUrl, token: config.whipToken }), roomsLog), janus: undefined, reconnect: undefined };
+  }
   let janus: EmbeddedJanus | undefined;
   let janusUrl = config.janusUrl;
   let janusSecret = config.janusApiSecret;
@@ -50,7 +54,17 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     janusUrl = (await janus.start()).wsUrl;
     janusSecret = janus.apiSecret;
   }
-  const rooms = await JanusRoomBackend.connect(janusUrl, log.child({ module: 'rooms' }), janusSecret);
+  const url = janusUrl;
+  const rooms = await JanusRoomBackend.connect(url, roomsLog, janusSecret);
+  return { rooms, janus, reconnect: () => rooms.reconnect(url) };
+}
+
+export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock, metrics: Metrics): Promise<Worker> {
+  const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
+  const proxy = new EgressProxy(policy, log.child({ module: 'egress' }));
+  const proxyUrl = await proxy.listen();
+
+  const { rooms, janus, reconnect } = await openRooms(config, log);
   const uids = BrowserUidPool.forThisProcess(config.browserUids);
   const key = nodeKey(config.dataDir);
   const firewall = await BrowserFirewall.install(uids.range, key, openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
@@ -104,10 +118,9 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   let closing = false;
   // Janus went away (it died, or an external one restarted): reconnect, then put every task back.
   rooms.onReset(() => {
-    const url = janusUrl;
     const attempt = (): void => {
-      if (closing || !url) return;
-      rooms.reconnect(url).then(
+      if (closing || !reconnect) return;
+      reconnect().then(
         () => {
           log.info('reconnected to janus; republishing the tasks on air');
           engine.republishAll('janus restarted');
@@ -126,11 +139,12 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     async readiness() {
       const within = <T>(p: Promise<T>): Promise<boolean> =>
         Promise.race([p.then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
-      const [janusOk, chromiumOk] = await Promise.all([
+      const [roomsOk, chromiumOk] = await Promise.all([
         within(rooms.publishers({ appId: 'webcast', roomId: 'readyz' })),
         within(browsers.healthy().then((ok) => (ok ? true : Promise.reject(new Error('no browser'))))),
       ]);
-      return { janus: janusOk, chromium: chromiumOk };
+      // A WHIP endpoint cannot be asked whether it would take a publisher without publishing.
+      return { [config.roomBackend]: roomsOk, chromium: chromiumOk };
     },
     async close() {
       closing = true;

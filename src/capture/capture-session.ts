@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
-import type { Publication, RoomBackend, RoomRef } from '../rooms/room-backend.js';
+import { RoomError, type Publication, type RoomBackend, type RoomRef } from '../rooms/room-backend.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
 import { FREEZE_MAX_MEAN_DIFF, HitCounter, SAMPLE_HEIGHT, SAMPLE_WIDTH, isBlank, meanAbsDiff } from './monitors.js';
 import { redactUrl } from '../log.js';
@@ -93,6 +93,21 @@ export class PageOpenError extends Error {
   }
 }
 
+/**
+ * The room backend did not take the publisher; its words are the customer's to read (a WHIP
+ * endpoint's answer). Refused for good (`permanent`), the task fails at once; otherwise the
+ * start is tried again, and the last of these says why it failed in the end.
+ */
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'PublishError';
+  }
+}
+
 interface LayerStats {
   rid: string;
   framesSent: number;
@@ -128,6 +143,12 @@ const NOTIFY_SCRIPT = `(() => {
 })();`;
 const FIRST_FRAME_TIMEOUT_MS = 20_000;
 const WATCH_INTERVAL_MS = 2_000;
+/**
+ * A connection that stays 'disconnected' this long is given up: ICE would call it 'failed' only
+ * after its consent timeout (about 18 s measured, a WHIP session dropped by the server), and a
+ * fresh publication is on air in a second or two.
+ */
+const DISCONNECTED_GRACE_MS = 5_000;
 
 // Pages have no business capturing screens; only our controller does.
 const PAGE_GUARD = `(() => {
@@ -206,6 +227,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private closeMedia: (() => Promise<void>) | undefined;
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
+  private disconnectedSince: number | undefined;
   readonly plan: CapturePlan;
 
   private constructor(
@@ -382,7 +404,9 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   }
 
   private async publish(offer: string): Promise<void> {
-    const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, taskId: this.spec.taskId, offerSdp: offer });
+    const publication = await this.deps.rooms.publish({ room: this.spec.room, userId: this.spec.userId, taskId: this.spec.taskId, offerSdp: offer }).catch((err: unknown) => {
+      throw err instanceof RoomError ? new PublishError(err.message, err.permanent) : err;
+    });
     this.publication = publication;
     this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp), this.browser.uid);
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
@@ -432,6 +456,10 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
           if (sent > this.framesCounted) this.deps.onFramesSent?.(sent - this.framesCounted);
           this.framesCounted = sent;
           if (s.state === 'failed' || s.state === 'closed') this.lose(`the WebRTC connection is ${s.state}`);
+          this.disconnectedSince = s.state === 'disconnected' ? (this.disconnectedSince ?? Date.now()) : undefined;
+          if (this.disconnectedSince !== undefined && Date.now() - this.disconnectedSince >= DISCONNECTED_GRACE_MS) {
+            this.lose(`the WebRTC connection is disconnected for ${DISCONNECTED_GRACE_MS / 1000} s`);
+          }
         },
         () => this.lose('the controller stopped answering'),
       );

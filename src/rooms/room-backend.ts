@@ -10,6 +10,8 @@ export interface RoomRef {
 export interface PublishRequest {
   room: RoomRef;
   userId: string;
+  /** The task publishing (a WHIP URL may name it). */
+  taskId?: string;
   /** A complete SDP offer, candidates included (no trickle). */
   offerSdp: string;
 }
@@ -53,7 +55,11 @@ export interface RoomBackend {
 }
 
 export class RoomError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The backend refused this publisher for good (a wrong token, no such endpoint): trying again would not help. */
+    readonly permanent = false,
+  ) {
     super(message);
     this.name = 'RoomError';
   }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CaptureSession, PageOpenError, RescheduleError, type SessionDeps, type VideoCodec } from '../capture/capture-session.js';
+import { CaptureSession, PageOpenError, PublishError, RescheduleError, type SessionDeps, type VideoCodec } from '../capture/capture-session.js';
 import { EventType, pageEvent, type PageEventType } from '../tasks/events.js';
 import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
@@ -243,6 +243,7 @@ export class Engine implements TaskRunner {
           solutions: slot.task.VideoSolutions,
           room: { appId: slot.task.AppId, roomId: slot.task.RoomId },
           userId: slot.task.UserId,
+          taskId: slot.task.TaskId,
           codec: this.o.codec,
           videoDelayMs: this.o.videoDelayMs,
           waitForStartEvent: notify.EnableEventNotify,
@@ -263,16 +264,19 @@ export class Engine implements TaskRunner {
         await this.reschedule(slot, err.reason, err.detail);
         return;
       }
-      if (err instanceof PageOpenError) {
-        log.warn({ detail }, 'the page cannot be opened');
+      if (err instanceof PageOpenError || (err instanceof PublishError && err.permanent)) {
+        log.warn({ detail }, err instanceof PageOpenError ? 'the page cannot be opened' : 'the room refused the publisher');
         await this.finish(slot, { type: 'failed', reason: StopReason.StartTaskFailed, detail });
         return;
       }
       const max = this.o.maxAttempts ?? 5;
       if (slot.attempts >= max) {
         log.error({ detail, attempts: slot.attempts }, 'the task could not be put on air');
-        // The error is ours, not the page's, and its words are for the operator (the log has them).
-        const why = `the service could not put the page on air after ${slot.attempts} attempts (an error of the node, logged there at ${new Date(this.o.clock()).toISOString()})`;
+        // The error is ours, not the page's, and its words are for the operator (the log has
+        // them); but what the room backend answered is the customer's room's own.
+        const why = err instanceof PublishError
+          ? `${detail} (after ${slot.attempts} attempts)`
+          : `the service could not put the page on air after ${slot.attempts} attempts (an error of the node, logged there at ${new Date(this.o.clock()).toISOString()})`;
         await this.finish(slot, { type: 'failed', reason: StopReason.StartTaskFailed, detail: why });
         return;
       }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { janusConfigFiles } from '../../src/rooms/janus/embedded-janus.js';
+import { fillWhipTemplate, WhipEndpoints } from '../../src/rooms/whip/whip-endpoints.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'webcast-config-'));
 
@@ -66,5 +67,28 @@ describe('configuration', () => {
     const wide = janusConfigFiles({ ...base, iceInterfaces: c.janusIceInterfaces, publicIp: c.janusPublicIp })['janus.jcfg'] ?? '';
     assert.match(wide, /ice_enforce_list = "lo,eth0,10\.1\."\n {2}nat_1_1_mapping = "203\.0\.113\.7"\n {2}keep_private_host = true/);
     assert.throws(() => loadConfig({ WEBCAST_JANUS_PUBLIC_IP: 'my-host' }), /WEBCAST_JANUS_PUBLIC_IP must be an IP address/);
+  });
+
+  it('publishes over WHIP only to an http(s) template it understands, with a token per AppId', () => {
+    assert.equal(loadConfig({}).roomBackend, 'janus');
+    assert.throws(() => loadConfig({ WEBCAST_ROOM_BACKEND: 'livekit' }), /WEBCAST_ROOM_BACKEND must be janus or whip, got "livekit"/);
+    assert.throws(() => loadConfig({ WEBCAST_ROOM_BACKEND: 'whip' }), /WEBCAST_ROOM_BACKEND=whip needs WEBCAST_WHIP_URL/);
+    assert.throws(() => loadConfig({ WEBCAST_ROOM_BACKEND: 'whip', WEBCAST_WHIP_URL: 'https://sfu.example/whip/{Room}' }), /unknown placeholder \{Room\}/);
+    assert.throws(() => loadConfig({ WEBCAST_ROOM_BACKEND: 'whip', WEBCAST_WHIP_URL: 'ftp://sfu.example/{RoomId}' }), /must be an http\(s\) URL, got ftp:/);
+    assert.throws(() => loadConfig({ WEBCAST_ROOM_BACKEND: 'whip', WEBCAST_WHIP_URL: 'sfu.example/{RoomId}' }), /WEBCAST_WHIP_URL must be a URL/);
+    // A WHIP worker of a cluster needs no Janus.
+    const c = loadConfig({ WEBCAST_ROOM_BACKEND: 'whip', WEBCAST_WHIP_URL: 'https://sfu.example/whip/{RoomId}/{UserId}', WEBCAST_DATABASE_URL: 'postgres://u@h/d' });
+    assert.equal(c.roomBackend, 'whip');
+    // Each value stays one path segment of the endpoint, whatever a customer put in it.
+    assert.equal(fillWhipTemplate('https://sfu.example/whip/{AppId}/{RoomId}/{UserId}?t={TaskId}', { AppId: 'a b', RoomId: '../admin', UserId: 'u/1?x=2', TaskId: '#t' }), 'https://sfu.example/whip/a%20b/..%2Fadmin/u%2F1%3Fx%3D2?t=%23t');
+    const file = path.join(dir, 'whip.json');
+    writeFileSync(file, JSON.stringify({ whip: [{ appId: 'a1', url: 'https://one.example/{RoomId}', token: 'k1' }] }));
+    const endpoints = WhipEndpoints.load({ file, url: 'https://all.example/{RoomId}', token: 'k0' });
+    assert.deepEqual(endpoints.for('a1'), { appId: 'a1', url: 'https://one.example/{RoomId}', token: 'k1' });
+    assert.deepEqual(endpoints.for('other'), { appId: '*', url: 'https://all.example/{RoomId}', token: 'k0' });
+    writeFileSync(file, JSON.stringify({ whip: [{ appId: 'a1', url: 'https://one.example/{Rom}' }] }));
+    assert.throws(() => WhipEndpoints.load({ file }), /whip\.0\.url: unknown placeholder \{Rom\}/);
+    writeFileSync(file, JSON.stringify({ whip: [{ url: 'https://one.example/' }] }));
+    assert.throws(() => WhipEndpoints.load({ file }), /whip\.0\.appId/);
   });
 });
