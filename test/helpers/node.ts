@@ -9,6 +9,7 @@ import { createLogger } from '../../src/log.js';
 import type { Clock } from '../../src/tasks/ports.js';
 import type { TaskQueue } from '../../src/scheduler/task-queue.js';
 import { signRequest } from '../../src/api/signature.js';
+import { testBrowserUids } from './uid-range.js';
 
 export const ACCESS_KEY = 'AKTESTKEY0000000001';
 export const SECRET_KEY = 'test-secret-key-that-is-long-enough';
@@ -38,6 +39,8 @@ export async function startTestNode(
     // Tests put tasks on air by count, one per core as before, so that what they start runs
     // whatever else loads the machine; test/engine/admission.test.ts runs the default.
     WEBCAST_ADMISSION: 'count',
+    // Test files run two at a time; nodes running at once need browser uids of their own.
+    WEBCAST_BROWSER_UIDS: testBrowserUids(),
     ...opts.env,
   });
   const logs: string[] = [];

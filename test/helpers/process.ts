@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testBrowserUids } from './uid-range.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -22,7 +23,7 @@ function startProcess(env: Record<string, string>, prefix: readonly string[] = [
   const [command = process.execPath, ...args] = [...prefix, process.execPath, '--import', 'tsx', 'src/main.ts'];
   return spawn(command, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WEBCAST_PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WEBCAST_PORT: '0', WEBCAST_BROWSER_UIDS: testBrowserUids(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test file, in two runs. The files that measure the node (frame rates, CPU load)
+# run one at a time, alone on the machine. The others run two at a time: they
+# mostly wait on Chromium, Janus, PostgreSQL and timers, and one at a time the whole suite kept
+# a 2-core machine about a third busy (9.6 min of CPU in 18 min). Test processes that run at
+# once take browser uids of their own (test/helpers/uid-range.ts). Any failure fails the run,
+# after both runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# Frame rates at a viewer against a floor (publish, whip, hostile), the machine's CPU load
+# (admission), and the firewall test, whose rules cover every browser uid of the machine.
+ALONE=(
+  test/engine/admission.test.ts
+  test/engine/hostile.test.ts
+  test/engine/publish.test.ts
+  test/engine/whip.test.ts
+  test/engine/firewall.test.ts
+)
+SHARED=()
+while IFS= read -r f; do
+  [[ " ${ALONE[*]} " == *" $f "* ]] || SHARED+=("$f")
+done < <(find test -name '*.test.ts' | sort)
+
+status=0
+node --import tsx --test --test-concurrency=2 "${SHARED[@]}" || status=1
+node --import tsx --test --test-concurrency=1 "${ALONE[@]}" || status=1
+exit $status

@@ -1,0 +1,55 @@
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * Browser uids of this test process's own. Nodes of one machine must not share a range (each
+ * node's firewall rules cover its whole range), and test files run two at a time: each process
+ * takes one of 80 slices of the default range's first 800,000 uids (the cluster's workers use
+ * 2000900000 and up), held by a lock file with its pid, taken over once that pid is gone.
+ */
+const FIRST = 2_000_000_000;
+const SLICE = 10_000;
+const SLICES = 80;
+const LOCKS = path.join(tmpdir(), 'webcast-test-uid-slices');
+
+let mine: string | undefined;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+export function testBrowserUids(): string {
+  if (mine) return mine;
+  mkdirSync(LOCKS, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    for (let i = 0; i < SLICES; i += 1) {
+      const lock = path.join(LOCKS, String(i));
+      try {
+        const fd = openSync(lock, 'wx');
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+      } catch {
+        // Taken: by a live process, or left by one that died (then freed for the second pass).
+        const holder = Number(readFileSync(lock, 'utf8') || 0);
+        if (attempt === 0 && holder > 0 && !alive(holder)) unlinkSync(lock);
+        continue;
+      }
+      process.once('exit', () => {
+        try {
+          unlinkSync(lock);
+        } catch {
+          // already gone
+        }
+      });
+      const first = FIRST + i * SLICE;
+      return (mine = `${first}-${first + SLICE - 1}`);
+    }
+  }
+  throw new Error(`no free slice of browser uids in ${LOCKS}`);
+}
