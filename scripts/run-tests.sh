@@ -9,9 +9,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # Frame rates at a viewer against a floor (publish, whip, hostile), the machine's CPU load
-# (admission), and the firewall test, whose rules cover every browser uid of the machine.
+# (admission), six tasks at once that fill both cores (resilience), and the firewall test,
+# whose rules cover every browser uid of the machine.
 ALONE=(
   test/engine/admission.test.ts
+  test/engine/resilience.test.ts
   test/engine/hostile.test.ts
   test/engine/publish.test.ts
   test/engine/whip.test.ts
