@@ -8,11 +8,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Frame rates at a viewer against a floor (publish, whip, hostile), the machine's CPU load
-# (admission), six tasks at once that fill both cores (resilience), and the firewall test,
-# whose rules cover every browser uid of the machine.
+# Frame rates and layer sizes at a viewer against a floor (publish, whip, hostile, codec: a
+# busy machine's encoder drops the big layer), the machine's CPU load (admission), six tasks at
+# once that fill both cores (resilience), seconds off air in a failover (cluster), and the
+# firewall test, whose rules cover every browser uid of the machine.
 ALONE=(
   test/engine/admission.test.ts
+  test/engine/codec.test.ts
+  test/cluster/cluster.test.ts
   test/engine/resilience.test.ts
   test/engine/hostile.test.ts
   test/engine/publish.test.ts
