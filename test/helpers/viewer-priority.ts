@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const CHROMIUM = process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Eight tasks' worth of CPU weight: a viewer is not slowed by what it watches the node run. */
-const VIEWER_SHARES = { v1: '8192', v2: '800' };
+/**
+ * Two tasks' worth of CPU weight: enough that a page spinning both cores does not slow the
+ * viewer's decoding, not so much that the viewer's own browser launches starve the node's
+ * starts (at eight tasks' worth, a cluster failover measured 12–13 s instead of 6.6–7.5 s).
+ */
+const VIEWER_SHARES = { v1: '2048', v2: '200' };
 
 let executable: string | undefined;
 
