@@ -122,7 +122,8 @@ const execIptables = promisify(execFile);
 const run = (family: Family, args: string[]): Promise<string | undefined> =>
   execIptables(TOOL[family], ['-w', ...args], { encoding: 'utf8' }).then((r) => r.stdout, () => undefined);
 
-const alive = (pid: number): boolean => {
+/** Whether a process of that pid lives (EPERM: it does, as another user's). */
+export const processAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -211,7 +212,7 @@ export class BrowserFirewall implements MediaGate {
     const m = /"webcast-node:[^:"]+:(\d+)(?::[^"]*)?"/.exec(line);
     if (!m) return 'untagged';
     if (line.includes(`"${this.tag}"`) || line.includes(`"${this.tag}:`)) return 'mine';
-    return alive(Number(m[1])) ? 'live' : 'dead';
+    return processAlive(Number(m[1])) ? 'live' : 'dead';
   }
 
   async open(targets: readonly MediaTarget[], uid: number | undefined): Promise<() => Promise<void>> {

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { processAlive } from '../../src/capture/browser-firewall.js';
 
 /**
  * Browser uids of this test process's own. Nodes of one machine must not share a range (each
@@ -15,15 +16,6 @@ const LOCKS = path.join(tmpdir(), 'webcast-test-uid-slices');
 
 let mine: string | undefined;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 export function testBrowserUids(): string {
   if (mine) return mine;
   mkdirSync(LOCKS, { recursive: true });
@@ -37,7 +29,7 @@ export function testBrowserUids(): string {
       } catch {
         // Taken: by a live process, or left by one that died (then freed for the second pass).
         const holder = Number(readFileSync(lock, 'utf8') || 0);
-        if (attempt === 0 && holder > 0 && !alive(holder)) unlinkSync(lock);
+        if (attempt === 0 && holder > 0 && !processAlive(holder)) unlinkSync(lock);
         continue;
       }
       process.once('exit', () => {
