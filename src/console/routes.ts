@@ -18,6 +18,7 @@ import type { TaskKey } from '../tasks/types.js';
 import { parseStartWebcast, parseTaskFilter } from '../tasks/validation.js';
 import type { TokenSigner } from './tokens.js';
 import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
+import { whepRoutes } from './whep.js';
 
 export interface ConsoleDeps {
   tasks: TaskService;
@@ -120,6 +121,9 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     if (!deps.viewers) throw new ApiError('ResourceNotFound', 'this node runs no media worker: rooms cannot be viewed here');
     return deps.viewers;
   };
+
+  // WHEP players: other origins, their own content types, the same room access.
+  await app.register(whepRoutes, { viewers, mayWatch: (req: FastifyRequest, room: RoomRef) => void roomAccess(req, room) });
 
   // Mutations must come from our own scripts (custom header) and as JSON.
   app.addHook('preHandler', async (req) => {
@@ -239,7 +243,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     const { UserId, Layer } = parse(openViewer, jsonBody(req, {}));
     try {
       const viewer = await viewers().open(room, UserId, Layer);
-      return ok(req, reply, { ViewerId: viewer.id, OfferSdp: viewer.offerSdp });
+      return ok(req, reply, { ViewerId: viewer.id, OfferSdp: viewer.subscription.offerSdp });
     } catch (err) {
       if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
       if (err instanceof ApiError) throw err;

@@ -8,12 +8,21 @@ export interface RoomViewing {
   subscribe(room: RoomRef, userId: string, layer?: number): Promise<Subscription>;
 }
 
+/**
+ * What keeps a viewer open: the console's page asks every few seconds (keepalive), while a WHEP
+ * player has no way to, so its viewer lives as long as its connection (connection).
+ */
+export type ViewerHold = 'keepalive' | 'connection';
+
 interface Viewer {
   id: string;
   room: RoomRef;
   userId: string;
   subscription: Subscription;
+  hold: ViewerHold;
+  openedAt: number;
   lastSeen: number;
+  onClose: (() => void) | undefined;
 }
 
 export class TooManyViewersError extends Error {
@@ -25,6 +34,8 @@ export class TooManyViewersError extends Error {
 
 /** A viewer whose page stopped asking for this long is gone (the tab closed, the laptop slept). */
 const IDLE_MS = 30_000;
+/** A player whose connection did not come up in this long never will (it gave up, or cannot reach us). */
+const CONNECT_MS = 30_000;
 
 /**
  * The room viewers of console pages: each a subscription held in the room backend for a
@@ -47,13 +58,19 @@ export class ViewerRegistry {
     return this.rooms.publishers(room);
   }
 
-  async open(room: RoomRef, userId: string, layer: number | undefined): Promise<{ id: string; offerSdp: string }> {
+  async open(room: RoomRef, userId: string, layer: number | undefined, hold: ViewerHold = 'keepalive', onClose?: () => void): Promise<{ id: string; subscription: Subscription }> {
     if (this.viewers.size >= this.max) throw new TooManyViewersError(this.max);
     const subscription = await this.rooms.subscribe(room, userId, layer);
     const id = randomUUID();
-    this.viewers.set(id, { id, room, userId, subscription, lastSeen: Date.now() });
-    this.log.info({ viewer: id, app: room.appId, room: room.roomId, user: userId }, 'viewer opened');
-    return { id, offerSdp: subscription.offerSdp };
+    const now = Date.now();
+    this.viewers.set(id, { id, room, userId, subscription, hold, openedAt: now, lastSeen: now, onClose });
+    subscription.onEnded((reason) => {
+      if (!this.viewers.has(id)) return;
+      this.log.info({ viewer: id, reason }, 'viewer ended by the room');
+      void this.close(id);
+    });
+    this.log.info({ viewer: id, app: room.appId, room: room.roomId, user: userId, hold }, 'viewer opened');
+    return { id, subscription };
   }
 
   /** The viewer of that room, kept alive by this call; undefined when it is not (or no longer) there. */
@@ -68,6 +85,7 @@ export class ViewerRegistry {
     const v = this.viewers.get(id);
     if (!v) return;
     this.viewers.delete(id);
+    v.onClose?.();
     await v.subscription.close().catch(() => undefined);
     this.log.info({ viewer: id }, 'viewer closed');
   }
@@ -78,7 +96,10 @@ export class ViewerRegistry {
 
   private sweep(): void {
     const now = Date.now();
-    for (const v of this.viewers.values()) if (now - v.lastSeen > IDLE_MS) void this.close(v.id);
+    for (const v of this.viewers.values()) {
+      const gone = v.hold === 'keepalive' ? now - v.lastSeen > IDLE_MS : !v.subscription.connected && now - v.openedAt > CONNECT_MS;
+      if (gone) void this.close(v.id);
+    }
   }
 
   async closeAll(): Promise<void> {

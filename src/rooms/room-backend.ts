@@ -37,6 +37,12 @@ export interface Subscription {
   start(answerSdp: string): Promise<void>;
   /** Simulcast layer to receive: 0 = the smallest. */
   setLayer(layer: number): Promise<void>;
+  /** The viewer's candidates found after its answer (trickle ICE), for the backend's section `mid`; `complete` = no more to come. */
+  trickle(candidates: { candidate: string; mid: string }[], complete: boolean): Promise<void>;
+  /** True once media flows to the viewer (ICE and DTLS up). */
+  readonly connected: boolean;
+  /** Called once if the backend ends the subscription by itself: the viewer went away, ICE failed, the publisher left. */
+  onEnded(listener: (reason: string) => void): void;
   close(): Promise<void>;
 }
 

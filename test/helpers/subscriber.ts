@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { viewerChromium } from './viewer-priority.js';
 import type { RoomBackend, RoomRef, Subscription } from '../../src/rooms/room-backend.js';
@@ -26,6 +30,19 @@ window.sub = {
     await pc.setLocalDescription(await pc.createAnswer());
     await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); setTimeout(r, 3000); });
     return pc.localDescription.sdp;
+  },
+  async whep(url, token) {
+    // The player's own library, as its README uses it: https://www.npmjs.com/package/whip-whep
+    const { WHEPClient } = await import('/whep.js');
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    window.pc = pc;
+    window.stream = new MediaStream();
+    pc.ontrack = (e) => { window.stream.addTrack(e.track); document.getElementById('v').srcObject = window.stream; };
+    pc.addTransceiver('audio');
+    pc.addTransceiver('video');
+    window.player = new WHEPClient();
+    await window.player.view(pc, url, token);
+    return window.player.resourceURL.href;
   },
   async video() {
     const stats = await window.pc.getStats();
@@ -96,44 +113,12 @@ export interface ReadyViewer {
   page: Page;
 }
 
-export class Subscriber {
-  private constructor(
-    private readonly browser: Browser,
-    private readonly page: Page,
-    private readonly subscription: Subscription,
+/** What a viewer's page decodes, whichever way it joined the room. */
+export class PageViewer {
+  protected constructor(
+    protected readonly browser: Browser,
+    protected readonly page: Page,
   ) {}
-
-  /** A viewer's browser, launched and ready to subscribe: what a person already in the room has. */
-  static async ready(): Promise<ReadyViewer> {
-    const browser = await chromium.launch({
-      executablePath: viewerChromium(),
-      args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'],
-      ignoreDefaultArgs: ['--mute-audio'],
-    });
-    try {
-      const page = await browser.newPage();
-      await page.route('https://subscriber.test/**', (r) => r.fulfill({ contentType: 'text/html', body: SUBSCRIBER_PAGE }));
-      await page.goto('https://subscriber.test/');
-      return { browser, page };
-    } catch (err) {
-      await browser.close();
-      throw err;
-    }
-  }
-
-  static async join(rooms: RoomBackend, room: RoomRef, userId: string, layer?: number, viewer?: ReadyViewer): Promise<Subscriber> {
-    const { browser, page } = viewer ?? (await Subscriber.ready());
-    try {
-      const subscription = await rooms.subscribe(room, userId, layer);
-      const answer = await page.evaluate((offer) => (window as unknown as SubWindow).sub.answer(offer), subscription.offerSdp);
-      await subscription.start(answer);
-      return new Subscriber(browser, page, subscription);
-    } catch (err) {
-      // Nobody publishes yet, say: the browser must not outlive the attempt.
-      await browser.close();
-      throw err;
-    }
-  }
 
   /**
    * Watches the decoded frame count until it stops growing for `quietMs` (the stream ended)
@@ -196,6 +181,51 @@ export class Subscriber {
     return Buffer.from(await this.page.evaluate((d) => (window as unknown as SubWindow).sub.record(d), ms), 'base64');
   }
 
+}
+
+const VIEWER_ARGS = ['--no-sandbox', '--disable-gpu', '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking'];
+
+export class Subscriber extends PageViewer {
+  private constructor(
+    browser: Browser,
+    page: Page,
+    private readonly subscription: Subscription,
+  ) {
+    super(browser, page);
+  }
+
+  /** A viewer's browser, launched and ready to subscribe: what a person already in the room has. */
+  static async ready(): Promise<ReadyViewer> {
+    const browser = await chromium.launch({
+      executablePath: viewerChromium(),
+      args: [...VIEWER_ARGS, '--disable-features=WebRtcHideLocalIpsWithMdns'],
+      ignoreDefaultArgs: ['--mute-audio'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.route('https://subscriber.test/**', (r) => r.fulfill({ contentType: 'text/html', body: SUBSCRIBER_PAGE }));
+      await page.goto('https://subscriber.test/');
+      return { browser, page };
+    } catch (err) {
+      await browser.close();
+      throw err;
+    }
+  }
+
+  static async join(rooms: RoomBackend, room: RoomRef, userId: string, layer?: number, viewer?: ReadyViewer): Promise<Subscriber> {
+    const { browser, page } = viewer ?? (await Subscriber.ready());
+    try {
+      const subscription = await rooms.subscribe(room, userId, layer);
+      const answer = await page.evaluate((offer) => (window as unknown as SubWindow).sub.answer(offer), subscription.offerSdp);
+      await subscription.start(answer);
+      return new Subscriber(browser, page, subscription);
+    } catch (err) {
+      // Nobody publishes yet, say: the browser must not outlive the attempt.
+      await browser.close();
+      throw err;
+    }
+  }
+
   setLayer(layer: number): Promise<void> {
     return this.subscription.setLayer(layer);
   }
@@ -209,9 +239,71 @@ export class Subscriber {
   }
 }
 
+/**
+ * A WHEP player: whip-whep's WHEPClient (a library we did not write) in its own Chromium,
+ * on a page of another origin than the node's, as a customer's player page would be.
+ */
+export class WhepPlayer extends PageViewer {
+  private constructor(
+    browser: Browser,
+    page: Page,
+    private readonly server: http.Server,
+    /** The session's resource, as the endpoint's Location named it. */
+    readonly resource: string,
+  ) {
+    super(browser, page);
+  }
+
+  static async play(url: string, token: string | undefined): Promise<WhepPlayer> {
+    const library = readFileSync(fileURLToPath(import.meta.resolve('whip-whep/whep.js')), 'utf8');
+    const server = http.createServer((req, res) => {
+      if (req.url === '/whep.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(library);
+      else res.writeHead(200, { 'content-type': 'text/html' }).end(SUBSCRIBER_PAGE);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    // mDNS names hide the player's addresses as in any browser: Janus learns them from the checks.
+    const browser = await chromium.launch({ executablePath: viewerChromium(), args: VIEWER_ARGS, ignoreDefaultArgs: ['--mute-audio'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      const resource = await page.evaluate(([u, t]) => (window as unknown as SubWindow).sub.whep(u, t), [url, token] as const);
+      return new WhepPlayer(browser, page, server, resource);
+    } catch (err) {
+      await browser.close();
+      server.close();
+      throw err;
+    }
+  }
+
+  /** The library's layer switch (the endpoint's urn:ietf:params:whep:ext:core:layer link). */
+  selectLayer(encodingId: string): Promise<void> {
+    return this.page.evaluate((id) => (window as unknown as PlayerWindow).player.selectLayer({ encodingId: id }), encodingId);
+  }
+
+  /** The library's stop: closes the connection and DELETEs the session. */
+  async stop(): Promise<void> {
+    try {
+      await this.page.evaluate(() => (window as unknown as PlayerWindow).player.stop());
+    } finally {
+      await this.browser.close();
+      this.server.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close();
+    this.server.close();
+  }
+}
+
+interface PlayerWindow {
+  player: { selectLayer(layer: unknown): Promise<void>; stop(): Promise<void> };
+}
+
 interface SubWindow {
   sub: {
     answer(offer: string): Promise<string>;
+    whep(url: string, token: string | undefined): Promise<string>;
     video(): Promise<VideoReceived>;
     pixel(x: number, y: number): number[];
     blocks(x0: number, y0: number, x1: number, y1: number, n: number): number[][];

@@ -127,21 +127,10 @@ export class JanusRoomBackend implements RoomBackend {
     if (!publisher) throw new RoomError(`nobody publishes as ${userId} in room ${room}`);
     const { session } = this.ready();
     const handle = await session.attach(VideoRoomPlugin);
-    const joined = await handle.joinSubscriber({ room, feed: publisher.id, ...(layer === undefined ? {} : { sc_substream_layer: layer }) });
-    return {
-      offerSdp: joined.jsep.sdp,
-      userId,
-      start: async (answerSdp) => {
-        await handle.start({ jsep: { type: 'answer', sdp: answerSdp } });
-      },
-      setLayer: async (n) => {
-        await handle.configure({ sc_substream_layer: n });
-      },
-      close: async () => {
-        await handle.leave().catch(() => undefined);
-        await handle.detach().catch(() => undefined);
-      },
-    };
+    const joined = await handle.joinSubscriber({ room, feed: publisher.id });
+    // Janus 1.1 drops a substream given in the join's legacy feed form; a configure takes it.
+    if (layer !== undefined) await handle.configure({ sc_substream_layer: layer });
+    return new JanusSubscription(handle, joined.jsep.sdp, userId);
   }
 
   async close(): Promise<void> {
@@ -195,6 +184,57 @@ class JanusPublication implements Publication {
     if (this.closed) return;
     this.closed = true;
     this.forget();
+    await this.handle.leave().catch(() => undefined);
+    await this.handle.detach().catch(() => undefined);
+  }
+}
+
+class JanusSubscription implements Subscription {
+  connected = false;
+  private ended: string | undefined;
+  private closed = false;
+  private endedListener: ((reason: string) => void) | undefined;
+
+  constructor(
+    private readonly handle: VideoRoomHandle,
+    readonly offerSdp: string,
+    readonly userId: string,
+  ) {
+    handle.once(Janode.EVENT.HANDLE_WEBRTCUP, () => (this.connected = true));
+    const end = (reason: string) => () => this.end(reason);
+    // Janus hangs up a subscriber whose viewer left or stopped answering, and every subscriber of a publisher that left.
+    handle.once(Janode.EVENT.HANDLE_HANGUP, end('janus hung up: the viewer left, or the publisher did'));
+    handle.once(Janode.EVENT.HANDLE_ICE_FAILED, end('ICE failed between the viewer and janus'));
+    handle.once(Janode.EVENT.HANDLE_DETACHED, end('the janus handle was detached'));
+  }
+
+  private end(reason: string): void {
+    if (this.closed || this.ended !== undefined) return;
+    this.ended = reason;
+    this.endedListener?.(reason);
+  }
+
+  onEnded(listener: (reason: string) => void): void {
+    this.endedListener = listener;
+    if (this.ended !== undefined) listener(this.ended);
+  }
+
+  async start(answerSdp: string): Promise<void> {
+    await this.handle.start({ jsep: { type: 'answer', sdp: answerSdp } });
+  }
+
+  async setLayer(layer: number): Promise<void> {
+    await this.handle.configure({ sc_substream_layer: layer });
+  }
+
+  async trickle(candidates: { candidate: string; mid: string }[], complete: boolean): Promise<void> {
+    if (candidates.length > 0) await this.handle.trickle(candidates.map((c) => ({ candidate: c.candidate, sdpMid: c.mid })));
+    if (complete) await this.handle.trickleComplete();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.handle.leave().catch(() => undefined);
     await this.handle.detach().catch(() => undefined);
   }

@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../api/errors.js';
+import type { RoomRef } from '../rooms/room-backend.js';
+import { bridgeOffers, SdpBridgeError } from '../rooms/sdp-bridge.js';
+import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
+
+/**
+ * WHEP (RFC 9725's playback twin): any player POSTs its SDP offer for one publisher of a room
+ * and gets an answer, a resource to DELETE, trickle ICE by PATCH, and a layer switch. The same
+ * signed room token as the viewer links opens it (or the console's session, from its pages).
+ *
+ * Janus offers to every subscriber, so the player's offer and Janus's are joined by
+ * rooms/sdp-bridge: media flows between the player and Janus, never through this process.
+ */
+export interface WhepDeps {
+  viewers: () => ViewerRegistry;
+  /** Throws unless the request may watch that room (a viewer link's token, or a console session for its app). */
+  mayWatch: (req: FastifyRequest, room: RoomRef) => void;
+}
+
+const LAYER_EXTENSION = 'urn:ietf:params:whep:ext:core:layer';
+const SDP_LIMIT = 64 * 1024;
+
+/** Players run on other origins: they may call us, with their token, and read what they need of the answer. */
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'POST, PATCH, DELETE, OPTIONS',
+  'access-control-allow-headers': 'authorization, content-type, if-match',
+  'access-control-expose-headers': 'location, link, etag, accept-patch',
+  'access-control-max-age': '600',
+};
+
+type RoomParams = { Params: { app: string; room: string; user: string }; Querystring: { layer?: string } };
+type SessionParams = { Params: { app: string; room: string; user: string; id: string } };
+
+interface Session {
+  /** The player's mid → Janus's, for trickled candidates. */
+  mids: Map<string, string>;
+  etag: string;
+}
+
+function textBody(req: FastifyRequest, type: string): string {
+  const given = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (given !== type) throw new ApiError('InvalidParameter', `the body must be ${type}, not ${given || 'nothing'}`);
+  const body = req.body;
+  if (!Buffer.isBuffer(body) || body.length === 0) throw new ApiError('InvalidParameter.BodyIsEmpty', `the body is empty: send the ${type}`);
+  if (body.length > SDP_LIMIT) throw new ApiError('InvalidParameter', `the body is larger than ${SDP_LIMIT / 1024} KiB`);
+  return body.toString('utf8');
+}
+
+function layerOf(value: unknown): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (n !== 0 && n !== 1) throw new ApiError('InvalidParameter', 'layer must be 0 (the smaller simulcast layer) or 1 (the larger)');
+  return n;
+}
+
+/** Candidates of a trickle-ice-sdpfrag (RFC 8840), by the player's mid; whether it ends with end-of-candidates. */
+function parseFragment(fragment: string): { candidates: { candidate: string; mid: string }[]; complete: boolean } {
+  let mid: string | undefined;
+  let complete = false;
+  const candidates: { candidate: string; mid: string }[] = [];
+  for (const raw of fragment.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line.startsWith('a=mid:')) mid = line.slice('a=mid:'.length);
+    else if (line.startsWith('a=candidate:')) {
+      if (mid === undefined) throw new ApiError('InvalidParameter', 'a candidate comes before any a=mid line');
+      candidates.push({ candidate: line.slice('a='.length), mid });
+    } else if (line === 'a=end-of-candidates') complete = true;
+  }
+  return { candidates, complete };
+}
+
+export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<void> {
+  const sessions = new Map<string, Session>();
+  const roomOf = (p: { app: string; room: string }): RoomRef => ({ appId: p.app, roomId: p.room });
+
+  app.addHook('onSend', async (_req, reply) => {
+    for (const [k, v] of Object.entries(CORS)) void reply.header(k, v);
+  });
+  const preflight = async (_req: FastifyRequest, reply: FastifyReply) => reply.code(204).send();
+  app.options('/whep/:app/:room/:user', preflight);
+  app.options('/whep/:app/:room/:user/:id', preflight);
+  app.options('/whep/:app/:room/:user/:id/layer', preflight);
+
+  app.post<RoomParams>('/whep/:app/:room/:user', async (req, reply) => {
+    const room = roomOf(req.params);
+    deps.mayWatch(req, room);
+    const offer = textBody(req, 'application/sdp');
+    const layer = layerOf(req.query.layer);
+    const viewers = deps.viewers();
+    let opened: Awaited<ReturnType<ViewerRegistry['open']>>;
+    try {
+      opened = await viewers.open(room, req.params.user, layer, 'connection', () => sessions.delete(opened.id));
+    } catch (err) {
+      if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
+      throw new ApiError('ResourceNotFound', `cannot watch ${req.params.user} in ${room.appId}/${room.roomId}: ${(err as Error).message}`);
+    }
+    try {
+      const bridged = bridgeOffers(offer, opened.subscription.offerSdp);
+      await opened.subscription.start(bridged.forBackend);
+      const etag = `"${randomUUID()}"`;
+      sessions.set(opened.id, { mids: bridged.mids, etag });
+      const resource = `/whep/${encodeURIComponent(room.appId)}/${encodeURIComponent(room.roomId)}/${encodeURIComponent(req.params.user)}/${opened.id}`;
+      return await reply
+        .code(201)
+        .type('application/sdp')
+        .header('location', resource)
+        .header('etag', etag)
+        .header('accept-patch', 'application/trickle-ice-sdpfrag')
+        .header('link', `<${resource}/layer>; rel="${LAYER_EXTENSION}"`)
+        .send(bridged.forClient);
+    } catch (err) {
+      await viewers.close(opened.id);
+      if (err instanceof SdpBridgeError) throw new ApiError('InvalidParameter', err.message);
+      throw err;
+    }
+  });
+
+  const sessionOf = (req: FastifyRequest<SessionParams>) => {
+    const room = roomOf(req.params);
+    deps.mayWatch(req, room);
+    const subscription = deps.viewers().get(req.params.id, room);
+    const session = sessions.get(req.params.id);
+    if (!subscription || !session) throw new ApiError('ResourceNotFound', 'this WHEP session has ended; POST a new offer');
+    return { subscription, session };
+  };
+
+  app.patch<SessionParams>('/whep/:app/:room/:user/:id', async (req, reply) => {
+    const { subscription, session } = sessionOf(req);
+    const ifMatch = req.headers['if-match'];
+    // An ICE restart (If-Match: *) would need a new offer from Janus, bridged again: not offered.
+    if (ifMatch === '*') return reply.code(405).header('allow', 'POST, DELETE').send();
+    if (ifMatch !== undefined && ifMatch !== session.etag) return reply.code(412).send();
+    const fragment = parseFragment(textBody(req, 'application/trickle-ice-sdpfrag'));
+    const candidates = fragment.candidates.flatMap((c) => {
+      const mid = session.mids.get(c.mid);
+      return mid === undefined ? [] : [{ candidate: c.candidate, mid }];
+    });
+    await subscription.trickle(candidates, fragment.complete);
+    return reply.code(204).send();
+  });
+
+  app.post<SessionParams>('/whep/:app/:room/:user/:id/layer', async (req, reply) => {
+    const { subscription } = sessionOf(req);
+    const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+    let asked: unknown;
+    try {
+      asked = JSON.parse(body || 'null');
+    } catch {
+      throw new ApiError('InvalidParameter.Unmarshal', 'the layer body is not JSON: send {"encodingId":"0"} or {"encodingId":"1"}');
+    }
+    const choice = typeof asked === 'object' && asked !== null ? (asked as { encodingId?: unknown }).encodingId : asked;
+    const layer = layerOf(choice);
+    if (layer === undefined) throw new ApiError('MissingParameter', 'say which layer: {"encodingId":"0"} (smaller) or {"encodingId":"1"} (larger)');
+    await subscription.setLayer(layer);
+    return reply.code(204).send();
+  });
+
+  app.delete<SessionParams>('/whep/:app/:room/:user/:id', async (req, reply) => {
+    sessionOf(req);
+    await deps.viewers().close(req.params.id);
+    return reply.code(200).send();
+  });
+}

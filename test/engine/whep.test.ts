@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+import { TokenSigner } from '../../src/console/tokens.js';
+import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { PAGE_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
+import { WhepPlayer } from '../helpers/subscriber.js';
+import { viewerChromium } from '../helpers/viewer-priority.js';
+
+const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
+const CONSOLE = { 'x-webcast-console': '1', 'content-type': 'application/json' };
+
+interface Envelope {
+  ResponseMetadata: { Error?: { Code: string; Message: string } };
+  Result?: Record<string, unknown>;
+}
+
+/**
+ * Watching over WHEP: a player library from npm (whip-whep's WHEPClient) in a headless
+ * Chromium on another origin POSTs its offer to our endpoint and decodes the publisher.
+ */
+describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () => {
+  let t: TestNode;
+  let pages: PageServer;
+  let token: string;
+  const players: WhepPlayer[] = [];
+  const key = { AppId: 'app1', RoomId: 'hall', TaskId: 'whep1' };
+  const endpoint = (user = 'stage-bot', room = 'hall', query = '') => `${t.url}/whep/app1/${room}/${user}${query}`;
+
+  before(async () => {
+    pages = await startPageServer();
+    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: '3' } });
+    const started = await sdkClient(t.host).start({
+      ...key,
+      UserId: 'stage-bot',
+      SourceURL: `${pages.url}/tone`,
+      VideoSolutions: [
+        // Small layers: this file runs beside another, and a busy encoder drops a big top layer.
+        { Width: 640, Height: 360, FrameRate: 15 },
+        { Width: 320, Height: 180, FrameRate: 15 },
+      ],
+    });
+    assert.equal(started.Result, 'ok', JSON.stringify(started.ResponseMetadata.Error));
+    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2, 60_000);
+    // A viewer link for the room, made as a signed-in user makes one in the console.
+    const session = await fetch(`${t.url}/console/api/session`, { method: 'POST', headers: CONSOLE, body: JSON.stringify({ AccessKey: ACCESS_KEY, SecretKey: SECRET_KEY }) });
+    const cookie = (session.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const share = await fetch(`${t.url}/console/api/rooms/app1/hall/share`, { method: 'POST', headers: { ...CONSOLE, cookie }, body: JSON.stringify({ TtlSeconds: 600 }) });
+    const path = String(((await share.json()) as Envelope).Result?.Path);
+    token = path.slice(path.indexOf('#') + 1);
+  });
+  after(async () => {
+    await Promise.all(players.map((p) => p.close().catch(() => undefined)));
+    await t.close();
+    await pages.close();
+  });
+  const play = async (url: string, bearer: string | undefined) => {
+    const p = await WhepPlayer.play(url, bearer);
+    players.push(p);
+    return p;
+  };
+
+  it('plays the publisher in the player: the larger layer, moving, with the page’s colour and sound', async () => {
+    const player = await play(endpoint(), token);
+    assert.match(player.resource, new RegExp(`^${t.url}/whep/app1/hall/stage-bot/[0-9a-f-]{36}$`), 'the Location is the session resource');
+    const v = await player.waitForVideo((x) => x.width === 640 && x.framesDecoded > 10, 15_000);
+    assert.equal(`${v.width}x${v.height}`, '640x360');
+    assert.equal(v.codec, 'video/VP8');
+    // Moving: the rate itself is Janus's and the publisher's, guarded by the publish test (this file runs beside another).
+    const fps = await player.measuredFps(3000);
+    assert.ok(fps >= 5, `decoded ${fps.toFixed(1)} fps of 15`);
+    const colour = await player.pixel(0.5, 0.8);
+    assert.ok(near(colour, PAGE_COLOR), `decoded ${colour.join(',')}, the page is ${PAGE_COLOR.join(',')}`);
+    const tone = await player.loudestFrequency(2000);
+    assert.ok(Math.abs(tone.hz - TONE_HZ) < 15, `loudest ${tone.hz} Hz`);
+  });
+
+  it('chooses the simulcast layer: at the POST (?layer=0), and later through the layer link', async () => {
+    const player = await play(endpoint('stage-bot', 'hall', '?layer=0'), token);
+    const small = await player.waitForVideo((x) => x.width === 320 && x.framesDecoded > 5, 15_000);
+    assert.equal(`${small.width}x${small.height}`, '320x180');
+    await player.selectLayer('1');
+    const big = await player.waitForVideo((x) => x.width === 640, 15_000);
+    assert.equal(`${big.width}x${big.height}`, '640x360');
+    const before = big.framesDecoded;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok((await player.video()).framesDecoded > before, 'frames keep coming after the switch');
+  });
+
+  it('keeps a session to its room’s token, and ends it when the player stops: its DELETE closes it, and the resource is gone', async () => {
+    const player = await play(endpoint(), token);
+    await player.waitForVideo((x) => x.framesDecoded > 5, 15_000);
+    const resource = player.resource;
+    const otherRoom = TokenSigner.fromDataDir(t.dataDir).sign('viewer', { a: 'app1', r: 'other', exp: Date.now() + 60_000 });
+    const foreign = await fetch(resource, { method: 'DELETE', headers: { authorization: `Bearer ${otherRoom}` } });
+    assert.equal(foreign.status, 403, 'another room’s link cannot end this session');
+    // The same session id under another room's path, with that room's own token: no such session there.
+    const moved = await fetch(resource.replace('/hall/', '/other/'), { method: 'DELETE', headers: { authorization: `Bearer ${otherRoom}` } });
+    assert.equal(moved.status, 404);
+    const stale = await fetch(resource, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/trickle-ice-sdpfrag', 'if-match': '"not-this-one"' }, body: 'a=mid:0\r\na=end-of-candidates\r\n' });
+    assert.equal(stale.status, 412, 'a trickle for another version of the session');
+    const frames = (await player.video()).framesDecoded;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok((await player.video()).framesDecoded > frames, 'the session plays on after the refused requests');
+    players.splice(players.indexOf(player), 1);
+    await player.stop();
+    const again = await fetch(resource, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(again.status, 404);
+    assert.match(((await again.json()) as Envelope).ResponseMetadata.Error?.Message ?? '', /ended/);
+  });
+
+  it('refuses a player without a token, with a forged, an expired or another room’s token', async () => {
+    const signer = TokenSigner.fromDataDir(t.dataDir);
+    const forged = new TokenSigner(Buffer.alloc(32, 7)).sign('viewer', { a: 'app1', r: 'hall', exp: Date.now() + 60_000 });
+    const expired = signer.sign('viewer', { a: 'app1', r: 'hall', exp: Date.now() - 1000 });
+    const otherRoom = signer.sign('viewer', { a: 'app1', r: 'other', exp: Date.now() + 60_000 });
+    // The library says only the status; the envelope says why.
+    for (const [bearer, status, code] of [
+      [undefined, 401, 'MissingAuthenticationToken'],
+      [forged, 401, 'MissingAuthenticationToken'],
+      [expired, 401, 'MissingAuthenticationToken'],
+      [otherRoom, 403, 'AccessDenied'],
+    ] as const) {
+      await assert.rejects(play(endpoint(), bearer), new RegExp(`status ${status}`));
+      const res = await fetch(endpoint(), { method: 'POST', headers: { 'content-type': 'application/sdp', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: 'v=0\r\n' });
+      assert.equal(res.status, status);
+      assert.equal(((await res.json()) as Envelope).ResponseMetadata.Error?.Code, code);
+    }
+  });
+
+  it('says why when an offer cannot be played: not SDP, nobody publishing, codecs numbered otherwise', async () => {
+    const post = async (url: string, body: string, type = 'application/sdp') => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${token}` }, body });
+      return { status: res.status, error: ((await res.json()) as Envelope).ResponseMetadata.Error };
+    };
+    const notSdp = await post(endpoint(), 'hello');
+    assert.equal(notSdp.status, 400);
+    assert.match(notSdp.error?.Message ?? '', /offer is not SDP/);
+    const json = await post(endpoint(), '{}', 'application/json');
+    assert.equal(json.status, 400);
+    assert.match(json.error?.Message ?? '', /application\/sdp/);
+
+    // A real offer, from a browser.
+    const browser = await chromium.launch({ executablePath: viewerChromium(), args: ['--no-sandbox'] });
+    const offer = await browser.newPage().then((p) =>
+      p.evaluate(async () => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        return (await pc.createOffer()).sdp ?? '';
+      }),
+    );
+    await browser.close();
+    const nobody = await post(endpoint('nobody'), offer);
+    assert.equal(nobody.status, 404);
+    assert.match(nobody.error?.Message ?? '', /nobody publishes as nobody/);
+    // Firefox numbers VP8 120: Janus 1.1.2 sends it as 96 whatever the answer says.
+    const renumbered = offer.replace(/\b96\b/g, '120');
+    const firefoxLike = await post(endpoint(), renumbered);
+    assert.equal(firefoxLike.status, 400);
+    assert.match(firefoxLike.error?.Message ?? '', /sent as VP8 as 96/);
+  });
+});

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse } from 'sdp-transform';
+import { bridgeOffers, SdpBridgeError } from '../../src/rooms/sdp-bridge.js';
+
+// Recorded on this project's stack: Janus 1.1.2's offer to a subscriber, and Chromium 156's recvonly offer.
+const JANUS = readFileSync(new URL('./sdp/janus-subscriber-offer.sdp', import.meta.url), 'utf8');
+const PLAYER = readFileSync(new URL('./sdp/chromium-player-offer.sdp', import.meta.url), 'utf8');
+
+const sections = (sdp: string) => parse(sdp).media;
+const byType = (sdp: string, type: string) => {
+  const m = sections(sdp).find((x) => x.type === type && x.port !== 0);
+  assert.ok(m, `a ${type} section`);
+  return m;
+};
+
+/** The player's offer with its audio section first: the mids then differ from Janus's. */
+function audioFirst(sdp: string): string {
+  const [head = '', video = '', audio = ''] = sdp.split(/(?=^m=)/m);
+  return head + audio.replace('a=mid:1', 'a=mid:0') + video.replace('a=mid:0', 'a=mid:1');
+}
+
+describe('joining a WHEP player\'s offer to Janus\'s offer', () => {
+  it('gives each side the other\'s ICE credentials, fingerprint and candidates, and the player the DTLS client\'s role', () => {
+    const { forClient, forBackend } = bridgeOffers(PLAYER, JANUS);
+    const janusVideo = byType(JANUS, 'video');
+    const playerVideo = byType(PLAYER, 'video');
+    for (const m of sections(forClient)) {
+      assert.equal(m.iceUfrag, janusVideo.iceUfrag);
+      assert.equal(m.icePwd, janusVideo.icePwd);
+      assert.equal(m.fingerprint?.hash, parse(JANUS).fingerprint?.hash);
+      assert.equal(m.setup, 'passive');
+      assert.equal(m.direction, 'sendonly');
+      assert.deepEqual(m.candidates?.map((c) => c.ip), janusVideo.candidates?.map((c) => c.ip));
+    }
+    for (const m of sections(forBackend)) {
+      assert.equal(m.iceUfrag, playerVideo.iceUfrag);
+      assert.equal(m.fingerprint?.hash, playerVideo.fingerprint?.hash);
+      assert.equal(m.setup, 'active');
+      assert.equal(m.direction, 'recvonly');
+      assert.deepEqual(m.candidates?.map((c) => c.ip), playerVideo.candidates?.map((c) => c.ip));
+    }
+  });
+
+  it('keeps the codec Janus sends under the number both use, with its retransmissions, and lists Janus\'s SSRCs to the player', () => {
+    const { forClient, forBackend } = bridgeOffers(PLAYER, JANUS);
+    for (const sdp of [forClient, forBackend]) {
+      assert.equal(String(byType(sdp, 'video').payloads), '96 97');
+      assert.deepEqual(byType(sdp, 'video').rtp.map((r) => r.codec), ['VP8', 'rtx']);
+      assert.equal(String(byType(sdp, 'audio').payloads), '111');
+    }
+    assert.deepEqual(byType(forClient, 'video').ssrcGroups, byType(JANUS, 'video').ssrcGroups);
+  });
+
+  it('keeps only the header extensions both number alike, and never a mid extension across differently named sections', () => {
+    const { forClient, forBackend } = bridgeOffers(PLAYER, JANUS);
+    // abs-send-time is 2 on both sides; transport-cc is 4 in the player's offer and 3 in Janus's.
+    assert.deepEqual(byType(forClient, 'video').ext?.map((e) => e.uri), ['http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time']);
+    assert.deepEqual(byType(forBackend, 'video').ext, byType(forClient, 'video').ext);
+
+    const swapped = bridgeOffers(audioFirst(PLAYER), JANUS);
+    assert.deepEqual([...swapped.mids], [['1', '0'], ['0', '1']], 'the player\'s video (1) is Janus\'s 0, its audio (0) Janus\'s 1');
+    for (const m of [...sections(swapped.forClient), ...sections(swapped.forBackend)]) {
+      assert.ok(!(m.ext ?? []).some((e) => e.uri.endsWith('sdes:mid')), 'no mid extension: Janus would write its own mids');
+    }
+    assert.deepEqual(sections(swapped.forClient).map((m) => [String(m.mid), m.type]), [['0', 'audio'], ['1', 'video']], 'the player\'s own order and mids');
+  });
+
+  it('declines what it cannot send (a data channel, a second video) and bundles the rest', () => {
+    const extra = `${PLAYER}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\na=sctp-port:5000\r\n`;
+    const { forClient } = bridgeOffers(extra, JANUS);
+    const all = sections(forClient);
+    assert.equal(all.length, 3, 'one answer section per offered section');
+    assert.equal(all[2]?.port, 0);
+    assert.equal(String(parse(forClient).groups?.[0]?.mids), '0 1');
+  });
+
+  it('refuses, saying why, what cannot be played', () => {
+    assert.throws(() => bridgeOffers('hello', JANUS), (e: unknown) => e instanceof SdpBridgeError && /not SDP/.test(e.message));
+    // Firefox numbers VP8 120; Janus 1.1.2 writes 96 whatever the answer says.
+    assert.throws(() => bridgeOffers(PLAYER.replace(/\b96\b/g, '120'), JANUS), /sent as VP8 as 96/);
+    const audioOnly = PLAYER.split(/(?=^m=)/m).filter((part) => !part.startsWith('m=video')).join('');
+    assert.throws(() => bridgeOffers(audioOnly, JANUS), /cannot receive this publisher's video/);
+    assert.throws(() => bridgeOffers(PLAYER.replace(/a=fingerprint:.*\r\n/g, ''), JANUS), /no DTLS fingerprint/);
+  });
+});
