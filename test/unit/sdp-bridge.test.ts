@@ -76,6 +76,37 @@ describe('joining a WHEP player\'s offer to Janus\'s offer', () => {
     assert.equal(String(parse(forClient).groups?.[0]?.mids), '0 1');
   });
 
+  it('answers or refuses with its own error, never fails otherwise, whatever bytes a player sends', () => {
+    // A seeded generator: the same inputs every run.
+    let seed = 20261126;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const lines = PLAYER.split('\r\n');
+    const junk = ['', 'm=', 'm=video', 'a=rtpmap:', 'a=rtpmap:96', 'a=fmtp:96 apt=', 'a=mid:', 'a=rtcp-fb:* nack', 'a=extmap:x y', 'a=candidate:1', 'a=fingerprint:', 'c=IN', '\u0000\uffff', 'a=ssrc-group:FID', 'm=video 0 RTP/AVP 0'];
+    let answered = 0;
+    for (let i = 0; i < 2000; i += 1) {
+      const mutated = [...lines];
+      for (let k = 0; k < 1 + rand(4); k += 1) {
+        const at = rand(mutated.length);
+        const op = rand(3);
+        if (op === 0) mutated.splice(at, 1);
+        else if (op === 1) mutated.splice(at, 0, junk[rand(junk.length)] ?? '');
+        else mutated[at] = (mutated[at] ?? '').slice(0, rand((mutated[at] ?? '').length + 1));
+      }
+      try {
+        const { forClient, forBackend } = bridgeOffers(mutated.join('\r\n'), JANUS);
+        assert.equal(typeof forClient, 'string');
+        assert.equal(typeof forBackend, 'string');
+        answered += 1;
+      } catch (err) {
+        assert.ok(err instanceof SdpBridgeError, `offer ${i} failed with ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+    assert.ok(answered > 100, `most small changes still play (${answered} of 2000)`);
+  });
+
   it('refuses, saying why, what cannot be played', () => {
     assert.throws(() => bridgeOffers('hello', JANUS), (e: unknown) => e instanceof SdpBridgeError && /not SDP/.test(e.message));
     // Firefox numbers VP8 120; Janus 1.1.2 writes 96 whatever the answer says.
