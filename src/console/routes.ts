@@ -17,7 +17,7 @@ import type { TaskService } from '../tasks/service.js';
 import type { TaskKey } from '../tasks/types.js';
 import { parseStartWebcast, parseTaskFilter } from '../tasks/validation.js';
 import type { TokenSigner } from './tokens.js';
-import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
+import type { ViewerRegistry } from './viewers.js';
 import { whepRoutes } from './whep.js';
 
 export interface ConsoleDeps {
@@ -46,9 +46,6 @@ const MAX_SHARE_TTL_S = 7 * 86400;
 
 const signIn = z.object({ AccessKey: z.string().min(1).max(256), SecretKey: z.string().min(1).max(1024) });
 const share = z.object({ TtlSeconds: z.number().int().min(60).max(MAX_SHARE_TTL_S).default(3600) });
-const openViewer = z.object({ UserId: z.string().min(1).max(128), Layer: z.number().int().min(0).max(1).optional() });
-const answer = z.object({ AnswerSdp: z.string().min(1).max(64 * 1024) });
-const layer = z.object({ Layer: z.number().int().min(0).max(1) });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
@@ -218,7 +215,6 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   });
 
   type RoomParams = { Params: { app: string; room: string } };
-  type ViewerParams = { Params: { app: string; room: string; id: string } };
   const roomOf = (p: RoomParams['Params']): RoomRef => ({ appId: p.app, roomId: p.room });
 
   app.get<RoomParams>('/console/api/rooms/:app/:room/publishers', async (req, reply) => {
@@ -236,44 +232,4 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     req.log.info({ app: req.params.app, room: req.params.room, accessKey: access.caller.accessKey, ttl: TtlSeconds }, 'viewer link made');
     return ok(req, reply, { Path: `/view#${token}`, ExpiresAt: exp });
   });
-
-  app.post<RoomParams>('/console/api/rooms/:app/:room/viewers', async (req, reply) => {
-    const room = roomOf(req.params);
-    roomAccess(req, room);
-    const { UserId, Layer } = parse(openViewer, jsonBody(req, {}));
-    try {
-      const viewer = await viewers().open(room, UserId, Layer);
-      return ok(req, reply, { ViewerId: viewer.id, OfferSdp: viewer.subscription.offerSdp });
-    } catch (err) {
-      if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
-      if (err instanceof ApiError) throw err;
-      throw new ApiError('ResourceNotFound', `cannot watch ${UserId} in ${room.appId}/${room.roomId}: ${(err as Error).message}`);
-    }
-  });
-
-  const viewerOf = (req: FastifyRequest<ViewerParams>) => {
-    const room = roomOf(req.params);
-    roomAccess(req, room);
-    const subscription = viewers().get(req.params.id, room);
-    if (!subscription) throw new ApiError('ResourceNotFound', 'this viewer is closed; open a new one');
-    return subscription;
-  };
-  app.post<ViewerParams>('/console/api/rooms/:app/:room/viewers/:id/answer', async (req, reply) => {
-    await viewerOf(req).start(parse(answer, jsonBody(req, {})).AnswerSdp);
-    return ok(req, reply, 'ok');
-  });
-  app.post<ViewerParams>('/console/api/rooms/:app/:room/viewers/:id/layer', async (req, reply) => {
-    await viewerOf(req).setLayer(parse(layer, jsonBody(req, {})).Layer);
-    return ok(req, reply, 'ok');
-  });
-  app.post<ViewerParams>('/console/api/rooms/:app/:room/viewers/:id/keepalive', async (req, reply) => {
-    viewerOf(req);
-    return ok(req, reply, 'ok');
-  });
-  app.delete<ViewerParams>('/console/api/rooms/:app/:room/viewers/:id', async (req, reply) => {
-    viewerOf(req);
-    await viewers().close(req.params.id);
-    return ok(req, reply, 'ok');
-  });
-
 }

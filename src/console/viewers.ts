@@ -8,20 +8,12 @@ export interface RoomViewing {
   subscribe(room: RoomRef, userId: string, layer?: number): Promise<Subscription>;
 }
 
-/**
- * What keeps a viewer open: the console's page asks every few seconds (keepalive), while a WHEP
- * player has no way to, so its viewer lives as long as its connection (connection).
- */
-export type ViewerHold = 'keepalive' | 'connection';
-
 interface Viewer {
   id: string;
   room: RoomRef;
   userId: string;
   subscription: Subscription;
-  hold: ViewerHold;
   openedAt: number;
-  lastSeen: number;
   onClose: (() => void) | undefined;
 }
 
@@ -32,14 +24,14 @@ export class TooManyViewersError extends Error {
   }
 }
 
-/** A viewer whose page stopped asking for this long is gone (the tab closed, the laptop slept). */
-const IDLE_MS = 30_000;
 /** A player whose connection did not come up in this long never will (it gave up, or cannot reach us). */
 const CONNECT_MS = 30_000;
 
 /**
- * The room viewers of console pages: each a subscription held in the room backend for a
- * browser, closed when the browser says so or stops keeping it alive.
+ * The room's viewers (WHEP players, the console's among them): each a subscription held in the
+ * room backend for one player, as long as its connection lives. It closes at the player's
+ * DELETE, when the room ends it (the player left, ICE failed, the publisher left), or when it
+ * never connected.
  */
 export class ViewerRegistry {
   private readonly viewers = new Map<string, Viewer>();
@@ -50,7 +42,7 @@ export class ViewerRegistry {
     private readonly log: Logger,
     private readonly max = 50,
   ) {
-    this.sweeper = setInterval(() => this.sweep(), IDLE_MS / 3);
+    this.sweeper = setInterval(() => this.sweep(), CONNECT_MS / 3);
     this.sweeper.unref();
   }
 
@@ -58,26 +50,24 @@ export class ViewerRegistry {
     return this.rooms.publishers(room);
   }
 
-  async open(room: RoomRef, userId: string, layer: number | undefined, hold: ViewerHold = 'keepalive', onClose?: () => void): Promise<{ id: string; subscription: Subscription }> {
+  async open(room: RoomRef, userId: string, layer: number | undefined, onClose?: () => void): Promise<{ id: string; subscription: Subscription }> {
     if (this.viewers.size >= this.max) throw new TooManyViewersError(this.max);
     const subscription = await this.rooms.subscribe(room, userId, layer);
     const id = randomUUID();
-    const now = Date.now();
-    this.viewers.set(id, { id, room, userId, subscription, hold, openedAt: now, lastSeen: now, onClose });
+    this.viewers.set(id, { id, room, userId, subscription, openedAt: Date.now(), onClose });
     subscription.onEnded((reason) => {
       if (!this.viewers.has(id)) return;
       this.log.info({ viewer: id, reason }, 'viewer ended by the room');
       void this.close(id);
     });
-    this.log.info({ viewer: id, app: room.appId, room: room.roomId, user: userId, hold }, 'viewer opened');
+    this.log.info({ viewer: id, app: room.appId, room: room.roomId, user: userId }, 'viewer opened');
     return { id, subscription };
   }
 
-  /** The viewer of that room, kept alive by this call; undefined when it is not (or no longer) there. */
+  /** The viewer of that room; undefined when it is not (or no longer) there. */
   get(id: string, room: RoomRef): Subscription | undefined {
     const v = this.viewers.get(id);
     if (!v || v.room.appId !== room.appId || v.room.roomId !== room.roomId) return undefined;
-    v.lastSeen = Date.now();
     return v.subscription;
   }
 
@@ -96,10 +86,7 @@ export class ViewerRegistry {
 
   private sweep(): void {
     const now = Date.now();
-    for (const v of this.viewers.values()) {
-      const gone = v.hold === 'keepalive' ? now - v.lastSeen > IDLE_MS : !v.subscription.connected && now - v.openedAt > CONNECT_MS;
-      if (gone) void this.close(v.id);
-    }
+    for (const v of this.viewers.values()) if (!v.subscription.connected && now - v.openedAt > CONNECT_MS) void this.close(v.id);
   }
 
   async closeAll(): Promise<void> {

@@ -92,7 +92,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     const viewers = deps.viewers();
     let opened: Awaited<ReturnType<ViewerRegistry['open']>>;
     try {
-      opened = await viewers.open(room, req.params.user, layer, 'connection', () => sessions.delete(opened.id));
+      opened = await viewers.open(room, req.params.user, layer, () => sessions.delete(opened.id));
     } catch (err) {
       if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
       throw new ApiError('ResourceNotFound', `cannot watch ${req.params.user} in ${room.appId}/${room.roomId}: ${(err as Error).message}`);

@@ -238,11 +238,18 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
       assert.ok(frame.mean > 40);
       // A viewer on another machine needs an address other than loopback in Janus's offer.
       const token0 = url.split('#')[1] ?? '';
-      const offer = await view.request.post(`${t.url}/console/api/rooms/console/shared/viewers`, { headers: { authorization: `Bearer ${token0}`, 'x-webcast-console': '1' }, data: { UserId: 'demo-bot' } });
-      const { OfferSdp, ViewerId } = ((await offer.json()) as { Result: { OfferSdp: string; ViewerId: string } }).Result;
-      const addresses = new Set([...OfferSdp.matchAll(/a=candidate:\S+ \d \w+ \d+ (\S+) \d+ typ host/g)].map((m) => m[1]));
+      const offer = await view.evaluate(async () => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        return (await pc.createOffer()).sdp ?? '';
+      });
+      const whep = await view.request.post(`${t.url}/whep/console/shared/demo-bot`, { headers: { authorization: `Bearer ${token0}`, 'content-type': 'application/sdp' }, data: offer });
+      assert.equal(whep.status(), 201);
+      const answer = await whep.text();
+      const addresses = new Set([...answer.matchAll(/a=candidate:\S+ \d \w+ \d+ (\S+) \d+ typ host/g)].map((m) => m[1]));
       if (LAN_ADDRESS) assert.ok(addresses.has(LAN_ADDRESS), `offered ${[...addresses].join(', ')}; expected ${LAN_ADDRESS}`);
-      await view.request.delete(`${t.url}/console/api/rooms/console/shared/viewers/${ViewerId}`, { headers: { authorization: `Bearer ${token0}`, 'x-webcast-console': '1' } });
+      await view.request.delete(`${t.url}${whep.headers().location ?? ''}`, { headers: { authorization: `Bearer ${token0}` } });
       // The stranger has no session: the console itself stays closed.
       assert.equal((await view.request.get(`${t.url}/console/api/tasks`)).status(), 401);
 

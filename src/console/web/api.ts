@@ -47,6 +47,29 @@ export async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, b
   return envelope.Result as T;
 }
 
+/** The failure in a WHEP answer: the API's envelope when the service wrote one, else the status. */
+async function whepFailure(res: Response): Promise<ApiFailure> {
+  const envelope = (await res.json().catch(() => ({}))) as Envelope<unknown>;
+  const error = envelope.ResponseMetadata?.Error;
+  return new ApiFailure(error?.Code ?? `HTTP${res.status}`, error?.Message ?? res.statusText, res.status);
+}
+
+const whepHeaders = (type?: string): Record<string, string> => ({ ...(type ? { 'content-type': type } : {}), ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) });
+
+/** Opens a WHEP session: our offer in, the answer and the session's resource out. */
+export async function whepOffer(url: string, offer: string): Promise<{ resource: string; answer: string }> {
+  const res = await fetch(url, { method: 'POST', headers: whepHeaders('application/sdp'), body: offer, credentials: 'same-origin' }).catch(() => undefined);
+  if (!res) throw new ApiFailure('Unreachable', 'the service does not answer', 0);
+  if (res.status !== 201) throw await whepFailure(res);
+  return { resource: new URL(res.headers.get('location') ?? '', location.href).pathname, answer: await res.text() };
+}
+
+/** A call on a WHEP session: its layer link (JSON), or DELETE. */
+export async function whepCall(method: 'POST' | 'DELETE', url: string, body?: unknown): Promise<void> {
+  const res = await fetch(url, { method, headers: whepHeaders(body === undefined ? undefined : 'application/json'), body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  if (!res.ok) throw await whepFailure(res);
+}
+
 export const enc = encodeURIComponent;
 
 // The wire shapes are the server's own, so the two cannot drift apart.

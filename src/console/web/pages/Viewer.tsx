@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiFailure, call, enc } from '../api';
+import { ApiFailure, call, enc, whepCall, whepOffer } from '../api';
 import { usePolling } from '../usePolling';
 
 interface Received {
@@ -11,9 +11,9 @@ interface Received {
 }
 
 /**
- * Watches one publisher of a room over WebRTC: the service holds the Janus subscription and
- * hands this page its offer; the page answers and receives. Layer 1 is the big simulcast
- * layer, 0 the small one.
+ * Watches one publisher of a room over WebRTC through the service's WHEP endpoint, as any
+ * WHEP player would: the page offers, the service answers for Janus. Layer 1 is the big
+ * simulcast layer, 0 the small one.
  */
 export function Viewer({ app, room, user }: { app: string; room: string; user?: string | undefined }) {
   const base = `/rooms/${enc(app)}/${enc(room)}`;
@@ -32,45 +32,44 @@ export function Viewer({ app, room, user }: { app: string; room: string; user?: 
           </select>
         </label>
       )}
-      {target && <Playback key={target} base={base} userId={target} />}
+      {target && <Playback key={target} whepBase={`/whep/${enc(app)}/${enc(room)}`} userId={target} />}
     </div>
   );
 }
 
-function Playback({ base, userId }: { base: string; userId: string }) {
+function Playback({ whepBase, userId }: { whepBase: string; userId: string }) {
   const video = useRef<HTMLVideoElement>(null);
   const [layer, setLayer] = useState(1);
-  const [viewerId, setViewerId] = useState<string | undefined>();
+  const [resource, setResource] = useState<string | undefined>();
   const [stats, setStats] = useState<Received | undefined>();
   const [error, setError] = useState('');
   const [muted, setMuted] = useState(true);
 
   useEffect(() => {
     let closed = false;
-    let id: string | undefined;
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    let session: string | undefined;
+    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
     const stream = new MediaStream();
     pc.ontrack = (e) => {
       stream.addTrack(e.track);
       if (video.current) video.current.srcObject = stream;
     };
-    let keepalive: ReturnType<typeof setInterval> | undefined;
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
     let sampler: ReturnType<typeof setInterval> | undefined;
     (async () => {
-      const opened = await call<{ ViewerId: string; OfferSdp: string }>('POST', `${base}/viewers`, { UserId: userId, Layer: 1 });
-      id = opened.ViewerId;
-      if (closed) return void call('DELETE', `${base}/viewers/${id}`).catch(() => undefined);
-      setViewerId(id);
-      await pc.setRemoteDescription({ type: 'offer', sdp: opened.OfferSdp });
-      await pc.setLocalDescription(await pc.createAnswer());
-      // No trickle: the answer goes with every candidate in it.
+      await pc.setLocalDescription(await pc.createOffer());
+      // No trickle: the offer goes with every candidate in it.
       await new Promise<void>((resolve) => {
         if (pc.iceGatheringState === 'complete') return resolve();
         pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
         setTimeout(resolve, 3000);
       });
-      await call('POST', `${base}/viewers/${id}/answer`, { AnswerSdp: pc.localDescription?.sdp ?? '' });
-      keepalive = setInterval(() => void call('POST', `${base}/viewers/${id}/keepalive`).catch(() => undefined), 10_000);
+      const { resource, answer } = await whepOffer(`${whepBase}/${enc(userId)}?layer=1`, pc.localDescription?.sdp ?? '');
+      session = resource;
+      if (closed) return void whepCall('DELETE', resource).catch(() => undefined);
+      setResource(resource);
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
       let last: { bytes: number; at: number } | undefined;
       sampler = setInterval(async () => {
         const report = await pc.getStats();
@@ -85,17 +84,16 @@ function Playback({ base, userId }: { base: string; userId: string }) {
     })().catch((err: unknown) => setError(err instanceof ApiFailure ? `${err.code}: ${err.message}` : String(err)));
     return () => {
       closed = true;
-      clearInterval(keepalive);
       clearInterval(sampler);
       pc.close();
-      if (id) void call('DELETE', `${base}/viewers/${id}`).catch(() => undefined);
+      if (session) void whepCall('DELETE', session).catch(() => undefined);
     };
-  }, [base, userId]);
+  }, [whepBase, userId]);
 
   const switchLayer = async (n: number) => {
-    if (!viewerId) return;
+    if (!resource) return;
     try {
-      await call('POST', `${base}/viewers/${viewerId}/layer`, { Layer: n });
+      await whepCall('POST', `${resource}/layer`, { encodingId: String(n) });
       setLayer(n);
     } catch (err) {
       setError(err instanceof ApiFailure ? `${err.code}: ${err.message}` : String(err));
