@@ -24,6 +24,7 @@ import { ResumeGuard } from './tasks/resume-guard.js';
 import { consoleRoutes } from './console/routes.js';
 import { TokenSigner } from './console/tokens.js';
 import { ViewerRegistry } from './console/viewers.js';
+import { MediaRelay } from './rooms/relay/media-relay.js';
 
 /** Where `npm run build` puts the console's front end. */
 const CONSOLE_DIR = fileURLToPath(new URL('../dist/console', import.meta.url));
@@ -179,11 +180,13 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     }),
   });
   const viewers = worker ? new ViewerRegistry(worker.rooms, log.child({ module: 'console' })) : undefined;
+  const relay = worker ? new MediaRelay(log.child({ module: 'relay' }), { publicIps: config.janusPublicIp ? [config.janusPublicIp] : [] }) : undefined;
   await server.register(consoleRoutes, {
     tasks,
     keys,
     signer: TokenSigner.fromDataDir(config.dataDir),
     viewers,
+    relay,
     thumbnail: worker ? async (key, width) => worker.engine.session(key)?.thumbnail(width) : undefined,
     staticDir: CONSOLE_DIR,
     nodes,
@@ -199,6 +202,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     async close() {
       await server.close();
       await viewers?.closeAll();
+      relay?.close();
       // Handed over: the new publishers replace ours in the rooms, so viewers see the shortest gap.
       if ((await cluster?.close()) && worker) await worker.engine.handOver(HAND_OVER_TIMEOUT_MS);
       await worker?.close();

@@ -10,6 +10,7 @@ import { jsonBody } from '../api/body.js';
 import { successBody } from '../api/envelope.js';
 import { ApiError } from '../api/errors.js';
 import { toApiEvent, toApiNode, toListedTask } from '../api/views.js';
+import type { MediaRelay } from '../rooms/relay/media-relay.js';
 import type { RoomRef } from '../rooms/room-backend.js';
 import type { NodeDirectory } from '../api/server.js';
 import type { Clock } from '../tasks/ports.js';
@@ -26,6 +27,8 @@ export interface ConsoleDeps {
   signer: TokenSigner;
   /** Absent on a node without a media worker: no viewer, no thumbnail. */
   viewers?: ViewerRegistry | undefined;
+  /** Carries WHEP players the SDP bridge cannot serve (rooms/relay). */
+  relay?: MediaRelay | undefined;
   thumbnail?: ((key: TaskKey, width: number) => Promise<Buffer | undefined>) | undefined;
   /** The built front end (index.html and assets/). */
   staticDir: string;
@@ -120,7 +123,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
   };
 
   // WHEP players: other origins, their own content types, the same room access.
-  await app.register(whepRoutes, { viewers, mayWatch: (req: FastifyRequest, room: RoomRef) => void roomAccess(req, room) });
+  await app.register(whepRoutes, { viewers, relay: deps.relay, mayWatch: (req: FastifyRequest, room: RoomRef) => void roomAccess(req, room) });
 
   // Mutations must come from our own scripts (custom header) and as JSON.
   app.addHook('preHandler', async (req) => {

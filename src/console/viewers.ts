@@ -50,9 +50,27 @@ export class ViewerRegistry {
     return this.rooms.publishers(room);
   }
 
-  async open(room: RoomRef, userId: string, layer: number | undefined, onClose?: () => void): Promise<{ id: string; subscription: Subscription }> {
+  /**
+   * Subscribes to `userId` in the room and hands the subscription to `attach`, which starts it
+   * (or wraps it, as a relay does) and says what stands for the viewer from then on.
+   */
+  async open<T>(
+    room: RoomRef,
+    userId: string,
+    layer: number | undefined,
+    attach: (subscription: Subscription) => Promise<{ subscription: Subscription; result: T }>,
+    onClose?: () => void,
+  ): Promise<{ id: string; result: T }> {
     if (this.viewers.size >= this.max) throw new TooManyViewersError(this.max);
-    const subscription = await this.rooms.subscribe(room, userId, layer);
+    const backend = await this.rooms.subscribe(room, userId, layer);
+    let attached: { subscription: Subscription; result: T };
+    try {
+      attached = await attach(backend);
+    } catch (err) {
+      await backend.close().catch(() => undefined);
+      throw err;
+    }
+    const { subscription, result } = attached;
     const id = randomUUID();
     this.viewers.set(id, { id, room, userId, subscription, openedAt: Date.now(), onClose });
     subscription.onEnded((reason) => {
@@ -61,7 +79,7 @@ export class ViewerRegistry {
       void this.close(id);
     });
     this.log.info({ viewer: id, app: room.appId, room: room.roomId, user: userId }, 'viewer opened');
-    return { id, subscription };
+    return { id, result };
   }
 
   /** The viewer of that room; undefined when it is not (or no longer) there. */

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
-import type { RoomRef } from '../rooms/room-backend.js';
-import { bridgeOffers, SdpBridgeError } from '../rooms/sdp-bridge.js';
+import type { MediaRelay } from '../rooms/relay/media-relay.js';
+import type { RoomRef, Subscription } from '../rooms/room-backend.js';
+import { bridgeOffers, narrowOffer, SdpBridgeError } from '../rooms/sdp-bridge.js';
 import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
 
 /**
@@ -12,9 +13,12 @@ import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
  *
  * Janus offers to every subscriber, so the player's offer and Janus's are joined by
  * rooms/sdp-bridge: media flows between the player and Janus, never through this process.
+ * A player that numbers the codecs otherwise is carried by rooms/relay, a process of its own.
  */
 export interface WhepDeps {
   viewers: () => ViewerRegistry;
+  /** Carries players the SDP bridge cannot serve; absent, they are refused saying why. */
+  relay: MediaRelay | undefined;
   /** Throws unless the request may watch that room (a viewer link's token, or a console session for its app). */
   mayWatch: (req: FastifyRequest, room: RoomRef) => void;
 }
@@ -35,8 +39,8 @@ type RoomParams = { Params: { app: string; room: string; user: string }; Queryst
 type SessionParams = { Params: { app: string; room: string; user: string; id: string } };
 
 interface Session {
-  /** The player's mid → Janus's, for trickled candidates. */
-  mids: Map<string, string>;
+  /** The player's mid → Janus's, for trickled candidates; undefined when relayed (the relay keeps the player's). */
+  mids: Map<string, string> | undefined;
   etag: string;
 }
 
@@ -72,6 +76,23 @@ function parseFragment(fragment: string): { candidates: { candidate: string; mid
   return { candidates, complete };
 }
 
+/**
+ * Joins the player to the subscription: directly where the player numbers the codecs as Janus
+ * writes them (the SDP bridge: Janus sends to the player), else through the media relay.
+ */
+async function attach(subscription: Subscription, offer: string, relay: MediaRelay | undefined): Promise<{ subscription: Subscription; result: { answer: string; mids: Map<string, string> | undefined; relayed: boolean } }> {
+  try {
+    const bridged = bridgeOffers(offer, subscription.offerSdp);
+    await subscription.start(bridged.forBackend);
+    return { subscription, result: { answer: bridged.forClient, mids: bridged.mids, relayed: false } };
+  } catch (err) {
+    if (!(err instanceof SdpBridgeError && err.renumbered && relay)) throw err;
+    const relayed = await relay.attach(subscription, narrowOffer(offer, subscription.offerSdp));
+    // The relay answers under the player's own mids.
+    return { subscription: relayed.subscription, result: { answer: relayed.answer, mids: undefined, relayed: true } };
+  }
+}
+
 export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<void> {
   const sessions = new Map<string, Session>();
   const roomOf = (p: { app: string; room: string }): RoomRef => ({ appId: p.app, roomId: p.room });
@@ -90,32 +111,27 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     const offer = textBody(req, 'application/sdp');
     const layer = layerOf(req.query.layer);
     const viewers = deps.viewers();
-    let opened: Awaited<ReturnType<ViewerRegistry['open']>>;
+    const etag = `"${randomUUID()}"`;
+    let opened: { id: string; result: { answer: string; mids: Map<string, string> | undefined; relayed: boolean } };
     try {
-      opened = await viewers.open(room, req.params.user, layer, () => sessions.delete(opened.id));
+      opened = await viewers.open(room, req.params.user, layer, (subscription) => attach(subscription, offer, deps.relay), () => sessions.delete(opened.id));
     } catch (err) {
       if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
+      if (err instanceof SdpBridgeError) throw new ApiError('InvalidParameter', err.message);
       throw new ApiError('ResourceNotFound', `cannot watch ${req.params.user} in ${room.appId}/${room.roomId}: ${(err as Error).message}`);
     }
-    try {
-      const bridged = bridgeOffers(offer, opened.subscription.offerSdp);
-      await opened.subscription.start(bridged.forBackend);
-      const etag = `"${randomUUID()}"`;
-      sessions.set(opened.id, { mids: bridged.mids, etag });
-      const resource = `/whep/${encodeURIComponent(room.appId)}/${encodeURIComponent(room.roomId)}/${encodeURIComponent(req.params.user)}/${opened.id}`;
-      return await reply
-        .code(201)
-        .type('application/sdp')
-        .header('location', resource)
-        .header('etag', etag)
-        .header('accept-patch', 'application/trickle-ice-sdpfrag')
-        .header('link', `<${resource}/layer>; rel="${LAYER_EXTENSION}"`)
-        .send(bridged.forClient);
-    } catch (err) {
-      await viewers.close(opened.id);
-      if (err instanceof SdpBridgeError) throw new ApiError('InvalidParameter', err.message);
-      throw err;
-    }
+    const { answer, mids, relayed } = opened.result;
+    sessions.set(opened.id, { mids, etag });
+    req.log.info({ viewer: opened.id, app: room.appId, room: room.roomId, user: req.params.user, relayed }, 'whep session opened');
+    const resource = `/whep/${encodeURIComponent(room.appId)}/${encodeURIComponent(room.roomId)}/${encodeURIComponent(req.params.user)}/${opened.id}`;
+    return reply
+      .code(201)
+      .type('application/sdp')
+      .header('location', resource)
+      .header('etag', etag)
+      .header('accept-patch', 'application/trickle-ice-sdpfrag')
+      .header('link', `<${resource}/layer>; rel="${LAYER_EXTENSION}"`)
+      .send(answer);
   });
 
   const sessionOf = (req: FastifyRequest<SessionParams>) => {
@@ -135,7 +151,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     if (ifMatch !== undefined && ifMatch !== session.etag) return reply.code(412).send();
     const fragment = parseFragment(textBody(req, 'application/trickle-ice-sdpfrag'));
     const candidates = fragment.candidates.flatMap((c) => {
-      const mid = session.mids.get(c.mid);
+      const mid = session.mids ? session.mids.get(c.mid) : c.mid;
       return mid === undefined ? [] : [{ candidate: c.candidate, mid }];
     });
     await subscription.trickle(candidates, fragment.complete);

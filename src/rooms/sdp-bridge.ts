@@ -13,10 +13,15 @@ import { parse, write, type MediaDescription, type SessionDescription } from 'sd
  * What it cannot do: change what the backend writes into its packets. Janus 1.1.2 sends each
  * codec under its own payload type number whatever the answer says (measured: H.264 as 107
  * against an answer of 102 was never decoded), so a codec pairs only where both sides number it
- * alike; libwebrtc players do for VP8 (96) and Opus (111).
+ * alike; libwebrtc players do for VP8 (96) and Opus (111). For the others the error says
+ * `renumbered`, and rooms/relay carries their media instead.
  */
 export class SdpBridgeError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The player decodes what is sent but numbers it otherwise: a relay that rewrites the numbers would serve it. */
+    readonly renumbered = false,
+  ) {
     super(message);
     this.name = 'SdpBridgeError';
   }
@@ -94,6 +99,10 @@ function pairCodecs(client: Media, backend: Media): number[] | undefined {
   }
   return undefined;
 }
+
+/** Whether the player's section takes a codec the backend's sends, under any number. */
+const decodes = (client: Media, backend: Media): boolean =>
+  backend.rtp.some((rb) => !AUX_CODECS.has(rb.codec.toLowerCase()) && client.rtp.some((rc) => sameCodec(client, rc, backend, rb)));
 
 function transportOf(sdp: SessionDescription, m: Media): Pick<Media, 'iceUfrag' | 'icePwd' | 'fingerprint'> {
   const iceUfrag = m.iceUfrag ?? sdp.iceUfrag;
@@ -200,9 +209,13 @@ export function bridgeOffers(clientOffer: string, backendOffer: string): Bridged
       break;
     }
   }
+  const renumbered = backend.media.filter((b) => !pairings.some((p) => p.backend === b) && client.media.some((c) => c.type === b.type && isRtp(c) && decodes(c, b)));
+  if (renumbered.length > 0) {
+    throw new SdpBridgeError(`the player numbers this publisher's codecs otherwise: it is sent as ${renumbered.map(offered).join('; ')}`, true);
+  }
   if (!pairings.some((p) => p.backend.type === 'video')) {
     const sent = backend.media.filter((m) => m.type === 'video').map(offered).join('; ') || 'no video';
-    throw new SdpBridgeError(`the player cannot receive this publisher's video: it is sent as ${sent}, and the player's offer has no video section that takes that codec under that payload type number`);
+    throw new SdpBridgeError(`the player cannot receive this publisher's video: it is sent as ${sent}, and the player's offer has no video section that takes that codec`);
   }
 
   const backendTransport = transportOf(backend.sdp, backend.media[0]);
@@ -231,4 +244,30 @@ export function bridgeOffers(clientOffer: string, backendOffer: string): Bridged
     forBackend: session(client, forBackend, allowMixed),
     mids: new Map(pairings.map((p) => [p.client.mid, p.backend.mid])),
   };
+}
+
+/**
+ * The player's offer with only the codecs it could decode of what the backend sends (and their
+ * retransmissions), under the player's own numbers: what a relay answers, so that it sends
+ * exactly that codec. A player's first H.264 may be another packetization than Janus's.
+ */
+export function narrowOffer(clientOffer: string, backendOffer: string): string {
+  const client = parseOffer(clientOffer, 'the player');
+  const backend = parseOffer(backendOffer, 'the room');
+  const media = client.media.map((c): Media => {
+    const b = backend.media.find((x) => x.type === c.type && isRtp(x));
+    if (!b || !isRtp(c)) return c;
+    const keep = c.rtp.filter((rc) => !AUX_CODECS.has(rc.codec.toLowerCase()) && b.rtp.some((rb) => !AUX_CODECS.has(rb.codec.toLowerCase()) && sameCodec(c, rc, b, rb))).map((r) => r.payload);
+    const rtx = keep.map((pt) => rtxOf(c, pt)).filter((pt): pt is number => pt !== undefined);
+    const pts = [...keep, ...rtx];
+    if (keep.length === 0) return c;
+    return {
+      ...c,
+      payloads: pts.join(' '),
+      rtp: c.rtp.filter((r) => pts.includes(r.payload)),
+      fmtp: c.fmtp.filter((f) => pts.includes(f.payload)),
+      rtcpFb: (c.rtcpFb ?? []).filter((f) => pts.includes(Number(f.payload))),
+    };
+  });
+  return write({ ...client.sdp, media });
 }

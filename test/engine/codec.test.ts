@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { startEngineNode, type EngineSetup } from '../helpers/engine-node.js';
 import { getTask, sdkClient, waitFor, type TestNode } from '../helpers/node.js';
 import { PAGE_COLOR, type PageServer } from '../helpers/pages.js';
-import { Subscriber } from '../helpers/subscriber.js';
+import { TokenSigner } from '../../src/console/tokens.js';
+import { Subscriber, WhepPlayer } from '../helpers/subscriber.js';
 
 describe('the video codec setting', { timeout: 120_000 }, () => {
   let setup: EngineSetup;
@@ -32,6 +33,20 @@ describe('the video codec setting', { timeout: 120_000 }, () => {
       assert.deepEqual([small.width, small.height], [480, 270]);
     } finally {
       await sub.leave();
+    }
+  });
+
+  it('lets a WHEP player (a library from npm, in Chromium) watch it: Chromium numbers H.264 otherwise than Janus, so the media relay carries it', async () => {
+    const token = TokenSigner.fromDataDir(t.dataDir).sign('viewer', { a: 'app1', r: 'h264', exp: Date.now() + 60_000 });
+    const player = await WhepPlayer.play(`${t.url}/whep/app1/h264/h264-bot?layer=0`, token);
+    try {
+      const v = await player.waitForVideo((x) => x.width === 480 && x.framesDecoded > 10);
+      assert.equal(v.codec, 'video/H264');
+      assert.deepEqual([v.width, v.height], [480, 270]);
+      const colour = await player.pixel(0.5, 0.8);
+      assert.ok(colour.every((c, i) => Math.abs(c - (PAGE_COLOR[i] ?? 0)) <= 16), `decoded ${colour.join(',')}`);
+    } finally {
+      await player.stop();
     }
   });
 

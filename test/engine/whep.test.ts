@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { TokenSigner } from '../../src/console/tokens.js';
@@ -54,8 +55,8 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     await t.close();
     await pages.close();
   });
-  const play = async (url: string, bearer: string | undefined) => {
-    const p = await WhepPlayer.play(url, bearer);
+  const play = async (url: string, bearer: string | undefined, renumberVp8 = false) => {
+    const p = await WhepPlayer.play(url, bearer, renumberVp8);
     players.push(p);
     return p;
   };
@@ -85,6 +86,33 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     const before = big.framesDecoded;
     await new Promise((r) => setTimeout(r, 1000));
     assert.ok((await player.video()).framesDecoded > before, 'frames keep coming after the switch');
+  });
+
+  it('plays a player that numbers VP8 otherwise through the media relay, a process whose death ends its viewers and not the node', async () => {
+    const player = await play(endpoint(), token, true);
+    const v = await player.waitForVideo((x) => x.width === 640 && x.framesDecoded > 10, 15_000);
+    assert.equal(`${v.width}x${v.height}`, '640x360');
+    assert.equal(v.codec, 'video/VP8');
+    const colour = await player.pixel(0.5, 0.8);
+    assert.ok(near(colour, PAGE_COLOR), `decoded ${colour.join(',')}, the page is ${PAGE_COLOR.join(',')}`);
+    const tone = await player.loudestFrequency(2000);
+    assert.ok(Math.abs(tone.hz - TONE_HZ) < 15, `loudest ${tone.hz} Hz`);
+    await player.selectLayer('0');
+    assert.equal((await player.waitForVideo((x) => x.width === 320, 15_000)).width, 320, 'the layer link works through the relay');
+
+    const started = t.logs.map((l) => JSON.parse(l) as { msg?: string; pid?: number }).filter((l) => l.msg === 'media relay started');
+    const pid = started.at(-1)?.pid;
+    assert.ok(pid, 'the relay runs as a process of its own');
+    assert.notEqual(pid, process.pid);
+    if (process.getuid?.() === 0) {
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      assert.equal(uid, '65534', 'a service started as root relays as nobody');
+    }
+    process.kill(pid, 'SIGKILL');
+    await waitFor('the relayed session to end', async () => (await fetch(player.resource, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status === 404, 10_000);
+    assert.equal((await getTask(t.host, key))?.Status, 2, 'the node and its task live on');
+    const again = await play(endpoint(), token, true);
+    await again.waitForVideo((x) => x.width === 640 && x.framesDecoded > 5, 15_000);
   });
 
   it('keeps a session to its room’s token, and ends it when the player stops: its DELETE closes it, and the resource is gone', async () => {
@@ -154,10 +182,10 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     const nobody = await post(endpoint('nobody'), offer);
     assert.equal(nobody.status, 404);
     assert.match(nobody.error?.Message ?? '', /nobody publishes as nobody/);
-    // Firefox numbers VP8 120: Janus 1.1.2 sends it as 96 whatever the answer says.
-    const renumbered = offer.replace(/\b96\b/g, '120');
-    const firefoxLike = await post(endpoint(), renumbered);
-    assert.equal(firefoxLike.status, 400);
-    assert.match(firefoxLike.error?.Message ?? '', /sent as VP8 as 96/);
+    // A player that takes no codec the publisher sends: neither joined to Janus nor relayed.
+    const noVp8 = offer.replace(/a=rtpmap:96 VP8\/90000/, 'a=rtpmap:96 VP9/90000');
+    const refused = await post(endpoint(), noVp8);
+    assert.equal(refused.status, 400);
+    assert.match(refused.error?.Message ?? '', /cannot receive this publisher's video: it is sent as VP8 as 96/);
   });
 });

@@ -31,7 +31,7 @@ window.sub = {
     await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); setTimeout(r, 3000); });
     return pc.localDescription.sdp;
   },
-  async whep(url, token) {
+  async whep(url, token, renumberVp8) {
     // The player's own library, as its README uses it: https://www.npmjs.com/package/whip-whep
     const { WHEPClient } = await import('/whep.js');
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -41,6 +41,8 @@ window.sub = {
     pc.addTransceiver('audio');
     pc.addTransceiver('video');
     window.player = new WHEPClient();
+    // As Firefox does, VP8 under a number Janus does not write (the library sets what it sent as the local offer).
+    if (renumberVp8) window.player.onOffer = (sdp) => sdp.replace(/\\b96\\b/g, '124');
     await window.player.view(pc, url, token);
     return window.player.resourceURL.href;
   },
@@ -254,7 +256,8 @@ export class WhepPlayer extends PageViewer {
     super(browser, page);
   }
 
-  static async play(url: string, token: string | undefined): Promise<WhepPlayer> {
+  /** `renumberVp8`: offer VP8 as 124 rather than Chromium's 96, as players other than libwebrtc's number it. */
+  static async play(url: string, token: string | undefined, renumberVp8 = false): Promise<WhepPlayer> {
     const library = readFileSync(fileURLToPath(import.meta.resolve('whip-whep/whep.js')), 'utf8');
     const server = http.createServer((req, res) => {
       if (req.url === '/whep.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(library);
@@ -266,7 +269,7 @@ export class WhepPlayer extends PageViewer {
     try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      const resource = await page.evaluate(([u, t]) => (window as unknown as SubWindow).sub.whep(u, t), [url, token] as const);
+      const resource = await page.evaluate(([u, t, r]) => (window as unknown as SubWindow).sub.whep(u, t, r), [url, token, renumberVp8] as const);
       return new WhepPlayer(browser, page, server, resource);
     } catch (err) {
       await browser.close();
@@ -303,7 +306,7 @@ interface PlayerWindow {
 interface SubWindow {
   sub: {
     answer(offer: string): Promise<string>;
-    whep(url: string, token: string | undefined): Promise<string>;
+    whep(url: string, token: string | undefined, renumberVp8: boolean): Promise<string>;
     video(): Promise<VideoReceived>;
     pixel(x: number, y: number): number[];
     blocks(x0: number, y0: number, x1: number, y1: number, n: number): number[][];

@@ -109,8 +109,11 @@ describe('joining a WHEP player\'s offer to Janus\'s offer', () => {
 
   it('refuses, saying why, what cannot be played', () => {
     assert.throws(() => bridgeOffers('hello', JANUS), (e: unknown) => e instanceof SdpBridgeError && /not SDP/.test(e.message));
-    // Firefox numbers VP8 120; Janus 1.1.2 writes 96 whatever the answer says.
-    assert.throws(() => bridgeOffers(PLAYER.replace(/\b96\b/g, '120'), JANUS), /sent as VP8 as 96/);
+    // Firefox numbers VP8 120; Janus 1.1.2 writes 96 whatever the answer says: a case for the relay.
+    assert.throws(() => bridgeOffers(PLAYER.replace(/\b96\b/g, '120'), JANUS), (e: unknown) => e instanceof SdpBridgeError && e.renumbered && /sent as VP8 as 96/.test(e.message));
+    // A player that takes no VP8 at all: nothing can serve it.
+    const noVp8 = PLAYER.replace(/a=rtpmap:96 VP8\/90000/, 'a=rtpmap:96 VP9/90000');
+    assert.throws(() => bridgeOffers(noVp8, JANUS), (e: unknown) => e instanceof SdpBridgeError && !e.renumbered && /cannot receive this publisher's video/.test(e.message));
     const audioOnly = PLAYER.split(/(?=^m=)/m).filter((part) => !part.startsWith('m=video')).join('');
     assert.throws(() => bridgeOffers(audioOnly, JANUS), /cannot receive this publisher's video/);
     assert.throws(() => bridgeOffers(PLAYER.replace(/a=fingerprint:.*\r\n/g, ''), JANUS), /no DTLS fingerprint/);

@@ -1,0 +1,169 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Subscription } from '../room-backend.js';
+import type { FromRelay, RelaySettings, ToRelay } from './relay-protocol.js';
+
+const OPEN_TIMEOUT_MS = 10_000;
+/** The relay's heap: a few hundred viewers' buffers; a leak ends the relay, not the service. */
+const RELAY_HEAP_MB = 256;
+/** nobody/nogroup on Debian. */
+const NOBODY = 65534;
+
+interface Opening {
+  resolve: (answers: { backendAnswer: string; playerAnswer: string }) => void;
+  reject: (err: Error) => void;
+}
+
+interface Relayed {
+  connected: boolean;
+  ended: string | undefined;
+  onEnded: ((reason: string) => void) | undefined;
+}
+
+/**
+ * Carries the media of viewers whose players number codecs otherwise than the room backend
+ * writes them, in a process of its own (rooms/relay/relay-process.ts): a player's bytes reach
+ * JavaScript parsers there, and a crash of that process ends its viewers, not the service. It
+ * is started at its first viewer and again after it died.
+ */
+export class MediaRelay {
+  private child: ChildProcess | undefined;
+  private readonly openings = new Map<string, Opening>();
+  private readonly relayed = new Map<string, Relayed>();
+  private closed = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly settings: RelaySettings,
+  ) {}
+
+  private process(): ChildProcess {
+    if (this.child?.connected) return this.child;
+    const child = fork(fileURLToPath(new URL('./relay-process.ts', import.meta.url)), [], {
+      // Only the TypeScript loader: not the parent's other flags (a test runner's --test, say).
+      execArgv: ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${RELAY_HEAP_MB}`],
+      env: { PATH: process.env.PATH ?? '', WEBCAST_RELAY_SETTINGS: JSON.stringify(this.settings) },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'json',
+      // Started as root, the service gives the relay no privilege of its own: it needs none to send UDP.
+      ...(process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}),
+    });
+    child.stderr?.on('data', (d: Buffer) => this.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the media relay wrote to stderr'));
+    child.on('message', (m: FromRelay) => this.received(m));
+    child.on('error', (err) => this.log.warn({ err }, 'the media relay failed'));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.closed) return;
+      this.log.warn({ code, signal, viewers: this.relayed.size }, 'the media relay stopped; its viewers end, the next one starts it again');
+      for (const [id, o] of this.openings) {
+        this.openings.delete(id);
+        o.reject(new Error('the media relay stopped'));
+      }
+      for (const id of [...this.relayed.keys()]) this.end(id, 'the media relay stopped');
+    });
+    this.child = child;
+    this.log.info({ pid: child.pid }, 'media relay started');
+    return child;
+  }
+
+  private send(message: ToRelay): void {
+    const child = this.child;
+    if (child?.connected) child.send(message);
+  }
+
+  private received(m: FromRelay): void {
+    switch (m.type) {
+      case 'opened':
+        this.openings.get(m.id)?.resolve(m);
+        this.openings.delete(m.id);
+        break;
+      case 'failed':
+        this.openings.get(m.id)?.reject(new Error(m.message));
+        this.openings.delete(m.id);
+        break;
+      case 'connected': {
+        const r = this.relayed.get(m.id);
+        if (r) r.connected = true;
+        break;
+      }
+      case 'ended':
+        this.end(m.id, m.reason);
+        break;
+    }
+  }
+
+  private end(id: string, reason: string): void {
+    const r = this.relayed.get(id);
+    if (!r || r.ended !== undefined) return;
+    r.ended = reason;
+    r.onEnded?.(reason);
+  }
+
+  /**
+   * Relays `backend` (a subscription not yet started) to a player that offered `playerOffer`:
+   * the subscription is started with the relay's answer, and what comes back stands for the
+   * relayed viewer (its connection is the player's; closing it closes both legs).
+   */
+  async attach(backend: Subscription, playerOffer: string): Promise<{ subscription: Subscription; answer: string }> {
+    if (this.closed) throw new Error('the media relay is closed');
+    const id = randomUUID();
+    const child = this.process();
+    const answers = await new Promise<{ backendAnswer: string; playerAnswer: string }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.openings.delete(id);
+        reject(new Error(`the media relay did not answer within ${OPEN_TIMEOUT_MS / 1000} s`));
+      }, OPEN_TIMEOUT_MS);
+      this.openings.set(id, {
+        resolve: (a) => (clearTimeout(timer), resolve(a)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      child.send({ type: 'open', id, backendOffer: backend.offerSdp, playerOffer } satisfies ToRelay);
+    });
+    const state: Relayed = { connected: false, ended: undefined, onEnded: undefined };
+    this.relayed.set(id, state);
+    try {
+      await backend.start(answers.backendAnswer);
+    } catch (err) {
+      this.relayed.delete(id);
+      this.send({ type: 'close', id });
+      throw err;
+    }
+    backend.onEnded((reason) => this.end(id, reason));
+    const close = async (): Promise<void> => {
+      this.relayed.delete(id);
+      this.send({ type: 'close', id });
+      await backend.close();
+    };
+    const subscription: Subscription = {
+      offerSdp: backend.offerSdp,
+      userId: backend.userId,
+      get connected() {
+        return state.connected;
+      },
+      start: () => Promise.reject(new Error('a relayed viewer is started by its relay')),
+      setLayer: (layer) => backend.setLayer(layer),
+      trickle: async (candidates, complete) => {
+        this.send({ type: 'trickle', id, candidates: candidates.map((c) => c.candidate), complete });
+      },
+      onEnded: (listener) => {
+        state.onEnded = listener;
+        if (state.ended !== undefined) listener(state.ended);
+      },
+      close,
+    };
+    return { subscription, answer: answers.playerAnswer };
+  }
+
+  /** How many viewers it carries now. */
+  get size(): number {
+    return this.relayed.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.child?.kill();
+    this.child = undefined;
+  }
+}
