@@ -36,18 +36,26 @@ export type MonitorVerdict = 'ok' | 'hit' | 'refresh' | 'reschedule';
 
 /**
  * Two hits in a row refresh the page; two more in a row after that reschedule it. A clean
- * check forgets the hits, and one after a refresh forgets the refresh too.
+ * check forgets the hits. The refresh is forgotten only once the page has stayed clean for
+ * RECOVERED_AFTER checks in a row: a page that comes back for a moment after each refresh and
+ * blanks again is rescheduled, not refreshed for ever (its clean moment after a reload would
+ * otherwise let every other check start over).
  */
+export const RECOVERED_AFTER = 3;
+
 export class HitCounter {
   private hits = 0;
   private refreshed = false;
+  private clean = 0;
 
   check(hit: boolean): MonitorVerdict {
     if (!hit) {
       this.hits = 0;
-      this.refreshed = false;
+      this.clean += 1;
+      if (this.clean >= RECOVERED_AFTER) this.refreshed = false;
       return 'ok';
     }
+    this.clean = 0;
     this.hits += 1;
     if (this.hits < 2) return 'hit';
     this.hits = 0;

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { TokenSigner } from '../../src/console/tokens.js';
 import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { PAGE_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
-import { WhepPlayer } from '../helpers/subscriber.js';
+import { renumberVp8, WhepPlayer } from '../helpers/subscriber.js';
 import { viewerChromium } from '../helpers/viewer-priority.js';
 
 const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
@@ -55,8 +57,23 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     await t.close();
     await pages.close();
   });
-  const play = async (url: string, bearer: string | undefined, renumberVp8 = false) => {
-    const p = await WhepPlayer.play(url, bearer, renumberVp8);
+  /** A real offer, from a browser, without its candidates. */
+  const browserOffer = async (): Promise<string> => {
+    const browser = await chromium.launch({ executablePath: viewerChromium(), args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      return await page.evaluate(async () => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        return (await pc.createOffer()).sdp ?? '';
+      });
+    } finally {
+      await browser.close();
+    }
+  };
+  const play = async (url: string, bearer: string | undefined, renumber = false) => {
+    const p = await WhepPlayer.play(url, bearer, renumber);
     players.push(p);
     return p;
   };
@@ -99,6 +116,29 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     assert.ok(Math.abs(tone.hz - TONE_HZ) < 15, `loudest ${tone.hz} Hz`);
     await player.selectLayer('0');
     assert.equal((await player.waitForVideo((x) => x.width === 320, 15_000)).width, 320, 'the layer link works through the relay');
+
+    // Bytes from anyone at the relay's ports (learnt from a session's answer): the viewer it carries plays on.
+    const raw = await fetch(endpoint(), { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: renumberVp8(await browserOffer()) });
+    assert.equal(raw.status, 201);
+    const ports = [...(await raw.text()).matchAll(/a=candidate:\S+ \d udp \d+ ([\d.]+) (\d+) typ host/g)].map((m) => [m[1] ?? '', Number(m[2])] as const);
+    assert.ok(ports.length > 0, 'the relay offers IPv4 candidates');
+    const socket = dgram.createSocket('udp4');
+    const junk: (() => Buffer)[] = [
+      () => Buffer.from([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, ...Array<number>(12).fill(1)]), // a STUN request without attributes
+      () => Buffer.from([22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1, 0, 0, 255]), // a truncated DTLS handshake
+      () => Buffer.from([0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9, 9]), // RTP before any keys
+      () => Buffer.from([0x80, 200, 0, 6]), // a cut RTCP sender report
+      () => randomBytes(1 + (randomBytes(2).readUInt16BE() % 1200)),
+    ];
+    for (let i = 0; i < 5000; i += 1) {
+      const datagram = junk[i % junk.length]?.() ?? Buffer.alloc(1);
+      for (const [ip, port] of ports) socket.send(datagram, port, ip);
+      if (i % 250 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    socket.close();
+    const before = (await player.video()).framesDecoded;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok((await player.video()).framesDecoded > before + 5, 'the relayed player decodes on after 5,000 junk datagrams per port');
 
     const started = t.logs.map((l) => JSON.parse(l) as { msg?: string; pid?: number }).filter((l) => l.msg === 'media relay started');
     const pid = started.at(-1)?.pid;
@@ -168,17 +208,7 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     assert.equal(json.status, 400);
     assert.match(json.error?.Message ?? '', /application\/sdp/);
 
-    // A real offer, from a browser.
-    const browser = await chromium.launch({ executablePath: viewerChromium(), args: ['--no-sandbox'] });
-    const offer = await browser.newPage().then((p) =>
-      p.evaluate(async () => {
-        const pc = new RTCPeerConnection();
-        pc.addTransceiver('audio', { direction: 'recvonly' });
-        pc.addTransceiver('video', { direction: 'recvonly' });
-        return (await pc.createOffer()).sdp ?? '';
-      }),
-    );
-    await browser.close();
+    const offer = await browserOffer();
     const nobody = await post(endpoint('nobody'), offer);
     assert.equal(nobody.status, 404);
     assert.match(nobody.error?.Message ?? '', /nobody publishes as nobody/);

@@ -42,7 +42,7 @@ window.sub = {
     pc.addTransceiver('video');
     window.player = new WHEPClient();
     // As Firefox does, VP8 under a number Janus does not write (the library sets what it sent as the local offer).
-    if (renumberVp8) window.player.onOffer = (sdp) => sdp.replace(/\\b96\\b/g, '124');
+    if (renumberVp8) window.player.onOffer = (sdp) => sdp.replace(/^(m=video [^\\r\\n]*? |a=(?:rtpmap|rtcp-fb|fmtp):)96\\b/gm, '$1124').replace(/apt=96\\b/g, 'apt=124');
     await window.player.view(pc, url, token);
     return window.player.resourceURL.href;
   },
@@ -114,6 +114,9 @@ export interface ReadyViewer {
   browser: Browser;
   page: Page;
 }
+
+/** An offer with VP8 as 124 rather than Chromium's 96, as players other than libwebrtc's number it (the same rule as the page's). */
+export const renumberVp8 = (sdp: string): string => sdp.replace(/^(m=video [^\r\n]*? |a=(?:rtpmap|rtcp-fb|fmtp):)96\b/gm, '$1124').replace(/apt=96\b/g, 'apt=124');
 
 /** What a viewer's page decodes, whichever way it joined the room. */
 export class PageViewer {
