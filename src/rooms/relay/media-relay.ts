@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Subscription } from '../room-backend.js';
@@ -10,6 +12,20 @@ const OPEN_TIMEOUT_MS = 10_000;
 const RELAY_HEAP_MB = 256;
 /** nobody/nogroup on Debian. */
 const NOBODY = 65534;
+const RELAY_SCRIPT = fileURLToPath(new URL('./relay-process.ts', import.meta.url));
+
+/** The file and every folder above it may be read (and the folders entered) by any user. */
+function readableByAnyone(file: string): boolean {
+  try {
+    if ((statSync(file).mode & 0o004) === 0) return false;
+    for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+      if ((statSync(dir).mode & 0o005) !== 0o005) return false;
+      if (dir === path.dirname(dir)) return true;
+    }
+  } catch {
+    return false;
+  }
+}
 
 interface Opening {
   resolve: (answers: { backendAnswer: string; playerAnswer: string }) => void;
@@ -33,22 +49,34 @@ export class MediaRelay {
   private readonly openings = new Map<string, Opening>();
   private readonly relayed = new Map<string, Relayed>();
   private closed = false;
+  private warned = false;
 
   constructor(
     private readonly log: Logger,
     private readonly settings: RelaySettings,
   ) {}
 
+  /** As root, the relay runs as nobody, which must be able to read its code (a checkout under /root is not). */
+  private asNobody(): boolean {
+    if (process.getuid?.() !== 0) return false;
+    const code = [RELAY_SCRIPT, fileURLToPath(import.meta.resolve('tsx')), fileURLToPath(import.meta.resolve('werift'))];
+    const unreadable = code.find((file) => !readableByAnyone(file));
+    if (unreadable === undefined) return true;
+    if (!this.warned) this.log.warn({ file: unreadable }, 'the media relay runs as the service\'s own user: nobody cannot read its code');
+    this.warned = true;
+    return false;
+  }
+
   private process(): ChildProcess {
     if (this.child?.connected) return this.child;
-    const child = fork(fileURLToPath(new URL('./relay-process.ts', import.meta.url)), [], {
+    const child = fork(RELAY_SCRIPT, [], {
       // Only the TypeScript loader: not the parent's other flags (a test runner's --test, say).
       execArgv: ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${RELAY_HEAP_MB}`],
       env: { PATH: process.env.PATH ?? '', WEBCAST_RELAY_SETTINGS: JSON.stringify(this.settings) },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
       // Started as root, the service gives the relay no privilege of its own: it needs none to send UDP.
-      ...(process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}),
+      ...(this.asNobody() ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     child.stderr?.on('data', (d: Buffer) => this.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the media relay wrote to stderr'));
     child.on('message', (m: FromRelay) => this.received(m));
