@@ -21,6 +21,8 @@ const CODES = {
   'InvalidParameter.Unmarshal': { codeN: undefined, http: 400 },
   // The console's: what a browser asks for that is not (or no longer) there.
   ResourceNotFound: { codeN: undefined, http: 404 },
+  // WHEP's: the node cannot serve a player right now (Janus or the media relay failed); try again.
+  ServiceUnavailable: { codeN: undefined, http: 503 },
 } as const;
 
 export type ErrorCode = keyof typeof CODES;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
 import type { MediaRelay } from '../rooms/relay/media-relay.js';
-import type { RoomRef, Subscription } from '../rooms/room-backend.js';
+import { RoomError, type RoomRef, type Subscription } from '../rooms/room-backend.js';
 import { bridgeOffers, narrowOffer, SdpBridgeError } from '../rooms/sdp-bridge.js';
 import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
 
@@ -118,7 +118,11 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     } catch (err) {
       if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
       if (err instanceof SdpBridgeError) throw new ApiError('InvalidParameter', err.message);
-      throw new ApiError('ResourceNotFound', `cannot watch ${req.params.user} in ${room.appId}/${room.roomId}: ${(err as Error).message}`);
+      const what = `cannot watch ${req.params.user} in ${room.appId}/${room.roomId}: ${(err as Error).message}`;
+      // The room's own refusal (nobody publishes as that UserId; a WHIP node only publishes) is the player's to hear as such.
+      if (err instanceof RoomError) throw new ApiError('ResourceNotFound', what);
+      req.log.warn({ err, app: room.appId, room: room.roomId, user: req.params.user }, 'a WHEP player could not be served');
+      throw new ApiError('ServiceUnavailable', `${what}; try again`);
     }
     const { answer, mids, relayed } = opened.result;
     sessions.set(opened.id, { mids, etag });
