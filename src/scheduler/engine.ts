@@ -74,7 +74,7 @@ export class Engine implements TaskRunner {
     if (o.admission) {
       this.watch = setInterval(() => {
         this.pump();
-        if (o.admission?.overloaded()) void this.shed();
+        if (o.admission?.overloaded(this.onAirCount)) void this.shed();
       }, 1000);
       this.watch.unref();
     }
