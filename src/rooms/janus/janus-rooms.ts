@@ -129,7 +129,8 @@ export class JanusRoomBackend implements RoomBackend {
     const handle = await session.attach(VideoRoomPlugin);
     const joined = await handle.joinSubscriber({ room, feed: publisher.id });
     // Janus 1.1 drops a substream given in the join's legacy feed form; a configure takes it.
-    if (layer !== undefined) await handle.configure({ sc_substream_layer: layer });
+    // Its default is the highest layer, ours 1: that one is left to the default, as it always was.
+    if (layer !== undefined && layer < 1) await handle.configure({ sc_substream_layer: layer });
     return new JanusSubscription(handle, joined.jsep.sdp, userId);
   }
 
