@@ -55,23 +55,29 @@ describe('admission by cost, with the default settings', { timeout: 300_000 }, (
       t.logs.push(JSON.stringify({ msg: 'admission measured', onAir: onAirKeys.length, fps: fps.map((f) => Number(f.toFixed(1))) }));
       assert.ok(onAirKeys.length > availableParallelism(), `${onAirKeys.length} light tasks on air on ${availableParallelism()} cores: no more than by count`);
       for (const f of fps) assert.ok(f >= 0.9 * LIGHT.FrameRate, `a task on air sends ${f.toFixed(1)} fps (all: ${fps.map((x) => x.toFixed(1)).join(', ')})`);
-      const waiting = keys.filter((k) => !onAirKeys.includes(k));
+      // A node at the edge may still move a task off after the measurement (20 s above 94 %,
+      // counted again after every dip): that task waits at the head of the line, in Status 2.
+      const onAirLater = onAirNow();
+      const waiting = keys.filter((k) => !onAirLater.includes(k));
       assert.equal(engine.snapshot().waiting.length, waiting.length, 'every other task waits in line');
-      for (const k of waiting) assert.equal((await getTask(t.host, k))?.Status, 1);
-      const [next] = waiting;
+      for (const k of waiting.filter((w) => !onAirKeys.includes(w))) assert.equal((await getTask(t.host, k))?.Status, 1);
+      const headKey = engine.snapshot().waiting[0];
+      const next = keys.find((k) => `${k.AppId}/${k.RoomId}/${k.TaskId}` === headKey);
       if (next) {
         assert.ok(t.logs.some((l) => l.includes('the node is full: the task waits')), 'the node says why a task waits');
         // Tasks end, one at a time, until the room they free fits the first in line (on a slow
         // day the node measures itself near full, and one light task's room may not be enough):
         // then the first in line takes that room (the line is served in order).
         const ended: typeof keys = [];
-        for (const k of onAirKeys) {
+        const nextOnAir = () => onAirNow().includes(next);
+        for (const k of onAirLater) {
           await sdkClient(t.host).stop(k);
           ended.push(k);
-          const onAir = await waitFor(`${next.TaskId} on air`, async () => (await getTask(t.host, next))?.Status === 2, 20_000).catch(() => false);
+          const onAir = await waitFor(`${next.TaskId} on air`, async () => nextOnAir(), 20_000).catch(() => false);
           if (onAir) break;
         }
-        assert.equal((await getTask(t.host, next))?.Status, 2, `${next.TaskId} on air after ${ended.length} of ${onAirKeys.length} tasks ended`);
+        assert.ok(nextOnAir(), `${next.TaskId} on air after ${ended.length} of ${onAirLater.length} tasks ended`);
+        assert.equal((await getTask(t.host, next))?.Status, 2);
         t.logs.push(JSON.stringify({ msg: 'admission: first in line on air', afterEnded: ended.length }));
       }
     } finally {
