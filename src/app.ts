@@ -24,6 +24,7 @@ import { ResumeGuard } from './tasks/resume-guard.js';
 import { consoleRoutes } from './console/routes.js';
 import { TokenSigner } from './console/tokens.js';
 import { ViewerRegistry } from './console/viewers.js';
+import type { Session as WhepSession } from './console/whep.js';
 import { MediaRelay } from './rooms/relay/media-relay.js';
 
 /** Where `npm run build` puts the console's front end. */
@@ -179,7 +180,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
       ...(worker ? await worker.readiness() : {}),
     }),
   });
-  const viewers = worker ? new ViewerRegistry(worker.rooms, log.child({ module: 'console' })) : undefined;
+  const viewers = worker ? new ViewerRegistry<WhepSession>(worker.rooms, log.child({ module: 'console' })) : undefined;
   const relay = worker ? new MediaRelay(log.child({ module: 'relay' }), { publicIps: config.janusPublicIp ? [config.janusPublicIp] : [] }) : undefined;
   await server.register(consoleRoutes, {
     tasks,

@@ -19,6 +19,7 @@ import type { TaskKey } from '../tasks/types.js';
 import { parseStartWebcast, parseTaskFilter } from '../tasks/validation.js';
 import type { TokenSigner } from './tokens.js';
 import type { ViewerRegistry } from './viewers.js';
+import type { Session as WhepSession } from './whep.js';
 import { whepRoutes } from './whep.js';
 
 export interface ConsoleDeps {
@@ -26,7 +27,7 @@ export interface ConsoleDeps {
   keys: KeyRing;
   signer: TokenSigner;
   /** Absent on a node without a media worker: no viewer, no thumbnail. */
-  viewers?: ViewerRegistry | undefined;
+  viewers?: ViewerRegistry<WhepSession> | undefined;
   /** Carries WHEP players the SDP bridge cannot serve (rooms/relay). */
   relay?: MediaRelay | undefined;
   thumbnail?: ((key: TaskKey, width: number) => Promise<Buffer | undefined>) | undefined;
@@ -117,7 +118,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     mayUse(pair, room.appId);
     return { kind: 'session', caller: pair };
   };
-  const viewers = (): ViewerRegistry => {
+  const viewers = (): ViewerRegistry<WhepSession> => {
     if (!deps.viewers) throw new ApiError('ResourceNotFound', 'this node runs no media worker: rooms cannot be viewed here');
     return deps.viewers;
   };

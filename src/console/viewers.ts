@@ -8,13 +8,14 @@ export interface RoomViewing {
   subscribe(room: RoomRef, userId: string, layer?: number): Promise<Subscription>;
 }
 
-interface Viewer {
+interface Viewer<T> {
   id: string;
   room: RoomRef;
   userId: string;
   subscription: Subscription;
   openedAt: number;
-  onClose: (() => void) | undefined;
+  /** What the opener keeps with the viewer (WHEP: the answer's mids and ETag). */
+  result: T;
 }
 
 export class TooManyViewersError extends Error {
@@ -33,8 +34,10 @@ const CONNECT_MS = 30_000;
  * DELETE, when the room ends it (the player left, ICE failed, the publisher left), or when it
  * never connected.
  */
-export class ViewerRegistry {
-  private readonly viewers = new Map<string, Viewer>();
+export class ViewerRegistry<T = unknown> {
+  private readonly viewers = new Map<string, Viewer<T>>();
+  /** Opens still on their way: counted against the cap, so that a burst of POSTs cannot pass it. */
+  private opening = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -54,25 +57,29 @@ export class ViewerRegistry {
    * Subscribes to `userId` in the room and hands the subscription to `attach`, which starts it
    * (or wraps it, as a relay does) and says what stands for the viewer from then on.
    */
-  async open<T>(
+  async open(
     room: RoomRef,
     userId: string,
     layer: number | undefined,
     attach: (subscription: Subscription) => Promise<{ subscription: Subscription; result: T }>,
-    onClose?: () => void,
   ): Promise<{ id: string; result: T }> {
-    if (this.viewers.size >= this.max) throw new TooManyViewersError(this.max);
-    const backend = await this.rooms.subscribe(room, userId, layer);
+    if (this.viewers.size + this.opening >= this.max) throw new TooManyViewersError(this.max);
+    this.opening += 1;
     let attached: { subscription: Subscription; result: T };
     try {
-      attached = await attach(backend);
-    } catch (err) {
-      await backend.close().catch(() => undefined);
-      throw err;
+      const backend = await this.rooms.subscribe(room, userId, layer);
+      try {
+        attached = await attach(backend);
+      } catch (err) {
+        await backend.close().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      this.opening -= 1;
     }
     const { subscription, result } = attached;
     const id = randomUUID();
-    this.viewers.set(id, { id, room, userId, subscription, openedAt: Date.now(), onClose });
+    this.viewers.set(id, { id, room, userId, subscription, openedAt: Date.now(), result });
     subscription.onEnded((reason) => {
       if (!this.viewers.has(id)) return;
       this.log.info({ viewer: id, reason }, 'viewer ended by the room');
@@ -82,18 +89,17 @@ export class ViewerRegistry {
     return { id, result };
   }
 
-  /** The viewer of that room; undefined when it is not (or no longer) there. */
-  get(id: string, room: RoomRef): Subscription | undefined {
+  /** The viewer of that room, and what its opener kept with it; undefined when it is not (or no longer) there. */
+  get(id: string, room: RoomRef): { subscription: Subscription; result: T } | undefined {
     const v = this.viewers.get(id);
     if (!v || v.room.appId !== room.appId || v.room.roomId !== room.roomId) return undefined;
-    return v.subscription;
+    return { subscription: v.subscription, result: v.result };
   }
 
   async close(id: string): Promise<void> {
     const v = this.viewers.get(id);
     if (!v) return;
     this.viewers.delete(id);
-    v.onClose?.();
     await v.subscription.close().catch(() => undefined);
     this.log.info({ viewer: id }, 'viewer closed');
   }

@@ -16,7 +16,7 @@ import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
  * A player that numbers the codecs otherwise is carried by rooms/relay, a process of its own.
  */
 export interface WhepDeps {
-  viewers: () => ViewerRegistry;
+  viewers: () => ViewerRegistry<Session>;
   /** Carries players the SDP bridge cannot serve; absent, they are refused saying why. */
   relay: MediaRelay | undefined;
   /** Throws unless the request may watch that room (a viewer link's token, or a console session for its app). */
@@ -38,9 +38,12 @@ const CORS = {
 type RoomParams = { Params: { app: string; room: string; user: string }; Querystring: { layer?: string } };
 type SessionParams = { Params: { app: string; room: string; user: string; id: string } };
 
-interface Session {
+/** What a WHEP session keeps with its viewer in the registry. */
+export interface Session {
+  answer: string;
   /** The player's mid → Janus's, for trickled candidates; undefined when relayed (the relay keeps the player's). */
   mids: Map<string, string> | undefined;
+  relayed: boolean;
   etag: string;
 }
 
@@ -80,21 +83,21 @@ function parseFragment(fragment: string): { candidates: { candidate: string; mid
  * Joins the player to the subscription: directly where the player numbers the codecs as Janus
  * writes them (the SDP bridge: Janus sends to the player), else through the media relay.
  */
-async function attach(subscription: Subscription, offer: string, relay: MediaRelay | undefined): Promise<{ subscription: Subscription; result: { answer: string; mids: Map<string, string> | undefined; relayed: boolean } }> {
+async function attach(subscription: Subscription, offer: string, relay: MediaRelay | undefined): Promise<{ subscription: Subscription; result: Session }> {
+  const etag = `"${randomUUID()}"`;
   try {
     const bridged = bridgeOffers(offer, subscription.offerSdp);
     await subscription.start(bridged.forBackend);
-    return { subscription, result: { answer: bridged.forClient, mids: bridged.mids, relayed: false } };
+    return { subscription, result: { answer: bridged.forClient, mids: bridged.mids, relayed: false, etag } };
   } catch (err) {
     if (!(err instanceof SdpBridgeError && err.renumbered && relay)) throw err;
     const relayed = await relay.attach(subscription, narrowOffer(offer, subscription.offerSdp));
     // The relay answers under the player's own mids.
-    return { subscription: relayed.subscription, result: { answer: relayed.answer, mids: undefined, relayed: true } };
+    return { subscription: relayed.subscription, result: { answer: relayed.answer, mids: undefined, relayed: true, etag } };
   }
 }
 
 export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<void> {
-  const sessions = new Map<string, Session>();
   const roomOf = (p: { app: string; room: string }): RoomRef => ({ appId: p.app, roomId: p.room });
 
   app.addHook('onSend', async (_req, reply) => {
@@ -111,10 +114,9 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     const offer = textBody(req, 'application/sdp');
     const layer = layerOf(req.query.layer);
     const viewers = deps.viewers();
-    const etag = `"${randomUUID()}"`;
-    let opened: { id: string; result: { answer: string; mids: Map<string, string> | undefined; relayed: boolean } };
+    let opened: { id: string; result: Session };
     try {
-      opened = await viewers.open(room, req.params.user, layer, (subscription) => attach(subscription, offer, deps.relay), () => sessions.delete(opened.id));
+      opened = await viewers.open(room, req.params.user, layer, (subscription) => attach(subscription, offer, deps.relay));
     } catch (err) {
       if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
       if (err instanceof SdpBridgeError) throw new ApiError('InvalidParameter', err.message);
@@ -124,8 +126,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
       req.log.warn({ err, app: room.appId, room: room.roomId, user: req.params.user }, 'a WHEP player could not be served');
       throw new ApiError('ServiceUnavailable', `${what}; try again`);
     }
-    const { answer, mids, relayed } = opened.result;
-    sessions.set(opened.id, { mids, etag });
+    const { answer, relayed, etag } = opened.result;
     req.log.info({ viewer: opened.id, app: room.appId, room: room.roomId, user: req.params.user, relayed }, 'whep session opened');
     const resource = `/whep/${encodeURIComponent(room.appId)}/${encodeURIComponent(room.roomId)}/${encodeURIComponent(req.params.user)}/${opened.id}`;
     return reply
@@ -141,10 +142,9 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
   const sessionOf = (req: FastifyRequest<SessionParams>) => {
     const room = roomOf(req.params);
     deps.mayWatch(req, room);
-    const subscription = deps.viewers().get(req.params.id, room);
-    const session = sessions.get(req.params.id);
-    if (!subscription || !session) throw new ApiError('ResourceNotFound', 'this WHEP session has ended; POST a new offer');
-    return { subscription, session };
+    const viewer = deps.viewers().get(req.params.id, room);
+    if (!viewer) throw new ApiError('ResourceNotFound', 'this WHEP session has ended; POST a new offer');
+    return { subscription: viewer.subscription, session: viewer.result };
   };
 
   app.patch<SessionParams>('/whep/:app/:room/:user/:id', async (req, reply) => {
