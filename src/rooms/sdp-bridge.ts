@@ -40,7 +40,8 @@ type Media = MediaDescription;
 type Rtp = Media['rtp'][number];
 type Feedback = NonNullable<Media['rtcpFb']>[number];
 
-const AUX_CODECS = new Set(['rtx', 'red', 'ulpfec', 'flexfec-03', 'cn', 'telephone-event']);
+/** Codecs that only carry another (retransmission, redundancy, comfort noise, DTMF). */
+export const AUX_CODECS = new Set(['rtx', 'red', 'ulpfec', 'flexfec-03', 'cn', 'telephone-event']);
 
 function fmtpOf(m: Media, pt: number): Map<string, string> {
   const line = m.fmtp.find((f) => f.payload === pt)?.config ?? '';

@@ -12,10 +12,10 @@
  */
 import { parse } from 'sdp-transform';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpReceiver } from 'werift';
+import { AUX_CODECS } from '../sdp-bridge.js';
 import type { FromRelay, RelaySettings, ToRelay } from './relay-protocol.js';
 
 const settings = JSON.parse(process.env.WEBCAST_RELAY_SETTINGS ?? '{}') as Partial<RelaySettings>;
-const AUX = new Set(['rtx', 'red', 'ulpfec', 'flexfec-03', 'cn', 'telephone-event']);
 /** At most one keyframe request a second reaches Janus: a player that asks in a loop cannot make the publisher send only keyframes. */
 const PLI_INTERVAL_MS = 1000;
 
@@ -36,7 +36,7 @@ function sentCodecs(backendOffer: string): Record<Kind, RTCRtpCodecParameters[]>
   const out: Record<Kind, RTCRtpCodecParameters[]> = { audio: [], video: [] };
   for (const m of parse(backendOffer).media) {
     if (m.type !== 'audio' && m.type !== 'video') continue;
-    const rtp = m.rtp.find((r) => !AUX.has(r.codec.toLowerCase()));
+    const rtp = m.rtp.find((r) => !AUX_CODECS.has(r.codec.toLowerCase()));
     if (!rtp) continue;
     const fmtp = m.fmtp.find((f) => f.payload === rtp.payload)?.config;
     out[m.type].push(
