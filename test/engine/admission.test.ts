@@ -32,7 +32,9 @@ describe('admission by cost, with the default settings', { timeout: 300_000 }, (
       const onAirNow = () => keys.filter((k) => engine.snapshot().onAir.includes(`${k.AppId}/${k.RoomId}/${k.TaskId}`));
       const sameSince = { keys: '', at: performance.now() };
       const settled = async (quietMs: number): Promise<typeof keys> => {
+        const deadline = performance.now() + 120_000;
         for (;;) {
+          if (performance.now() > deadline) assert.fail(`the node did not settle for ${quietMs} ms within 2 minutes: ${JSON.stringify(t.logs.slice(-20))}`);
           const now = onAirNow();
           const id = JSON.stringify(now);
           if (id !== sameSince.keys) Object.assign(sameSince, { keys: id, at: performance.now() });

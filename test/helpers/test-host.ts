@@ -53,12 +53,16 @@ export function startTestHost(): TestHost {
     address,
     async listenUdp(port) {
       const script = `const s = require('dgram').createSocket('udp4'); s.on('message', () => process.stdout.write('.')); s.bind(${port}, '0.0.0.0', () => process.stdout.write('ready\\n'));`;
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      // Its own pipes: a child left holding the test's stderr would keep the test runner waiting.
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       let out = '';
+      let err = '';
       child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
       const deadline = Date.now() + 5000;
       while (!out.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (!out.includes('ready')) throw new Error(`the UDP listener in ${ns} did not start: ${err}`);
       return { count: () => out.replace('ready\n', '').length, close: () => child.kill() };
     },
     async launchChromium() {
