@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Subscription } from '../room-backend.js';
 import type { FromRelay, RelaySettings, ToRelay } from './relay-protocol.js';
 
+/** Loading the relay (its TypeScript, werift) takes about a second; on a busy node many more. */
+const START_TIMEOUT_MS = 30_000;
 const OPEN_TIMEOUT_MS = 10_000;
 /** The relay's heap: a few hundred viewers' buffers; a leak ends the relay, not the service. */
 const RELAY_HEAP_MB = 256;
@@ -46,6 +48,9 @@ interface Relayed {
  */
 export class MediaRelay {
   private child: ChildProcess | undefined;
+  /** Settles when the current child said it is ready, or failed to. */
+  private ready: Promise<void> = Promise.resolve();
+  private markReady: (() => void) | undefined;
   private readonly openings = new Map<string, Opening>();
   private readonly relayed = new Map<string, Relayed>();
   private closed = false;
@@ -67,8 +72,9 @@ export class MediaRelay {
     return false;
   }
 
-  private process(): ChildProcess {
-    if (this.child?.connected) return this.child;
+  private process(): { child: ChildProcess; ready: Promise<void> } {
+    if (this.child?.connected) return { child: this.child, ready: this.ready };
+    const started = performance.now();
     const child = fork(RELAY_SCRIPT, [], {
       // Only the TypeScript loader: not the parent's other flags (a test runner's --test, say).
       execArgv: ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${RELAY_HEAP_MB}`],
@@ -81,7 +87,23 @@ export class MediaRelay {
     child.stderr?.on('data', (d: Buffer) => this.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the media relay wrote to stderr'));
     child.on('message', (m: FromRelay) => this.received(m));
     child.on('error', (err) => this.log.warn({ err }, 'the media relay failed'));
+    let failStart: (err: Error) => void = () => undefined;
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`the media relay did not start within ${START_TIMEOUT_MS / 1000} s`));
+        child.kill('SIGKILL');
+      }, START_TIMEOUT_MS);
+      this.markReady = () => {
+        clearTimeout(timer);
+        this.log.info({ pid: child.pid, ms: Math.round(performance.now() - started) }, 'media relay ready');
+        resolve();
+      };
+      failStart = (err) => (clearTimeout(timer), reject(err));
+    });
+    // Each waiting open hears of a failed start; nobody else must.
+    this.ready.catch(() => undefined);
     child.on('exit', (code, signal) => {
+      failStart(new Error('the media relay stopped while starting'));
       if (this.child === child) this.child = undefined;
       if (this.closed) return;
       this.log.warn({ code, signal, viewers: this.relayed.size }, 'the media relay stopped; its viewers end, the next one starts it again');
@@ -93,7 +115,7 @@ export class MediaRelay {
     });
     this.child = child;
     this.log.info({ pid: child.pid }, 'media relay started');
-    return child;
+    return { child, ready: this.ready };
   }
 
   private send(message: ToRelay): void {
@@ -103,6 +125,9 @@ export class MediaRelay {
 
   private received(m: FromRelay): void {
     switch (m.type) {
+      case 'ready':
+        this.markReady?.();
+        break;
       case 'opened':
         this.openings.get(m.id)?.resolve(m);
         this.openings.delete(m.id);
@@ -137,7 +162,9 @@ export class MediaRelay {
   async attach(backend: Subscription, playerOffer: string): Promise<{ subscription: Subscription; answer: string }> {
     if (this.closed) throw new Error('the media relay is closed');
     const id = randomUUID();
-    const child = this.process();
+    const { child, ready } = this.process();
+    await ready;
+    if (!child.connected) throw new Error('the media relay stopped');
     const answers = await new Promise<{ backendAnswer: string; playerAnswer: string }>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.openings.delete(id);

@@ -62,8 +62,11 @@ function end(id: string, reason: string): void {
 async function open(id: string, backendOffer: string, playerOffer: string): Promise<void> {
   const codecs = sentCodecs(backendOffer);
   const tracks: Record<Kind, MediaStreamTrack> = { audio: new MediaStreamTrack({ kind: 'audio' }), video: new MediaStreamTrack({ kind: 'video' }) };
-  const up = new RTCPeerConnection({ codecs });
-  const down = new RTCPeerConnection({ codecs, iceAdditionalHostAddresses: settings.publicIps ?? [] });
+  // No ICE servers: werift's default is Google's public STUN server, which would have the relay
+  // look up and write to a third party for every viewer, and wait seconds for its answer on a
+  // closed network. Players reach the relay at its own addresses and the operator's publicIps.
+  const up = new RTCPeerConnection({ codecs, iceServers: [] });
+  const down = new RTCPeerConnection({ codecs, iceServers: [], iceAdditionalHostAddresses: settings.publicIps ?? [] });
   const leg: Leg = { up, down, ended: false };
   legs.set(id, leg);
 
@@ -135,3 +138,4 @@ process.on('message', (message: ToRelay) => {
 });
 // The service went away: so does its relay.
 process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });

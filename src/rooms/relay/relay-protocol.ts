@@ -10,6 +10,8 @@ export type ToRelay =
   | { type: 'close'; id: string };
 
 export type FromRelay =
+  /** Loaded and listening: sent once, before anything else. */
+  | { type: 'ready' }
   | { type: 'opened'; id: string; backendAnswer: string; playerAnswer: string }
   | { type: 'failed'; id: string; message: string }
   | { type: 'connected'; id: string }
