@@ -34,6 +34,7 @@ LONGEST=(
   test/engine/event-notify.test.ts
   test/console/console.test.ts
   test/engine/fidelity.test.ts
+  test/engine/page-lifecycle.test.ts
   test/engine/leftovers.test.ts
 )
 SHARED=()
