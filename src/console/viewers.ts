@@ -10,6 +10,8 @@ export interface RoomViewing {
 
 interface Viewer<T> {
   id: string;
+  /** Who opened it (the player's address): one client may hold only so many. */
+  client: string;
   room: RoomRef;
   userId: string;
   subscription: Subscription;
@@ -19,10 +21,17 @@ interface Viewer<T> {
 }
 
 export class TooManyViewersError extends Error {
-  constructor(max: number) {
-    super(`this node already serves ${max} viewers; close one first`);
+  constructor(message: string) {
+    super(message);
     this.name = 'TooManyViewersError';
   }
+}
+
+export interface ViewerLimits {
+  /** Viewers on the node, all clients together. */
+  max: number;
+  /** Viewers of one client (address): a link's holder cannot take every seat. */
+  perClient: number;
 }
 
 /** A player whose connection did not come up in this long never will (it gave up, or cannot reach us). */
@@ -36,14 +45,14 @@ const CONNECT_MS = 30_000;
  */
 export class ViewerRegistry<T = unknown> {
   private readonly viewers = new Map<string, Viewer<T>>();
-  /** Opens still on their way: counted against the cap, so that a burst of POSTs cannot pass it. */
-  private opening = 0;
+  /** Opens still on their way, by client: counted against the caps, so that a burst of POSTs cannot pass them. */
+  private readonly opening = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly rooms: RoomViewing,
     private readonly log: Logger,
-    private readonly max = 50,
+    private readonly limits: ViewerLimits = { max: 50, perClient: 10 },
   ) {
     this.sweeper = setInterval(() => this.sweep(), CONNECT_MS / 3);
     this.sweeper.unref();
@@ -61,10 +70,15 @@ export class ViewerRegistry<T = unknown> {
     room: RoomRef,
     userId: string,
     layer: number | undefined,
+    client: string,
     attach: (subscription: Subscription) => Promise<{ subscription: Subscription; result: T }>,
   ): Promise<{ id: string; result: T }> {
-    if (this.viewers.size + this.opening >= this.max) throw new TooManyViewersError(this.max);
-    this.opening += 1;
+    const { max, perClient } = this.limits;
+    const openingAll = [...this.opening.values()].reduce((a, b) => a + b, 0);
+    if (this.viewers.size + openingAll >= max) throw new TooManyViewersError(`this node already serves ${max} viewers; close one first`);
+    const ofClient = [...this.viewers.values()].filter((v) => v.client === client).length + (this.opening.get(client) ?? 0);
+    if (ofClient >= perClient) throw new TooManyViewersError(`${client} already watches ${perClient} times on this node; close a viewer first`);
+    this.opening.set(client, (this.opening.get(client) ?? 0) + 1);
     let attached: { subscription: Subscription; result: T };
     try {
       const backend = await this.rooms.subscribe(room, userId, layer);
@@ -75,11 +89,13 @@ export class ViewerRegistry<T = unknown> {
         throw err;
       }
     } finally {
-      this.opening -= 1;
+      const left = (this.opening.get(client) ?? 1) - 1;
+      if (left > 0) this.opening.set(client, left);
+      else this.opening.delete(client);
     }
     const { subscription, result } = attached;
     const id = randomUUID();
-    this.viewers.set(id, { id, room, userId, subscription, openedAt: Date.now(), result });
+    this.viewers.set(id, { id, client, room, userId, subscription, openedAt: Date.now(), result });
     subscription.onEnded((reason) => {
       if (!this.viewers.has(id)) return;
       this.log.info({ viewer: id, reason }, 'viewer ended by the room');

@@ -25,6 +25,8 @@ export interface WhepDeps {
 
 const LAYER_EXTENSION = 'urn:ietf:params:whep:ext:core:layer';
 const SDP_LIMIT = 64 * 1024;
+/** A player POSTs once a session; a page reloaded now and then stays far below. */
+const OFFERS_PER_MINUTE = 30;
 
 /** Players run on other origins: they may call us, with their token, and read what they need of the answer. */
 const CORS = {
@@ -108,7 +110,15 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
   app.options('/whep/:app/:room/:user/:id', preflight);
   app.options('/whep/:app/:room/:user/:id/layer', preflight);
 
-  app.post<RoomParams>('/whep/:app/:room/:user', async (req, reply) => {
+  // Per address, before the token is checked: a link's holder cannot churn Janus subscriptions,
+  // and nobody can guess tokens fast.
+  const offerLimit = {
+    max: OFFERS_PER_MINUTE,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string }) =>
+      new ApiError('FlowLimitExceeded', `more than ${OFFERS_PER_MINUTE} WHEP offers a minute from this address; retry in ${ctx.after}`),
+  };
+  app.post<RoomParams>('/whep/:app/:room/:user', { config: { rateLimit: offerLimit } }, async (req, reply) => {
     const room = roomOf(req.params);
     deps.mayWatch(req, room);
     const offer = textBody(req, 'application/sdp');
@@ -116,7 +126,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     const viewers = deps.viewers();
     let opened: { id: string; result: Session };
     try {
-      opened = await viewers.open(room, req.params.user, layer, (subscription) => attach(subscription, offer, deps.relay));
+      opened = await viewers.open(room, req.params.user, layer, req.ip, (subscription) => attach(subscription, offer, deps.relay));
     } catch (err) {
       if (err instanceof TooManyViewersError) throw new ApiError('FlowLimitExceeded', err.message);
       if (err instanceof SdpBridgeError) throw new ApiError('InvalidParameter', err.message);

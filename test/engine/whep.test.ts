@@ -221,4 +221,24 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     assert.equal(refused.status, 400);
     assert.match(refused.error?.Message ?? '', /cannot receive this publisher's video: it is sent as VP8 as 96/);
   });
+
+  // Last: it spends this address's offers for a minute.
+  it('takes no more than 30 offers a minute from one address, with or without a token', async () => {
+    let answered = 0;
+    for (;;) {
+      const res = await fetch(endpoint(), { method: 'POST', headers: { 'content-type': 'application/sdp', ...(answered % 2 ? { authorization: `Bearer ${token}` } : {}) }, body: 'hello' });
+      const error = ((await res.json()) as Envelope).ResponseMetadata.Error;
+      if (res.status === 429) {
+        assert.equal(error?.Code, 'FlowLimitExceeded');
+        assert.match(error?.Message ?? '', /more than 30 WHEP offers a minute from this address; retry in/);
+        assert.ok(Number(res.headers.get('retry-after')) > 0, 'it says when to retry');
+        break;
+      }
+      assert.ok([400, 401].includes(res.status), `answered ${res.status}`);
+      answered += 1;
+      assert.ok(answered <= 30, 'a 31st offer was answered');
+    }
+    // This file's earlier players used some of the 30.
+    assert.ok(answered >= 10, `only ${answered} answered`);
+  });
 });
