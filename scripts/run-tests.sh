@@ -27,15 +27,15 @@ ALONE=(
 # running alone there (a run of 307 s held 510 s of files, 255 s if evenly packed).
 LONGEST=(
   test/engine/monitors.test.ts
+  test/engine/page-lifecycle.test.ts
   test/api/restart.test.ts
   test/cli/webcast-cli.test.ts
   test/engine/whep.test.ts
-  test/engine/isolation.test.ts
-  test/engine/event-notify.test.ts
-  test/console/console.test.ts
-  test/engine/fidelity.test.ts
-  test/engine/page-lifecycle.test.ts
   test/engine/leftovers.test.ts
+  test/engine/isolation.test.ts
+  test/console/console.test.ts
+  test/engine/event-notify.test.ts
+  test/engine/fidelity.test.ts
 )
 SHARED=()
 for f in "${LONGEST[@]}"; do
