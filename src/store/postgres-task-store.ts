@@ -324,8 +324,8 @@ export class PostgresTaskStore implements ClusterStore {
   }
 
   async heartbeat(node: NodeInfo): Promise<void> {
-    // Counts of windows long past are of no use to anyone.
-    await this.pool.query('DELETE FROM rate_windows WHERE "window" < $1', [Math.floor(node.heartbeatAt / 1000) - 60]);
+    // Counts of windows long past are of no use to anyone (the longest window is a minute).
+    await this.pool.query('DELETE FROM rate_windows WHERE "window" < $1', [Math.floor(node.heartbeatAt / 1000) - 120]);
     await this.pool.query(
       `INSERT INTO nodes (node_id, role, address, capacity, running, draining, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (node_id) DO UPDATE SET role = $2, address = $3, capacity = $4, running = $5, draining = $6, started_at = $7, heartbeat_at = $8`,

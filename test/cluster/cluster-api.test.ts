@@ -60,6 +60,28 @@ describe('API-only nodes of one cluster', () => {
     assert.ok(served <= (took < 950 ? 5 : 10), `served ${served} of 12 in ${took} ms`);
   });
 
+  it('counts an address’s console sign-ins across the nodes for a whole minute, apart from its WHEP offers', async () => {
+    // The whole test in one minute window.
+    if (Date.now() % 60_000 > 40_000) await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 20));
+    const node = (i: number) => (i % 2 ? a : b);
+    for (let i = 0; i < 10; i += 1) {
+      const offer = await fetch(`${node(i).url}/whep/app1/room1/bot`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'hello' });
+      assert.notEqual(offer.status, 429, `WHEP offer ${i + 1}`);
+    }
+    const signIn = (i: number) =>
+      fetch(`${node(i).url}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-webcast-console': '1' }, body: JSON.stringify({ AccessKey: ACCESS_KEY, SecretKey: 'guess' }) });
+    for (let i = 0; i < 10; i += 1) {
+      const res = await signIn(i);
+      assert.equal(((await res.json()) as { ResponseMetadata: { Error?: { Code: string } } }).ResponseMetadata.Error?.Code, 'InvalidAccessKey', `sign-in ${i + 1}`);
+    }
+    const eleventh = await signIn(10);
+    assert.equal(eleventh.status, 429, 'ten sign-ins a minute in all, whichever node took them');
+    // Both nodes beat twice (every 2 s), and each beat clears old counts: not this minute's.
+    await new Promise((r) => setTimeout(r, 4500));
+    assert.equal((await signIn(11)).status, 429);
+    assert.equal((await signIn(12)).status, 429);
+  });
+
   it('keeps the 72-hour TaskId rule across nodes: a task that ended cannot be started again through another node', async () => {
     const key = { AppId: 'app1', RoomId: 'room1', TaskId: 'once' };
     assert.equal((await sdkClient(a.host).start(validStart(key))).Result, 'ok');
