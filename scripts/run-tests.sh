@@ -24,18 +24,21 @@ ALONE=(
 )
 # The shared run starts files in this order, two at a time: the longest first (about a minute
 # each in CI), so that the short ones fill the gaps at the end instead of one long file
-# running alone there (a run of 307 s held 510 s of files, 255 s if evenly packed).
+# running alone there (a run of 313 s held 546 s of files, 273 s if evenly packed).
 LONGEST=(
   test/engine/monitors.test.ts
   test/engine/page-lifecycle.test.ts
   test/api/restart.test.ts
   test/cli/webcast-cli.test.ts
-  test/engine/whep.test.ts
   test/engine/leftovers.test.ts
   test/engine/isolation.test.ts
+  test/engine/whep.test.ts
   test/console/console.test.ts
-  test/engine/event-notify.test.ts
   test/engine/fidelity.test.ts
+  test/engine/event-notify.test.ts
+  test/cluster/cluster-api.test.ts
+  test/engine/unprivileged.test.ts
+  test/api/callbacks.test.ts
 )
 SHARED=()
 for f in "${LONGEST[@]}"; do
@@ -45,17 +48,16 @@ while IFS= read -r f; do
   [[ " ${ALONE[*]} ${LONGEST[*]} " == *" $f "* ]] || SHARED+=("$f")
 done < <(find test -name '*.test.ts' | sort)
 
-# A test that times out leaves its browsers, servers and timers behind, and Node then waits
-# for them for ever: one such file once held CI until its 90-minute cap. So every run exits
-# once its tests are done (--test-force-exit), a file that takes over 10 minutes is killed and
-# fails (--test-timeout, on the file as a whole), and each run is a process group of its own
-# whose leftovers are killed before the next starts.
-PER_FILE_MS=600000
+# scripts/run-files.ts keeps the order above (node --test sorts files by name) and ends each
+# file cleanly: a test that times out leaves its browsers, servers and timers behind, and its
+# process would wait for them for ever (one such file once held CI until its 90-minute cap). So
+# each file's process exits once its tests are done, a file that takes over 10 minutes is
+# killed and fails, and each run is a process group of its own whose leftovers are killed
+# before the next starts.
 run() {
   local concurrency=$1
   shift
-  setsid --wait node --import tsx --test --test-force-exit --test-timeout=$PER_FILE_MS \
-    --test-concurrency="$concurrency" "$@" &
+  setsid node --import tsx scripts/run-files.ts --concurrency "$concurrency" --file-timeout-ms 600000 "$@" &
   local pid=$!
   wait $pid
   local rc=$?
