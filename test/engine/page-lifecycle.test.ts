@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { FRESH_COLOR, PAGE_COLOR, SECOND_COLOR, startPageServer, type PageServer } from '../helpers/pages.js';
-import { Subscriber } from '../helpers/subscriber.js';
+import { describe, it } from 'node:test';
+import { getTask, sdkClient, waitFor } from '../helpers/node.js';
+import { FRESH_COLOR, PAGE_COLOR, SECOND_COLOR } from '../helpers/pages.js';
+import { workerSuite } from '../helpers/worker-suite.js';
 import { freePort } from '../../src/rooms/janus/embedded-janus.js';
 
 const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
@@ -13,32 +13,13 @@ const near = (a: readonly number[], b: readonly number[], tolerance = 16): boole
  * layer sizes and so runs alone.
  */
 describe('a page on air, from start to end', { timeout: 180_000 }, () => {
-  let t: TestNode;
-  let pages: PageServer;
-  const subscribers: Subscriber[] = [];
-  before(async () => {
-    pages = await startPageServer();
-    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: '3' } });
-  });
-  after(async () => {
-    await Promise.all(subscribers.map((s) => s.leave().catch(() => undefined)));
-    await t.close();
-    await pages.close();
-  });
-  const rooms = () => {
-    if (!t.node.worker) throw new Error('no worker');
-    return t.node.worker.rooms;
-  };
-  const join = async (roomId: string, userId: string, layer?: number) => {
-    const s = await Subscriber.join(rooms(), { appId: 'app1', roomId }, userId, layer);
-    subscribers.push(s);
-    return s;
-  };
+  const s = workerSuite({ WEBCAST_MAX_TASKS: '3' });
+  const { rooms, join } = s;
 
   it('keeps a page that navigates to a second page on air, and shows the second page', async () => {
     const key = { AppId: 'app1', RoomId: 'nav', TaskId: 'nav1' };
-    await sdkClient(t.host).start({ ...key, UserId: 'nav-bot', SourceURL: `${pages.url}/navigates?after=6000`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
-    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    await sdkClient(s.t.host).start({ ...key, UserId: 'nav-bot', SourceURL: `${s.pages.url}/navigates?after=6000`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
     const sub = await join('nav', 'nav-bot');
     await sub.waitForVideo((v) => v.framesDecoded > 5);
     const first = await sub.pixel(0.5, 0.8);
@@ -47,15 +28,15 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
     const before = (await sub.video()).framesDecoded;
     await new Promise((r) => setTimeout(r, 1500));
     assert.ok((await sub.video()).framesDecoded > before + 10, 'frames keep coming after the navigation');
-    assert.equal((await getTask(t.host, key))?.Status, 2);
-    await sdkClient(t.host).stop(key);
+    assert.equal((await getTask(s.t.host, key))?.Status, 2);
+    await sdkClient(s.t.host).stop(key);
   });
 
   /** Puts `path` on air as `userId` in its own room, waits `quietMs`, then joins a viewer who has a frame. */
   const onAirThenJoin = async (room: string, userId: string, path: string, size: [number, number], quietMs: number) => {
     const key = { AppId: 'app1', RoomId: room, TaskId: `${room}1` };
-    await sdkClient(t.host).start({ ...key, UserId: userId, SourceURL: `${pages.url}${path}`, VideoSolutions: [{ Width: size[0], Height: size[1], FrameRate: 10 }] });
-    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    await sdkClient(s.t.host).start({ ...key, UserId: userId, SourceURL: `${s.pages.url}${path}`, VideoSolutions: [{ Width: size[0], Height: size[1], FrameRate: 10 }] });
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
     await new Promise((r) => setTimeout(r, quietMs));
     const sub = await join(room, userId);
     const video = await sub.waitForVideo((v) => v.framesDecoded > 0, 5000);
@@ -70,27 +51,27 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
     assert.ok(near(box, PAGE_COLOR), `the slide's box decoded as ${box.join(',')}`);
     const paper = await sub.pixel(0.05, 0.95);
     assert.ok(near(paper, [255, 255, 255]), `the slide's paper decoded as ${paper.join(',')}`);
-    await sdkClient(t.host).stop(key);
+    await sdkClient(s.t.host).stop(key);
   });
 
   it('lets the page believe it is shown and focused all along', async () => {
     const { key, sub } = await onAirThenJoin('seen', 'seen-bot', '/visibility', [320, 180], 2000);
     const colour = await sub.pixel(0.5, 0.5);
     assert.ok(near(colour, FRESH_COLOR), `the page painted ${colour.join(',')}: it thinks it is hidden or unfocused`);
-    await sdkClient(t.host).stop(key);
+    await sdkClient(s.t.host).stop(key);
   });
 
   it('replaces an earlier publisher with the same UserId, and ends the earlier task', async () => {
     const first = { AppId: 'app1', RoomId: 'same', TaskId: 'first' };
     const second = { AppId: 'app1', RoomId: 'same', TaskId: 'second' };
-    const body = { UserId: 'twin', SourceURL: `${pages.url}/tone`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
-    await sdkClient(t.host).start({ ...first, ...body });
-    await waitFor('first on air', async () => (await getTask(t.host, first))?.Status === 2);
+    const body = { UserId: 'twin', SourceURL: `${s.pages.url}/tone`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
+    await sdkClient(s.t.host).start({ ...first, ...body });
+    await waitFor('first on air', async () => (await getTask(s.t.host, first))?.Status === 2);
     const firstFeed = (await rooms().publishers({ appId: 'app1', roomId: 'same' }))[0]?.id;
-    await sdkClient(t.host).start({ ...second, ...body });
-    await waitFor('second on air', async () => (await getTask(t.host, second))?.Status === 2);
+    await sdkClient(s.t.host).start({ ...second, ...body });
+    await waitFor('second on air', async () => (await getTask(s.t.host, second))?.Status === 2);
     const ended = await waitFor('first ended', async () => {
-      const task = await getTask(t.host, first);
+      const task = await getTask(s.t.host, first);
       return task?.Status === 3 && task;
     });
     assert.equal(ended.StopReason, 'UnknownStopReason');
@@ -98,15 +79,15 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
     assert.equal(publishers.length, 1);
     assert.equal(publishers[0]?.userId, 'twin');
     assert.notEqual(publishers[0]?.id, firstFeed);
-    await sdkClient(t.host).stop(second);
+    await sdkClient(s.t.host).stop(second);
   });
 
   it('ends a task at MaxRunningTime', async () => {
     const key = { AppId: 'app1', RoomId: 'max', TaskId: 'max1' };
-    await sdkClient(t.host).start({ ...key, UserId: 'timer', SourceURL: `${pages.url}/tone`, MaxRunningTime: 10, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
-    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
+    await sdkClient(s.t.host).start({ ...key, UserId: 'timer', SourceURL: `${s.pages.url}/tone`, MaxRunningTime: 10, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
     const ended = await waitFor('the end', async () => {
-      const task = await getTask(t.host, key);
+      const task = await getTask(s.t.host, key);
       return task?.Status === 3 && task;
     }, 15_000);
     assert.equal(ended.StopReason, 'ExceedMaxRunningTime');
@@ -126,15 +107,15 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
   ] as const) {
     it(`fails a task whose page cannot be opened: ${what} → 4/StartTaskFailed`, async () => {
       const key = { AppId: 'app1', RoomId: 'fail', TaskId: `fail-${what.replace(/\W+/g, '-')}` };
-      const url = path === 'closed-port' ? `http://127.0.0.1:${await freePort()}/` : path.startsWith('/') ? `${pages.url}${path}` : path;
-      await sdkClient(t.host).start({ ...key, UserId: 'nobody', SourceURL: url });
+      const url = path === 'closed-port' ? `http://127.0.0.1:${await freePort()}/` : path.startsWith('/') ? `${s.pages.url}${path}` : path;
+      await sdkClient(s.t.host).start({ ...key, UserId: 'nobody', SourceURL: url });
       const failed = await waitFor('Status 4', async () => {
-        const task = await getTask(t.host, key);
+        const task = await getTask(s.t.host, key);
         return task?.Status === 4 && task;
       });
       assert.equal(failed.StopReason, 'StartTaskFailed');
       assert.ok(failed.EndTime >= failed.StartTime);
-      const stored = await t.node.store.get(key);
+      const stored = await s.t.node.store.get(key);
       assert.match(stored?.FailureDetail ?? '', detail);
       assert.deepEqual(await rooms().publishers({ appId: 'app1', roomId: 'fail' }), []);
     });
@@ -142,10 +123,10 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
 
   it('keeps a page on air whose subresource points into a private network, and refuses that request', async () => {
     const key = { AppId: 'app1', RoomId: 'sub', TaskId: 'sub1' };
-    await sdkClient(t.host).start({ ...key, UserId: 'img', SourceURL: `${pages.url}/subresource?src=http://192.168.77.1/pixel.png`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
-    await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2);
-    const refusal = await waitFor('the refusal in the log', async () => t.logs.find((l) => l.includes('cloud browser request refused') && l.includes('192.168.77.1')), 5000);
+    await sdkClient(s.t.host).start({ ...key, UserId: 'img', SourceURL: `${s.pages.url}/subresource?src=http://192.168.77.1/pixel.png`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
+    const refusal = await waitFor('the refusal in the log', async () => s.t.logs.find((l) => l.includes('cloud browser request refused') && l.includes('192.168.77.1')), 5000);
     assert.match(refusal, /192\.168\.77\.1 is a private address/);
-    await sdkClient(t.host).stop(key);
+    await sdkClient(s.t.host).stop(key);
   });
 });

@@ -1,48 +1,29 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { PAGE_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
-import { Subscriber } from '../helpers/subscriber.js';
+import { describe, it } from 'node:test';
+import { getTask, sdkClient, waitFor } from '../helpers/node.js';
+import { PAGE_COLOR, TONE_HZ } from '../helpers/pages.js';
+import { workerSuite } from '../helpers/worker-suite.js';
 
 const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
 
 /** Frame rates and layer sizes at a viewer: run alone (scripts/run-tests.sh). What happens to a page on air is page-lifecycle.test.ts. */
 describe('a page published into a real Janus room by a real Chromium', { timeout: 180_000 }, () => {
-  let t: TestNode;
-  let pages: PageServer;
-  const subscribers: Subscriber[] = [];
-  before(async () => {
-    pages = await startPageServer();
-    t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_MAX_TASKS: '3' } });
-  });
-  after(async () => {
-    await Promise.all(subscribers.map((s) => s.leave().catch(() => undefined)));
-    await t.close();
-    await pages.close();
-  });
-  const rooms = () => {
-    if (!t.node.worker) throw new Error('no worker');
-    return t.node.worker.rooms;
-  };
-  const join = async (roomId: string, userId: string, layer?: number) => {
-    const s = await Subscriber.join(rooms(), { appId: 'app1', roomId }, userId, layer);
-    subscribers.push(s);
-    return s;
-  };
+  const s = workerSuite({ WEBCAST_MAX_TASKS: '3' });
+  const { rooms, join } = s;
 
   it('shows the page in the room as the user, in both simulcast layers, with its colour and its sound', async () => {
     const key = { AppId: 'app1', RoomId: 'sim', TaskId: 'sim1' };
-    const started = await sdkClient(t.host).start({
+    const started = await sdkClient(s.t.host).start({
       ...key,
       UserId: 'slides-bot',
-      SourceURL: `${pages.url}/tone`,
+      SourceURL: `${s.pages.url}/tone`,
       VideoSolutions: [
         { Width: 1280, Height: 720, FrameRate: 30 },
         { Width: 640, Height: 360, FrameRate: 15 },
       ],
     });
     assert.equal(started.Result, 'ok', JSON.stringify(started.ResponseMetadata.Error));
-    const running = await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2 && (await getTask(t.host, key)));
+    const running = await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2 && (await getTask(s.t.host, key)));
     assert.equal(running.StopReason, '');
 
     const publishers = await rooms().publishers({ appId: 'app1', roomId: 'sim' });
@@ -65,7 +46,7 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     const fpsSmall = await big.measuredFps(3000);
     assert.ok(fpsSmall >= 0.8 * 15 && fpsSmall <= 15 * 1.2, `small layer at ${fpsSmall.toFixed(1)} fps, asked 15`);
 
-    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const metrics = await (await fetch(`${s.t.url}/metrics`)).text();
     assert.match(metrics, /webcast_tasks\{status="running",node="[^"]+"\} 1\n/);
     assert.match(metrics, /webcast_start_latency_seconds_count\{node="[^"]+"\} 1\n/);
     // Where the start went, phase by phase, for the operator to see which one grew.
@@ -80,11 +61,11 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
 
   it('takes the publisher out of the room within 2 s of StopWebcast', async () => {
     const key = { AppId: 'app1', RoomId: 'sim', TaskId: 'sim1' };
-    const stopped = await sdkClient(t.host).stop(key);
+    const stopped = await sdkClient(s.t.host).stop(key);
     assert.equal(stopped.Result, 'ok');
     const t0 = Date.now();
     await waitFor('the publisher to leave', async () => (await rooms().publishers({ appId: 'app1', roomId: 'sim' })).length === 0, 2000, 50);
-    const task = await getTask(t.host, key);
+    const task = await getTask(s.t.host, key);
     assert.deepEqual([task?.Status, task?.StopReason], [3, 'StopByAPI']);
     assert.ok(Date.now() - t0 <= 2000);
   });
