@@ -47,10 +47,8 @@ interface Relayed {
  * is started at its first viewer and again after it died.
  */
 export class MediaRelay {
-  private child: ChildProcess | undefined;
-  /** Settles when the current child said it is ready, or failed to. */
-  private ready: Promise<void> = Promise.resolve();
-  private markReady: (() => void) | undefined;
+  /** The relay process, and whether it said it is ready (rejected if it failed to start). */
+  private current: { child: ChildProcess; ready: Promise<void> } | undefined;
   private readonly openings = new Map<string, Opening>();
   private readonly relayed = new Map<string, Relayed>();
   private closed = false;
@@ -73,7 +71,7 @@ export class MediaRelay {
   }
 
   private process(): { child: ChildProcess; ready: Promise<void> } {
-    if (this.child?.connected) return { child: this.child, ready: this.ready };
+    if (this.current?.child.connected) return this.current;
     const started = performance.now();
     const child = fork(RELAY_SCRIPT, [], {
       // Only the TypeScript loader: not the parent's other flags (a test runner's --test, say).
@@ -87,24 +85,26 @@ export class MediaRelay {
     child.stderr?.on('data', (d: Buffer) => this.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the media relay wrote to stderr'));
     child.on('message', (m: FromRelay) => this.received(m));
     child.on('error', (err) => this.log.warn({ err }, 'the media relay failed'));
-    let failStart: (err: Error) => void = () => undefined;
-    this.ready = new Promise<void>((resolve, reject) => {
+    const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new Error(`the media relay did not start within ${START_TIMEOUT_MS / 1000} s`));
         child.kill('SIGKILL');
       }, START_TIMEOUT_MS);
-      this.markReady = () => {
+      child.on('message', (m: FromRelay) => {
+        if (m.type !== 'ready') return;
         clearTimeout(timer);
         this.log.info({ pid: child.pid, ms: Math.round(performance.now() - started) }, 'media relay ready');
         resolve();
-      };
-      failStart = (err) => (clearTimeout(timer), reject(err));
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        reject(new Error('the media relay stopped while starting'));
+      });
     });
     // Each waiting open hears of a failed start; nobody else must.
-    this.ready.catch(() => undefined);
+    ready.catch(() => undefined);
     child.on('exit', (code, signal) => {
-      failStart(new Error('the media relay stopped while starting'));
-      if (this.child === child) this.child = undefined;
+      if (this.current?.child === child) this.current = undefined;
       if (this.closed) return;
       this.log.warn({ code, signal, viewers: this.relayed.size }, 'the media relay stopped; its viewers end, the next one starts it again');
       for (const [id, o] of this.openings) {
@@ -113,21 +113,18 @@ export class MediaRelay {
       }
       for (const id of [...this.relayed.keys()]) this.end(id, 'the media relay stopped');
     });
-    this.child = child;
+    this.current = { child, ready };
     this.log.info({ pid: child.pid }, 'media relay started');
-    return { child, ready: this.ready };
+    return this.current;
   }
 
   private send(message: ToRelay): void {
-    const child = this.child;
+    const child = this.current?.child;
     if (child?.connected) child.send(message);
   }
 
   private received(m: FromRelay): void {
     switch (m.type) {
-      case 'ready':
-        this.markReady?.();
-        break;
       case 'opened':
         this.openings.get(m.id)?.resolve(m);
         this.openings.delete(m.id);
@@ -218,7 +215,7 @@ export class MediaRelay {
 
   close(): void {
     this.closed = true;
-    this.child?.kill();
-    this.child = undefined;
+    this.current?.child.kill();
+    this.current = undefined;
   }
 }
