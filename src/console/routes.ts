@@ -19,8 +19,8 @@ import type { TaskKey } from '../tasks/types.js';
 import { parseStartWebcast, parseTaskFilter } from '../tasks/validation.js';
 import type { TokenSigner } from './tokens.js';
 import type { ViewerRegistry } from './viewers.js';
-import type { Session as WhepSession } from './whep.js';
-import { whepRoutes } from './whep.js';
+import { perAddressPerMinute } from './address-limit.js';
+import { whepRoutes, type Session as WhepSession } from './whep.js';
 
 export interface ConsoleDeps {
   tasks: TaskService;
@@ -132,11 +132,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): Pr
     if (req.headers[CONSOLE_HEADER] !== '1') throw new ApiError('AccessDenied', `console requests must carry the ${CONSOLE_HEADER} header`);
   });
 
-  const signInLimit = {
-    max: 10,
-    timeWindow: 60_000,
-    errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string }) => new ApiError('FlowLimitExceeded', `too many sign-in attempts from this address; retry in ${ctx.after}`),
-  };
+  const signInLimit = perAddressPerMinute(10, 'too many sign-in attempts from this address');
   app.post('/console/api/session', { config: { rateLimit: signInLimit } }, async (req, reply) => {
     const { AccessKey, SecretKey } = parse(signIn, jsonBody(req, {}));
     const pair = deps.keys.find(AccessKey);

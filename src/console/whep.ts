@@ -4,6 +4,7 @@ import { ApiError } from '../api/errors.js';
 import type { MediaRelay } from '../rooms/relay/media-relay.js';
 import { RoomError, type RoomRef, type Subscription } from '../rooms/room-backend.js';
 import { bridgeOffers, narrowOffer, SdpBridgeError } from '../rooms/sdp-bridge.js';
+import { perAddressPerMinute } from './address-limit.js';
 import { TooManyViewersError, type ViewerRegistry } from './viewers.js';
 
 /**
@@ -112,12 +113,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
 
   // Per address, before the token is checked: a link's holder cannot churn Janus subscriptions,
   // and nobody can guess tokens fast.
-  const offerLimit = {
-    max: OFFERS_PER_MINUTE,
-    timeWindow: 60_000,
-    errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string }) =>
-      new ApiError('FlowLimitExceeded', `more than ${OFFERS_PER_MINUTE} WHEP offers a minute from this address; retry in ${ctx.after}`),
-  };
+  const offerLimit = perAddressPerMinute(OFFERS_PER_MINUTE, `more than ${OFFERS_PER_MINUTE} WHEP offers a minute from this address`);
   app.post<RoomParams>('/whep/:app/:room/:user', { config: { rateLimit: offerLimit } }, async (req, reply) => {
     const room = roomOf(req.params);
     deps.mayWatch(req, room);
