@@ -22,25 +22,25 @@ ALONE=(
   test/engine/whip.test.ts
   test/engine/firewall.test.ts
 )
-# The shared run takes the files in the order of their names. Longest first was tried
-# (2026-11-26): it put the heavy files beside each other, each took longer (546 s of files
-# became 601 s) and the run went from 313 s to 345 s. By name, the API and CLI files come
-# beside the engine's, and the unit tests fill the end.
+# node --test runs files in the order of their names. Longest first was tried (2026-11-26,
+# through node:test's run(), which keeps the order given): it put the heavy files beside each
+# other, each took longer (546 s of files became 601 s) and the run went from 313 s to 345 s.
+# By name, the API and CLI files come beside the engine's, and the unit tests fill the end.
 SHARED=()
 while IFS= read -r f; do
   [[ " ${ALONE[*]} " == *" $f "* ]] || SHARED+=("$f")
 done < <(find test -name '*.test.ts' | sort)
 
-# scripts/run-files.ts runs the files in the order given and ends each file cleanly: a test
-# that times out leaves its browsers, servers and timers behind, and its process would wait
-# for them for ever (one such file once held CI until its 90-minute cap). So each file's
-# process exits once its tests are done, a file that takes over 10 minutes is killed and
-# fails, and each run is a process group of its own whose leftovers are killed before the
+# A test that times out leaves its browsers, servers and timers behind, and its file's process
+# would wait for them for ever (one such file once held CI until its 90-minute cap). So each
+# file's process exits once its tests are done (--test-force-exit), a file that takes over 10
+# minutes is killed and fails (--test-timeout, which the runner applies to each file as a
+# whole), and each run is a process group of its own whose leftovers are killed before the
 # next starts.
 run() {
   local concurrency=$1
   shift
-  setsid node --import tsx scripts/run-files.ts --concurrency "$concurrency" --file-timeout-ms 600000 "$@" &
+  setsid node --import tsx --test --test-force-exit --test-timeout=600000 --test-concurrency="$concurrency" "$@" &
   local pid=$!
   wait $pid
   local rc=$?
