@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { JanusRoomBackend } from '../../src/rooms/janus/janus-rooms.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { PAGE_COLOR, startPageServer, type PageServer } from '../helpers/pages.js';
+import { PAGE_COLOR, near, startPageServer, type PageServer } from '../helpers/pages.js';
 import { CallbackReceiver } from '../helpers/receiver.js';
 
 /**
@@ -21,8 +21,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const run = promisify(execFile);
 const SIZE = { Width: 320, Height: 180, FrameRate: 10 };
 const LEASE_SECONDS = 3;
-const near = (a: readonly number[], b: readonly number[], tolerance = 24): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
-
 describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_000 }, () => {
   let c: TestCluster;
   let pages: PageServer;
@@ -80,7 +78,7 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     assert.ok(running);
     const s = await watch('c1');
     const v = await s.waitForVideo((x) => x.framesDecoded > 5, 20_000);
-    assert.ok(near(await s.pixel(0.5, 0.5), PAGE_COLOR), 'the page reaches the room');
+    assert.ok(near(await s.pixel(0.5, 0.5), PAGE_COLOR, 24), 'the page reaches the room');
     assert.ok(v.width > 0);
     console.log(`# cluster: API-only Start → Status 2 in ${Date.now() - t0} ms`);
     const events = (await sdkClient(api.host).api('ListWebcastTaskEvents', 'GET')(keyOf('c1'))) as { Result: { Node?: string } };

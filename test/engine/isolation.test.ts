@@ -3,13 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { EmbeddedJanus } from '../../src/rooms/janus/embedded-janus.js';
 import { createLogger } from '../../src/log.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { FRESH_COLOR, startPageServer, type PageServer } from '../helpers/pages.js';
+import { FRESH_COLOR, near, startPageServer, type PageServer } from '../helpers/pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const near = (a: readonly number[], b: readonly number[]): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= 20);
 const RED = [220, 0, 0];
 
 describe('browser contexts, and an external Janus', { timeout: 180_000 }, () => {
@@ -54,20 +53,20 @@ describe('browser contexts, and an external Janus', { timeout: 180_000 }, () => 
     const key = await start('control', '?reload');
     const colour = await waitFor('red after the reload', async () => {
       const c = await colourSeenBy('control', 'control');
-      return near(c, RED) && c;
+      return near(c, RED, 20) && c;
     }, 20_000, 500);
-    assert.ok(near(colour, RED));
+    assert.ok(near(colour, RED, 20));
     await sdkClient(t.host).stop(key);
   });
 
   it('gives each task a fresh context: no cookie, storage or cache of another task, running or ended', async () => {
     const a = await start('first');
-    assert.ok(near(await colourSeenBy('first', 'first'), FRESH_COLOR));
+    assert.ok(near(await colourSeenBy('first', 'first'), FRESH_COLOR, 20));
     const b = await start('second');
-    assert.ok(near(await colourSeenBy('second', 'second'), FRESH_COLOR), 'a task beside a running one starts fresh');
+    assert.ok(near(await colourSeenBy('second', 'second'), FRESH_COLOR, 20), 'a task beside a running one starts fresh');
     await sdkClient(t.host).stop(a);
     await sdkClient(t.host).stop(b);
     await start('third');
-    assert.ok(near(await colourSeenBy('third', 'third'), FRESH_COLOR), 'a task after ended ones starts fresh');
+    assert.ok(near(await colourSeenBy('third', 'third'), FRESH_COLOR, 20), 'a task after ended ones starts fresh');
   });
 });

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getTask, sdkClient, waitFor } from '../helpers/node.js';
-import { FRESH_COLOR, PAGE_COLOR, SECOND_COLOR } from '../helpers/pages.js';
+import { FRESH_COLOR, PAGE_COLOR, SECOND_COLOR, near } from '../helpers/pages.js';
 import { workerSuite } from '../helpers/worker-suite.js';
 import { freePort } from '../../src/rooms/janus/embedded-janus.js';
-
-const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
 
 /**
  * What happens to a page on air: it navigates, stands still, is replaced, runs out of time, cannot be

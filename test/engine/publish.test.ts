@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getTask, sdkClient, waitFor } from '../helpers/node.js';
-import { PAGE_COLOR, TONE_HZ } from '../helpers/pages.js';
+import { PAGE_COLOR, TONE_HZ, near } from '../helpers/pages.js';
 import { workerSuite } from '../helpers/worker-suite.js';
-
-const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
 
 /** Frame rates and layer sizes at a viewer: run alone (scripts/run-tests.sh). What happens to a page on air is page-lifecycle.test.ts. */
 describe('a page published into a real Janus room by a real Chromium', { timeout: 180_000 }, () => {

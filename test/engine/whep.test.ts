@@ -6,11 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { TokenSigner } from '../../src/console/tokens.js';
 import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { PAGE_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
+import { PAGE_COLOR, TONE_HZ, near, startPageServer, type PageServer } from '../helpers/pages.js';
 import { renumberVp8, WhepPlayer } from '../helpers/subscriber.js';
 import { viewerChromium } from '../helpers/viewer-priority.js';
 
-const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
 const CONSOLE = { 'x-webcast-console': '1', 'content-type': 'application/json' };
 
 interface Envelope {

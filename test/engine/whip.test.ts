@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
-import { PAGE_COLOR, TONE_HZ, startPageServer, type PageServer } from '../helpers/pages.js';
+import { PAGE_COLOR, TONE_HZ, near, startPageServer, type PageServer } from '../helpers/pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
 import { startWhipPeer, whipServerInstalled, type WhipPeer } from '../helpers/whip-server.js';
 
-const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
 const TOKEN = 'stage-token-6f1c';
 
 /**

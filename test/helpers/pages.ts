@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 export const PAGE_COLOR: [number, number, number] = [30, 120, 200];
 export const SECOND_COLOR: [number, number, number] = [40, 170, 60];
 export const TONE_HZ = 440;
+/** A decoded colour within `tolerance` of the expected one on every channel (a codec moves colours a little). */
+export const near = (a: readonly number[], b: readonly number[], tolerance = 16): boolean => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
 
 const tonePage = (color: [number, number, number], title: string, extra = '') => `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>
 <style>html,body{margin:0;height:100%;background:rgb(${color.join(',')});overflow:hidden}#m{position:absolute;top:20px;left:0;width:60px;height:60px;background:#fff}</style></head>
