@@ -28,6 +28,9 @@ const LAYER_EXTENSION = 'urn:ietf:params:whep:ext:core:layer';
 const SDP_LIMIT = 64 * 1024;
 /** A player POSTs once a session; a page reloaded now and then stays far below. */
 const OFFERS_PER_MINUTE = 30;
+/** Each is a Janus request; a player trickles a few candidates per session and switches layers now and then. */
+const TRICKLES_PER_MINUTE = 300;
+const LAYER_SWITCHES_PER_MINUTE = 60;
 
 /** Players run on other origins: they may call us, with their token, and read what they need of the answer. */
 const CORS = {
@@ -153,7 +156,10 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     return { subscription: viewer.subscription, session: viewer.result };
   };
 
-  app.patch<SessionParams>('/whep/:app/:room/:user/:id', async (req, reply) => {
+  // A token's holder could otherwise send Janus requests as fast as it likes on its sessions.
+  const trickleLimit = perAddressPerMinute(TRICKLES_PER_MINUTE, `more than ${TRICKLES_PER_MINUTE} WHEP trickle requests a minute from this address`);
+  const layerLimit = perAddressPerMinute(LAYER_SWITCHES_PER_MINUTE, `more than ${LAYER_SWITCHES_PER_MINUTE} WHEP layer switches a minute from this address`);
+  app.patch<SessionParams>('/whep/:app/:room/:user/:id', { config: { rateLimit: trickleLimit } }, async (req, reply) => {
     const { subscription, session } = sessionOf(req);
     const ifMatch = req.headers['if-match'];
     // An ICE restart (If-Match: *) would need a new offer from Janus, bridged again: not offered.
@@ -168,7 +174,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     return reply.code(204).send();
   });
 
-  app.post<SessionParams>('/whep/:app/:room/:user/:id/layer', async (req, reply) => {
+  app.post<SessionParams>('/whep/:app/:room/:user/:id/layer', { config: { rateLimit: layerLimit } }, async (req, reply) => {
     const { subscription } = sessionOf(req);
     const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     let asked: unknown;

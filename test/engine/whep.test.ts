@@ -221,6 +221,42 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     assert.match(refused.error?.Message ?? '', /cannot receive this publisher's video: it is sent as VP8 as 96/);
   });
 
+  it('takes no more than 60 layer switches and 300 trickle requests a minute from one address', async () => {
+    const player = await play(endpoint(), token);
+    await player.waitForVideo((x) => x.framesDecoded > 5, 15_000);
+    const spend = async (limit: number, send: (i: number) => Promise<Response>, expected: number[], message: RegExp) => {
+      let answered = 0;
+      for (;;) {
+        const res = await send(answered);
+        const error = res.status === 429 ? ((await res.json()) as Envelope).ResponseMetadata.Error : undefined;
+        if (res.status === 429) {
+          assert.equal(error?.Code, 'FlowLimitExceeded');
+          assert.match(error?.Message ?? '', message);
+          assert.ok(Number(res.headers.get('retry-after')) > 0, 'it says when to retry');
+          return answered;
+        }
+        await res.arrayBuffer();
+        assert.ok(expected.includes(res.status), `answered ${res.status}`);
+        answered += 1;
+        assert.ok(answered <= limit, `request ${limit + 1} was answered`);
+      }
+    };
+    const auth = (i: number): Record<string, string> => (i % 5 === 4 ? {} : { authorization: `Bearer ${token}` });
+    // Real switches, to Janus, and some without a token: those count too.
+    const switched = await spend(60, (i) => fetch(`${player.resource}/layer`, { method: 'POST', headers: auth(i), body: JSON.stringify({ encodingId: String(i % 2) }) }), [204, 401], /more than 60 WHEP layer switches a minute/);
+    assert.ok(switched >= 50, `only ${switched} layer switches answered`);
+    const trickled = await spend(
+      300,
+      (i) => fetch(player.resource, { method: 'PATCH', headers: { ...auth(i), 'content-type': 'application/trickle-ice-sdpfrag', 'if-match': '"stale"' }, body: 'a=mid:0\r\na=end-of-candidates\r\n' }),
+      [412, 401],
+      /more than 300 WHEP trickle requests a minute/,
+    );
+    assert.ok(trickled >= 290, `only ${trickled} trickle requests answered`);
+    const frames = (await player.video()).framesDecoded;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok((await player.video()).framesDecoded > frames, 'the session plays on');
+  });
+
   // Last: it spends this address's offers for a minute.
   it('takes no more than 30 offers a minute from one address, with or without a token', async () => {
     let answered = 0;
