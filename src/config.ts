@@ -223,9 +223,10 @@ const boundedInt = (name: string, raw: string | undefined, fallback: number, min
 
 /**
  * Chromium hands a captured tab's audio to WebRTC about this much later than its picture
- * (measured with the bench's flash-and-beep page: 40–80 ms late without it, −9..+10 ms with it).
+ * (measured with the bench's flash-and-beep page, the audio service in the browser process:
+ * 41–53 ms late without it; 7 and 12 ms early with 45, 6 ms early with 35).
  */
-const DEFAULT_VIDEO_DELAY_MS = 45;
+const DEFAULT_VIDEO_DELAY_MS = 35;
 
 function bool(name: string, raw: string | undefined, fallback: boolean): boolean {
   if (raw === undefined || raw === '') return fallback;

@@ -31,7 +31,7 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ WEBCAST_CONFIG: file }), /WEBCAST_PROT/);
     assert.throws(() => loadConfig({ WEBCAST_SECRET_KEY: 'x' }), /set both/);
     assert.throws(() => loadConfig({ WEBCAST_VIDEO_DELAY_MS: '-5' }), /WEBCAST_VIDEO_DELAY_MS must be an integer in \[0, 500\]/);
-    assert.deepEqual([loadConfig({}).videoDelayMs, loadConfig({ WEBCAST_VIDEO_DELAY_MS: '0' }).videoDelayMs], [45, 0]);
+    assert.deepEqual([loadConfig({}).videoDelayMs, loadConfig({ WEBCAST_VIDEO_DELAY_MS: '0' }).videoDelayMs], [35, 0]);
   });
 
   it('bounds the cloud browsers: their uids, memory and spares, with clear errors', () => {
