@@ -70,10 +70,10 @@ export function chromiumArgs(o: ChromiumArgsInput): string[] {
     '--disable-backgrounding-occluded-windows',
     '--disable-renderer-backgrounding',
     `--auto-select-tab-capture-source-by-title=${o.captureTitle}`,
-    // The hidden omnibox popup that Chromium preloads at start is a WebUI renderer of its own
-    // (about 40 MB per browser, which nobody ever sees in a browser without a window).
     `--disable-features=${[
       'MediaRouter', 'OptimizationHints', 'Translate', 'AutofillServerCommunication', 'CertificateTransparencyComponentUpdater', 'DialMediaRouteProvider',
+      // The omnibox popup that Chromium preloads at start is a WebUI renderer of its own (about
+      // 40 MB per browser), for an address bar nobody sees in a browser without a window.
       'WebUIOmniboxPopup', 'WebUIOmniboxAimPopup', 'PreloadTopChromeWebUI',
       // The audio and network services run unsandboxed on Linux anyway (--service-sandbox-type=none):
       // in the browser process they cost no isolation and save a process each per task.
