@@ -359,7 +359,8 @@ export class PostgresTaskStore implements ClusterStore {
 
   async renewLeases(nodeId: string, leaseUntil: number): Promise<Lease[]> {
     const { rows } = await this.pool.query<{ app_id: string; room_id: string; task_id: string; epoch: number }>(
-      `UPDATE tasks SET lease_until = $2 WHERE owner = $1 AND status IN (${TaskStatus.NotStarted}, ${TaskStatus.Running}) RETURNING app_id, room_id, task_id, epoch`,
+      // A lease of 0 was given up (releaseLease): a heartbeat after the hand-over must not take it back.
+      `UPDATE tasks SET lease_until = $2 WHERE owner = $1 AND lease_until > 0 AND status IN (${TaskStatus.NotStarted}, ${TaskStatus.Running}) RETURNING app_id, room_id, task_id, epoch`,
       [nodeId, leaseUntil],
     );
     return rows.map((r) => ({ key: { AppId: r.app_id, RoomId: r.room_id, TaskId: r.task_id }, epoch: r.epoch }));

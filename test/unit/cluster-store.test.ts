@@ -73,6 +73,9 @@ describe('the PostgreSQL store of a cluster', () => {
     const one = held[0];
     assert.ok(one);
     await b.releaseLease(one);
+    // B's next heartbeat, before A claims: what B gave up stays given up.
+    const renewed = await b.renewLeases('B', 45_000);
+    assert.ok(!renewed.some((l) => l.key.TaskId === one.key.TaskId), 'a heartbeat renewed the lease B had given up');
     const [c] = await a.claim('A', 1, 21_000, 31_000, false);
     assert.deepEqual([c?.task.TaskId, c?.previousOwner, c?.handedOver, c?.epoch], [one.key.TaskId, 'B', true, one.epoch + 1]);
     // B restarts: its other tasks are still leased to it, and it takes them back at once.
