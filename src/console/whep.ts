@@ -114,10 +114,10 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
   app.options('/whep/:app/:room/:user/:id', preflight);
   app.options('/whep/:app/:room/:user/:id/layer', preflight);
 
-  // Per address, before the token is checked: a link's holder cannot churn Janus subscriptions,
-  // and nobody can guess tokens fast.
-  const offerLimit = perAddressPerMinute(OFFERS_PER_MINUTE, `more than ${OFFERS_PER_MINUTE} WHEP offers a minute from this address`);
-  app.post<RoomParams>('/whep/:app/:room/:user', { config: { rateLimit: offerLimit } }, async (req, reply) => {
+  // Per address, before the token is checked: a link's holder cannot churn Janus subscriptions
+  // or send Janus requests as fast as it likes on its sessions, and nobody can guess tokens fast.
+  const perMinute = (max: number, what: string) => ({ rateLimit: perAddressPerMinute(max, `more than ${max} WHEP ${what} a minute from this address`) });
+  app.post<RoomParams>('/whep/:app/:room/:user', { config: perMinute(OFFERS_PER_MINUTE, 'offers') }, async (req, reply) => {
     const room = roomOf(req.params);
     deps.mayWatch(req, room);
     const offer = textBody(req, 'application/sdp');
@@ -156,10 +156,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     return { subscription: viewer.subscription, session: viewer.result };
   };
 
-  // A token's holder could otherwise send Janus requests as fast as it likes on its sessions.
-  const trickleLimit = perAddressPerMinute(TRICKLES_PER_MINUTE, `more than ${TRICKLES_PER_MINUTE} WHEP trickle requests a minute from this address`);
-  const layerLimit = perAddressPerMinute(LAYER_SWITCHES_PER_MINUTE, `more than ${LAYER_SWITCHES_PER_MINUTE} WHEP layer switches a minute from this address`);
-  app.patch<SessionParams>('/whep/:app/:room/:user/:id', { config: { rateLimit: trickleLimit } }, async (req, reply) => {
+  app.patch<SessionParams>('/whep/:app/:room/:user/:id', { config: perMinute(TRICKLES_PER_MINUTE, 'trickle requests') }, async (req, reply) => {
     const { subscription, session } = sessionOf(req);
     const ifMatch = req.headers['if-match'];
     // An ICE restart (If-Match: *) would need a new offer from Janus, bridged again: not offered.
@@ -174,7 +171,7 @@ export async function whepRoutes(app: FastifyInstance, deps: WhepDeps): Promise<
     return reply.code(204).send();
   });
 
-  app.post<SessionParams>('/whep/:app/:room/:user/:id/layer', { config: { rateLimit: layerLimit } }, async (req, reply) => {
+  app.post<SessionParams>('/whep/:app/:room/:user/:id/layer', { config: perMinute(LAYER_SWITCHES_PER_MINUTE, 'layer switches') }, async (req, reply) => {
     const { subscription } = sessionOf(req);
     const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     let asked: unknown;

@@ -77,6 +77,25 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     return p;
   };
 
+  /** Sends requests until one is refused as over the limit (429); returns how many were answered, never more than `limit`. */
+  const spend = async (limit: number, send: (i: number) => Promise<Response>, expected: number[], message: RegExp) => {
+    let answered = 0;
+    for (;;) {
+      const res = await send(answered);
+      if (res.status === 429) {
+        const error = ((await res.json()) as Envelope).ResponseMetadata.Error;
+        assert.equal(error?.Code, 'FlowLimitExceeded');
+        assert.match(error?.Message ?? '', message);
+        assert.ok(Number(res.headers.get('retry-after')) > 0, 'it says when to retry');
+        return answered;
+      }
+      await res.arrayBuffer();
+      assert.ok(expected.includes(res.status), `answered ${res.status}`);
+      answered += 1;
+      assert.ok(answered <= limit, `request ${limit + 1} was answered`);
+    }
+  };
+
   it('plays the publisher in the player: the larger layer, moving, with the page’s colour and sound', async () => {
     const player = await play(endpoint(), token);
     assert.match(player.resource, new RegExp(`^${t.url}/whep/app1/hall/stage-bot/[0-9a-f-]{36}$`), 'the Location is the session resource');
@@ -224,23 +243,6 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
   it('takes no more than 60 layer switches and 300 trickle requests a minute from one address', async () => {
     const player = await play(endpoint(), token);
     await player.waitForVideo((x) => x.framesDecoded > 5, 15_000);
-    const spend = async (limit: number, send: (i: number) => Promise<Response>, expected: number[], message: RegExp) => {
-      let answered = 0;
-      for (;;) {
-        const res = await send(answered);
-        const error = res.status === 429 ? ((await res.json()) as Envelope).ResponseMetadata.Error : undefined;
-        if (res.status === 429) {
-          assert.equal(error?.Code, 'FlowLimitExceeded');
-          assert.match(error?.Message ?? '', message);
-          assert.ok(Number(res.headers.get('retry-after')) > 0, 'it says when to retry');
-          return answered;
-        }
-        await res.arrayBuffer();
-        assert.ok(expected.includes(res.status), `answered ${res.status}`);
-        answered += 1;
-        assert.ok(answered <= limit, `request ${limit + 1} was answered`);
-      }
-    };
     const auth = (i: number): Record<string, string> => (i % 5 === 4 ? {} : { authorization: `Bearer ${token}` });
     // Real switches, to Janus, and some without a token: those count too.
     const switched = await spend(60, (i) => fetch(`${player.resource}/layer`, { method: 'POST', headers: auth(i), body: JSON.stringify({ encodingId: String(i % 2) }) }), [204, 401], /more than 60 WHEP layer switches a minute/);
@@ -259,20 +261,12 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
 
   // Last: it spends this address's offers for a minute.
   it('takes no more than 30 offers a minute from one address, with or without a token', async () => {
-    let answered = 0;
-    for (;;) {
-      const res = await fetch(endpoint(), { method: 'POST', headers: { 'content-type': 'application/sdp', ...(answered % 2 ? { authorization: `Bearer ${token}` } : {}) }, body: 'hello' });
-      const error = ((await res.json()) as Envelope).ResponseMetadata.Error;
-      if (res.status === 429) {
-        assert.equal(error?.Code, 'FlowLimitExceeded');
-        assert.match(error?.Message ?? '', /more than 30 WHEP offers a minute from this address; retry in/);
-        assert.ok(Number(res.headers.get('retry-after')) > 0, 'it says when to retry');
-        break;
-      }
-      assert.ok([400, 401].includes(res.status), `answered ${res.status}`);
-      answered += 1;
-      assert.ok(answered <= 30, 'a 31st offer was answered');
-    }
+    const answered = await spend(
+      30,
+      (i) => fetch(endpoint(), { method: 'POST', headers: { 'content-type': 'application/sdp', ...(i % 2 ? { authorization: `Bearer ${token}` } : {}) }, body: 'hello' }),
+      [400, 401],
+      /more than 30 WHEP offers a minute from this address; retry in/,
+    );
     // This file's earlier players used some of the 30.
     assert.ok(answered >= 10, `only ${answered} answered`);
   });
