@@ -253,7 +253,8 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
       [412, 401],
       /more than 300 WHEP trickle requests a minute/,
     );
-    assert.ok(trickled >= 290, `only ${trickled} trickle requests answered`);
+    // This file's players trickle their own candidates too, within the same minute's count.
+    assert.ok(trickled >= 250, `only ${trickled} trickle requests answered`);
     const frames = (await player.video()).framesDecoded;
     await new Promise((r) => setTimeout(r, 1000));
     assert.ok((await player.video()).framesDecoded > frames, 'the session plays on');
