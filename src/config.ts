@@ -50,6 +50,8 @@ export interface Config {
   janusApiSecret: string | undefined;
   /** The captured picture is held this long before encoding, to meet Chromium's later tab audio. */
   videoDelayMs: number;
+  /** The most CPU one task's browser may use, in thousandths of a core (0: none); undefined: by its layers. */
+  taskCpuMillicores: number | undefined;
   /** The embedded Janus offers media on these interfaces or addresses too (console viewers elsewhere). */
   janusIceInterfaces: string[];
   /** The embedded Janus's address as seen from outside a NAT. */
@@ -122,6 +124,7 @@ const fileSchema = z
     WEBCAST_CHROMIUM_PATH: z.string(),
     WEBCAST_BROWSER_UIDS: z.string(),
     WEBCAST_PAGE_MEMORY_MB: z.union([z.string(), z.number()]),
+    WEBCAST_TASK_CPU_MILLICORES: z.union([z.string(), z.number()]),
     WEBCAST_BROWSER_POOL: z.union([z.string(), z.number()]),
     WEBCAST_VIDEO_CODEC: z.string(),
     WEBCAST_VIDEO_DELAY_MS: z.union([z.string(), z.number()]),
@@ -227,6 +230,12 @@ const boundedInt = (name: string, raw: string | undefined, fallback: number, min
  * 41–53 ms late without it; 7 and 12 ms early with 45, 6 ms early with 35).
  */
 const DEFAULT_VIDEO_DELAY_MS = 35;
+
+/** Below a tenth of a core no task can encode its picture: such a ceiling is a typo, not a choice. */
+function taskCpuMillicores(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return intSetting('WEBCAST_TASK_CPU_MILLICORES', raw, 0, (n) => n === 0 || (n >= 100 && n <= 1_000_000), '0 (no ceiling) or an integer in [100, 1000000] (thousandths of a core)');
+}
 
 function bool(name: string, raw: string | undefined, fallback: boolean): boolean {
   if (raw === undefined || raw === '') return fallback;
@@ -346,6 +355,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     browserPool: boundedInt('WEBCAST_BROWSER_POOL', get('WEBCAST_BROWSER_POOL'), 1, 0, 8),
     videoCodec: videoCodec(get('WEBCAST_VIDEO_CODEC')),
     videoDelayMs: boundedInt('WEBCAST_VIDEO_DELAY_MS', get('WEBCAST_VIDEO_DELAY_MS'), DEFAULT_VIDEO_DELAY_MS, 0, 500),
+    taskCpuMillicores: taskCpuMillicores(get('WEBCAST_TASK_CPU_MILLICORES')),
     callbacksFile: get('WEBCAST_CALLBACKS_FILE') || undefined,
     maxReschedules: nonNegativeInt('WEBCAST_MAX_RESCHEDULES', get('WEBCAST_MAX_RESCHEDULES'), 3),
     resumeStableMs: boundedInt('WEBCAST_RESUME_STABLE_SECONDS', get('WEBCAST_RESUME_STABLE_SECONDS'), 60, 1, 3600) * 1000,

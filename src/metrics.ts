@@ -32,6 +32,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly pageCrashes = new Counter({ name: 'webcast_page_crashes_total', help: 'Pages that crashed (cause=crash) or went over WEBCAST_PAGE_MEMORY_MB (cause=memory); each is rescheduled', labelNames: ['cause'] as const, registers: [this.registry] });
+  readonly cpuThrottled = new Counter({ name: 'webcast_task_cpu_throttled_seconds_total', help: 'Seconds tasks\' browsers were held back by their CPU ceiling (WEBCAST_TASK_CPU_MILLICORES), all tasks together', registers: [this.registry] });
   readonly framesPublished = new Counter({ name: 'webcast_frames_published_total', help: 'Video frames sent into rooms, all tasks and simulcast layers together', registers: [this.registry] });
 
   constructor(countByStatus?: StatusCounter, clock: () => number = Date.now) {

@@ -27,6 +27,8 @@ export interface SessionSpec {
   codec: VideoCodec;
   /** How long the picture is held to meet the page's sound (see controller.js `delayed`). */
   videoDelayMs: number;
+  /** The most CPU the task's browser may use, in cores (0: no ceiling). */
+  cpuCeilingCores: number;
   /** EventNotify: publish only after the page calls onWebcastStart(). */
   waitForStartEvent: boolean;
   /** Seconds to wait for it; 0 = forever. */
@@ -73,6 +75,8 @@ export interface SessionDeps {
   onPageCrash?(cause: 'memory' | 'crash'): void;
   /** Counts video frames sent to the room since the last call, all layers together. */
   onFramesSent?(frames: number): void;
+  /** Counts the seconds a task's CPU ceiling held its browser back since the last call. */
+  onCpuThrottled?(seconds: number): void;
   /** How long each phase of a start that went on air took (see `start`). */
   onStartPhases?(phasesMs: Readonly<Record<string, number>>): void;
 }
@@ -221,6 +225,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private watch: NodeJS.Timeout | undefined;
   /** framesSent already reported through onFramesSent. */
   private framesCounted = 0;
+  /** Throttled seconds already reported through onCpuThrottled. */
+  private throttledCounted = 0;
   private readonly monitors: NodeJS.Timeout[] = [];
   private hooks: SessionHooks = {};
   private closed = false;
@@ -257,7 +263,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */
   static async start(deps: SessionDeps, spec: SessionSpec, hooks: SessionHooks = {}): Promise<CaptureSession> {
     const log = deps.log.child({ task: spec.label });
-    const { browser, stage } = await deps.browsers.acquire();
+    const { browser, stage } = await deps.browsers.acquire(spec.cpuCeilingCores);
     const abort = (): void => void browser.close();
     hooks.signal?.addEventListener('abort', abort, { once: true });
     let session: CaptureSession | undefined;
@@ -464,8 +470,20 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
         () => this.lose('the controller stopped answering'),
       );
       void this.keepSize();
+      this.countThrottling();
     }, WATCH_INTERVAL_MS);
     this.watch.unref();
+  }
+
+  /** The operator learns when a page needs more CPU than its ceiling: the page is slowed, no one else is. */
+  private countThrottling(): void {
+    const throttled = this.browser.throttledSeconds();
+    if (throttled <= this.throttledCounted) return;
+    if (this.throttledCounted === 0) {
+      this.deps.log.warn({ task: this.spec.label, ceilingCores: this.spec.cpuCeilingCores }, 'the page wants more CPU than its ceiling (WEBCAST_TASK_CPU_MILLICORES): it runs slower, other tasks do not');
+    }
+    this.deps.onCpuThrottled?.(throttled - this.throttledCounted);
+    this.throttledCounted = throttled;
   }
 
   /**

@@ -188,6 +188,11 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     return this.cgroup?.oomKills() ?? 0;
   }
 
+  /** How long its CPU ceiling has held this browser back, in seconds. */
+  throttledSeconds(): number {
+    return this.cgroup?.throttledSeconds() ?? 0;
+  }
+
   /** The browser's processes, when it has a cgroup. */
   pids(): number[] {
     return this.cgroup?.pids() ?? [];
@@ -228,8 +233,8 @@ interface Spare {
   ready: Promise<ReadyBrowser>;
   /** Still launching (at idle weight, so under load it may take a while). */
   launching: boolean;
-  /** Gives it a task's share of CPU: spares launch and wait at idle weight. */
-  takeUp(): void;
+  /** Gives it a task's share of CPU, at most `ceilingCores` (0: no ceiling): spares launch and wait at idle weight. */
+  takeUp(ceilingCores: number): void;
 }
 
 /**
@@ -261,6 +266,7 @@ export class BrowserPool {
     this.userAgent = this.o.look.userAgent ?? chromeUserAgent(await chromiumMajor(this.o.executablePath));
     this.cgroups = await openCgroups(`webcast-${this.o.nodeKey}`);
     if (!this.cgroups) this.o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
+    else if (!this.cgroups.cpuCeilings) this.o.log.warn('this kernel has no CPU bandwidth control (CONFIG_CFS_BANDWIDTH): tasks get a fair share of CPU but no ceiling');
     this.refill();
     if (this.spares[0]) await this.spares[0].ready;
     else await (await this.spare().ready).browser.close();
@@ -283,14 +289,15 @@ export class BrowserPool {
   /**
    * A browser of the task's own, readied for its page. Spares launch and wait at idle CPU
    * weight (their cgroup's), so refilling the pool slows neither a start nor anything else the
-   * node runs; the one taken gets a task's share at once, even while it is still launching.
+   * node runs; the one taken gets a task's share at once, even while it is still launching,
+   * and at most `ceilingCores` of CPU (0: no ceiling).
    */
-  async acquire(): Promise<ReadyBrowser> {
+  async acquire(ceilingCores: number): Promise<ReadyBrowser> {
     let failure: unknown;
     // A spare that died while it waited is replaced once.
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const spare = this.spares.shift() ?? this.spare();
-      spare.takeUp();
+      spare.takeUp(ceilingCores);
       this.refill();
       try {
         const ready = await spare.ready;
@@ -315,7 +322,7 @@ export class BrowserPool {
         throw err;
       }
     });
-    const spare: Spare = { ready, launching: true, takeUp: () => cgroup?.setPriority('task') };
+    const spare: Spare = { ready, launching: true, takeUp: (cores) => cgroup?.runAsTask(cores) };
     ready.then(() => (spare.launching = false), () => (spare.launching = false));
     return spare;
   }

@@ -19,6 +19,16 @@ export function taskCost(solutions: readonly VideoSolution[]): number {
   return FIXED_CORES + CORES_PER_MEGAPIXEL_PER_SECOND * megapixelsPerSecond;
 }
 
+/**
+ * The most CPU a task's browser may use unless WEBCAST_TASK_CPU_MILLICORES says otherwise:
+ * twice what it is expected to cost (a page that draws or runs more than the model knows has
+ * room: 1080p30 measured 0.94 cores against 0.65 expected), and at least one core, so that a
+ * light page's own scripts are never what holds it back.
+ */
+export function taskCpuCeiling(solutions: readonly VideoSolution[]): number {
+  return Math.max(1, 2 * taskCost(solutions));
+}
+
 /** The machine's load as measured: cores busy (averaged over a few seconds) and memory still free. */
 export interface LoadGauge {
   readonly cores: number;

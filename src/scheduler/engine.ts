@@ -5,7 +5,7 @@ import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
-import { taskCost, type Admission } from './admission.js';
+import { taskCost, taskCpuCeiling, type Admission } from './admission.js';
 
 export interface EngineOptions {
   store: TaskStore;
@@ -21,6 +21,8 @@ export interface EngineOptions {
   codec: VideoCodec;
   /** The picture is held this long so that it meets the page's sound at a viewer. */
   videoDelayMs: number;
+  /** The most CPU one task's browser may use, in cores (0: none); without it, taskCpuCeiling of its layers. */
+  taskCpuCores?: number | undefined;
   /** Consecutive failed attempts to put a task on air before it fails. */
   maxAttempts?: number;
   /** Reschedules (a fresh browser context) before a task fails. */
@@ -246,6 +248,7 @@ export class Engine implements TaskRunner {
           taskId: slot.task.TaskId,
           codec: this.o.codec,
           videoDelayMs: this.o.videoDelayMs,
+          cpuCeilingCores: this.o.taskCpuCores ?? taskCpuCeiling(slot.task.VideoSolutions),
           waitForStartEvent: notify.EnableEventNotify,
           startTimeoutSec: notify.EnableEventNotify ? notify.StartTimeout : 0,
           monitor: slot.task.MonitorConfig,

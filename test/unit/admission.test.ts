@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { Admission, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, type LoadGauge } from '../../src/scheduler/admission.js';
+import { Admission, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, type LoadGauge } from '../../src/scheduler/admission.js';
 
 const LIGHT_LAYER = { Width: 1280, Height: 720, FrameRate: 15, Bitrate: 0 };
 const LIGHT = [LIGHT_LAYER];
@@ -22,6 +22,15 @@ test('a task costs more with more pixels a second, and a second layer adds its o
   assert.ok(taskCost([{ ...LIGHT_LAYER, FrameRate: 30 }]) > light);
   assert.ok(taskCost([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }]) > taskCost([{ ...LIGHT_LAYER, FrameRate: 30 }]));
   assert.ok(taskCost([...LIGHT, { Width: 640, Height: 360, FrameRate: 15, Bitrate: 0 }]) > light);
+});
+
+test('a task may use one core, or twice its cost where that is more: room above what its layers were measured to take', () => {
+  assert.equal(taskCpuCeiling(LIGHT), 1);
+  assert.equal(taskCpuCeiling([{ Width: 320, Height: 180, FrameRate: 10, Bitrate: 0 }]), 1);
+  // 1080p30 measured 0.94 cores on this project's machine (README, the bench).
+  const full = taskCpuCeiling([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }]);
+  assert.ok(full > 1.2 && full < 2, `1080p30 may use ${full.toFixed(2)} cores`);
+  assert.ok(taskCpuCeiling([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }, { Width: 960, Height: 540, FrameRate: 30, Bitrate: 0 }]) > full);
 });
 
 test('admits while what is measured, what is held for starting tasks and the new cost fit the budget', () => {

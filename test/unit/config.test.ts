@@ -42,6 +42,10 @@ describe('configuration', () => {
     assert.deepEqual([loadConfig({ WEBCAST_PAGE_MEMORY_MB: '512', WEBCAST_BROWSER_POOL: '0', WEBCAST_BROWSER_UIDS: '300000-300999' })].map((x) => [x.pageMemoryMb, x.browserPool, x.browserUids]), [[512, 0, { first: 300000, last: 300999 }]]);
     assert.throws(() => loadConfig({ WEBCAST_PAGE_MEMORY_MB: '64' }), /WEBCAST_PAGE_MEMORY_MB must be an integer in \[128, 65536\]/);
     assert.throws(() => loadConfig({ WEBCAST_BROWSER_POOL: '9' }), /WEBCAST_BROWSER_POOL must be an integer in \[0, 8\]/);
+    assert.deepEqual(['', '0', '1500'].map((v) => loadConfig({ WEBCAST_TASK_CPU_MILLICORES: v }).taskCpuMillicores), [undefined, 0, 1500]);
+    for (const bad of ['1.5', '50', '-1', 'two']) {
+      assert.throws(() => loadConfig({ WEBCAST_TASK_CPU_MILLICORES: bad }), /WEBCAST_TASK_CPU_MILLICORES must be 0 \(no ceiling\) or an integer in \[100, 1000000\]/, bad);
+    }
     for (const bad of ['0-1000', '5000-5010', 'abc', '3000000000-3000001000']) {
       assert.throws(() => loadConfig({ WEBCAST_BROWSER_UIDS: bad }), /WEBCAST_BROWSER_UIDS must be a range/, bad);
     }
