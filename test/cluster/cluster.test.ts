@@ -33,6 +33,7 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     sdkClient(host).start({ AppId: 'app1', RoomId: `room-${TaskId}`, TaskId, UserId, SourceURL: `${pages.url}/tone`, VideoSolutions: [SIZE] });
   const keyOf = (TaskId: string) => ({ AppId: 'app1', RoomId: `room-${TaskId}`, TaskId });
   const watch = (TaskId: string) => c.watch('app1', `room-${TaskId}`, `u-${TaskId}`);
+  const listNodes = async () => ((await sdkClient(api.host).api('ListWebcastNodes', 'GET')({})) as { Result: { Nodes: { NodeId: string; Draining: boolean; Running: number }[] } }).Result.Nodes;
   const framesAgain = (TaskId: string, since: number) => c.framesAgain('app1', `room-${TaskId}`, `u-${TaskId}`, since);
 
   before(async () => {
@@ -158,12 +159,19 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     await sdkClient(api.host).stop(keyOf('c3'));
     const live = c.workers.filter((w) => w.svc.child.exitCode === null && w.svc.child.signalCode === null);
     assert.equal(live.length, 1, JSON.stringify(c.workers.map((w) => [w.nodeId, w.svc.child.exitCode, w.svc.child.signalCode])));
-    await startWorker(2);
+    const fresh = await startWorker(2);
+    // Both workers empty, as the cluster knows them (heartbeats): until the first has closed c3
+    // and said so, it is rightly the fuller one, and both Starts may rightly go to the new one.
+    await waitFor('both workers empty', async () => {
+      const nodes = (await listNodes()).filter((n) => n.NodeId === fresh.nodeId || n.NodeId === live[0]?.nodeId);
+      return nodes.length === 2 && nodes.every((n) => n.Running === 0);
+    }, 15_000);
     const results = await Promise.all(['s1', 's2'].map((id) => start(api.host, id)));
     assert.deepEqual(results.map((r) => r.Result), ['ok', 'ok']);
     await waitFor('both on air', async () => (await Promise.all(['s1', 's2'].map(async (id) => (await getTask(api.host, keyOf(id)))?.Status))).every((s) => s === 2), 30_000);
     const owners = await Promise.all(['s1', 's2'].map(ownerOf));
-    assert.notEqual(owners[0], owners[1], 'one on each worker');
+    const claims = () => [fresh, live[0]].map((w) => `${w === fresh ? 'new' : 'older'}: ${w?.svc.output().split('\n').filter((l) => /room-s[12]\//.test(l) && /claim|took/.test(l)).join('\n')}`).join('\n');
+    assert.notEqual(owners[0], owners[1], `one on each worker (both on the ${owners[0] === fresh.nodeId ? 'new' : 'older'} one)\n${claims()}`);
   });
 
   it('drains a worker on command (`webcast drain NODE` through another node): its task moves, it stays up and says it drains', async () => {
@@ -183,7 +191,6 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
       throw new Error(`${(err as Error).message}\n${drainedWorker?.svc.output().split('\n').filter((l) => /drain|hand|cluster/.test(l)).join('\n') ?? ''}`);
     });
     await framesAgain('s1', Date.now());
-    const listNodes = async () => ((await sdkClient(api.host).api('ListWebcastNodes', 'GET')({})) as { Result: { Nodes: { NodeId: string; Draining: boolean; Running: number }[] } }).Result.Nodes;
     const drained = await waitFor('the drained node idle', async () => {
       const n = (await listNodes()).find((x) => x.NodeId === ownerId);
       return n && n.Running === 0 && n;
