@@ -29,6 +29,31 @@ export function taskCpuCeiling(solutions: readonly VideoSolution[]): number {
   return Math.max(1, 2 * taskCost(solutions));
 }
 
+/** What an overloaded node knows of each task on air when it picks one to move off. */
+export interface OnAirTask {
+  /** When it came on air, in ms on any one clock. */
+  onAirAt: number;
+  /** How long its CPU ceiling has held its browser back since. */
+  throttledSeconds: number;
+}
+
+/** Held back at least this share of its time on air, a task wants more than its ceiling, not just now and then. */
+const OVER_CEILING_SHARE = 0.05;
+
+/**
+ * The task an overloaded node moves off: the one its CPU ceiling holds back the most (a page
+ * that wants more than its layers' share is what made the node busier than its costs said),
+ * and where none is held back, the newest. So a page that starts spinning after it was
+ * admitted cannot push out the well-behaved task that came after it.
+ */
+export function taskToMoveOff<T extends OnAirTask>(onAir: readonly T[], now: number): { task: T; overCeiling: boolean } | undefined {
+  const share = (t: T): number => t.throttledSeconds / Math.max(1, (now - t.onAirAt) / 1000);
+  const hog = onAir.reduce<T | undefined>((a, b) => (share(b) >= OVER_CEILING_SHARE && (!a || share(b) > share(a)) ? b : a), undefined);
+  if (hog) return { task: hog, overCeiling: true };
+  const newest = onAir.reduce<T | undefined>((a, b) => (!a || b.onAirAt > a.onAirAt ? b : a), undefined);
+  return newest && { task: newest, overCeiling: false };
+}
+
 /** The machine's load as measured: cores busy (averaged over a few seconds) and memory still free. */
 export interface LoadGauge {
   readonly cores: number;

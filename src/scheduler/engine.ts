@@ -5,7 +5,7 @@ import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
-import { taskCost, taskCpuCeiling, type Admission } from './admission.js';
+import { taskCost, taskCpuCeiling, taskToMoveOff, type Admission } from './admission.js';
 
 export interface EngineOptions {
   store: TaskStore;
@@ -200,26 +200,30 @@ export class Engine implements TaskRunner {
   }
 
   /**
-   * The node stayed overloaded (its pages are busier than their cost said): the task that came
-   * on air last goes back to the waiting line, or to another node, rather than every task
-   * losing frames.
+   * The node stayed overloaded (its pages are busier than their cost said): one task goes back
+   * to the waiting line, or to another node, rather than every task losing frames: the one
+   * held back most by its CPU ceiling, or else the newest (taskToMoveOff).
    */
   private async shed(): Promise<void> {
     const onAir = [...this.slots.values()].filter((s) => s.state === 'on-air');
     if (onAir.length < 2 || this.closing) return;
-    const newest = onAir.reduce((a, b) => ((b.onAirAt ?? 0) > (a.onAirAt ?? 0) ? b : a));
-    const key = keyOf(newest.task);
-    this.o.log.warn({ task: key, busyCores: this.o.admission?.busyCores().toFixed(2), onAir: onAir.length }, 'the node stays overloaded: moving its newest task off');
-    await this.recordPageEvent(newest, EventType.Reschedule, StopReason.NodeOverloaded);
-    if (await this.handOff(newest.task)) {
-      await this.dispose(newest);
+    const now = performance.now();
+    const chosen = taskToMoveOff(onAir.map((slot) => ({ slot, onAirAt: slot.onAirAt ?? 0, throttledSeconds: slot.session?.browser.throttledSeconds() ?? 0 })), now);
+    if (!chosen) return;
+    const { slot: moved, throttledSeconds } = chosen.task;
+    const key = keyOf(moved.task);
+    const why = chosen.overCeiling ? `its page wants more CPU than its ceiling (held back ${throttledSeconds.toFixed(1)} s)` : 'the newest';
+    this.o.log.warn({ task: key, busyCores: this.o.admission?.busyCores().toFixed(2), onAir: onAir.length, why }, 'the node stays overloaded: moving a task off');
+    await this.recordPageEvent(moved, EventType.Reschedule, StopReason.NodeOverloaded);
+    if (await this.handOff(moved.task)) {
+      await this.dispose(moved);
       return;
     }
-    const old = newest.session;
-    newest.session = undefined;
-    newest.state = 'waiting';
-    newest.submittedAt = performance.now();
-    this.waiting.unshift(newest);
+    const old = moved.session;
+    moved.session = undefined;
+    moved.state = 'waiting';
+    moved.submittedAt = performance.now();
+    this.waiting.unshift(moved);
     await old?.close();
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { Admission, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, type LoadGauge } from '../../src/scheduler/admission.js';
+import { Admission, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, type LoadGauge } from '../../src/scheduler/admission.js';
 
 const LIGHT_LAYER = { Width: 1280, Height: 720, FrameRate: 15, Bitrate: 0 };
 const LIGHT = [LIGHT_LAYER];
@@ -31,6 +31,25 @@ test('a task may use one core, or twice its cost where that is more: room above 
   const full = taskCpuCeiling([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }]);
   assert.ok(full > 1.2 && full < 2, `1080p30 may use ${full.toFixed(2)} cores`);
   assert.ok(taskCpuCeiling([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }, { Width: 960, Height: 540, FrameRate: 30, Bitrate: 0 }]) > full);
+});
+
+test('an overloaded node moves off the task its CPU ceiling holds back most, or else the newest', () => {
+  const now = 600_000;
+  // On air for 5, 4, 3 and 2 minutes.
+  const old = { name: 'old', onAirAt: now - 300_000, throttledSeconds: 0 };
+  const spinsLate = { name: 'spins late', onAirAt: now - 240_000, throttledSeconds: 60 };
+  const slightly = { name: 'slightly', onAirAt: now - 180_000, throttledSeconds: 4 };
+  const newest = { name: 'newest', onAirAt: now - 120_000, throttledSeconds: 0 };
+  const pick = (tasks: (typeof old)[]) => {
+    const c = taskToMoveOff(tasks, now);
+    return c && `${c.task.name}${c.overCeiling ? ' (over its ceiling)' : ''}`;
+  };
+  assert.equal(pick([old, spinsLate, slightly, newest]), 'spins late (over its ceiling)');
+  // Held back 4 s in 3 minutes is a peak now and then, not a page that wants more.
+  assert.equal(pick([old, slightly, newest]), 'newest');
+  assert.equal(pick([newest, old]), 'newest');
+  assert.equal(pick([{ ...newest, throttledSeconds: 30 }, { ...spinsLate, throttledSeconds: 100 }]), 'spins late (over its ceiling)');
+  assert.equal(pick([]), undefined);
 });
 
 test('admits while what is measured, what is held for starting tasks and the new cost fit the budget', () => {
