@@ -193,6 +193,11 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     return this.cgroup?.throttledSeconds() ?? 0;
   }
 
+  /** CPU time the browser used so far, in seconds, when it has a cgroup. */
+  cpuSeconds(): number {
+    return this.cgroup?.cpuSeconds() ?? 0;
+  }
+
   /** The browser's processes, when it has a cgroup. */
   pids(): number[] {
     return this.cgroup?.pids() ?? [];

@@ -28,6 +28,8 @@ export interface TaskCgroup {
   runAsTask(ceilingCores: number): void;
   /** How long the ceiling has held the group back so far, in seconds. */
   throttledSeconds(): number;
+  /** CPU time its processes used so far, in seconds (where the kernel does not count it for the group, of the processes alive now). */
+  cpuSeconds(): number;
   /** Kills what is left in the group and removes it. */
   remove(): Promise<void>;
 }
@@ -53,6 +55,20 @@ const field = (text: string, name: string): number => Number(new RegExp(`^${name
 /** The scheduler's default period; a ceiling is `cores` periods of CPU time per period. */
 const CPU_PERIOD_US = 100_000;
 const quotaUs = (cores: number): number => Math.max(1000, Math.round(cores * CPU_PERIOD_US));
+
+/** USER_HZ, what /proc/PID/stat counts in: 100 on every Linux architecture Debian ships. */
+const TICKS_PER_SECOND = 100;
+
+function processCpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const raw = read(`/proc/${pid}/stat`);
+    // The command name may hold spaces and parentheses; the fields start after the last ')'.
+    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    ticks += (Number(fields[11]) || 0) + (Number(fields[12]) || 0);
+  }
+  return ticks / TICKS_PER_SECOND;
+}
 
 const pidsIn = (dir: string): number[] => read(path.join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 
@@ -126,6 +142,8 @@ class V1Groups implements CgroupSupport {
         }
       },
       throttledSeconds: () => field(read(path.join(cpu, 'cpu.stat')), 'throttled_time') / 1e9,
+      // cpuacct counts for the group where it is mounted with cpu; separately mounted, it has no group of ours.
+      cpuSeconds: () => (existsSync(path.join(cpu, 'cpuacct.usage')) ? Number(read(path.join(cpu, 'cpuacct.usage'))) / 1e9 : processCpuSeconds(pidsIn(memory))),
       procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
       oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
       pids: () => pidsIn(memory),
@@ -156,6 +174,7 @@ class V2Groups implements CgroupSupport {
         if (ceilingCores > 0 && this.cpuCeilings) writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs(ceilingCores)} ${CPU_PERIOD_US}`);
       },
       throttledSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'throttled_usec') / 1e6,
+      cpuSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'usage_usec') / 1e6,
       procsFiles: [path.join(dir, 'cgroup.procs')],
       oomKills: () => field(read(path.join(dir, 'memory.events')), 'oom_kill'),
       pids: () => pidsIn(dir),

@@ -19,6 +19,9 @@ export function taskCost(solutions: readonly VideoSolution[]): number {
   return FIXED_CORES + CORES_PER_MEGAPIXEL_PER_SECOND * megapixelsPerSecond;
 }
 
+/** A task that uses this many times its expected cost wants more than its layers' share (and meets its ceiling). */
+const OVER_COST = 2;
+
 /**
  * The most CPU a task's browser may use unless WEBCAST_TASK_CPU_MILLICORES says otherwise:
  * twice what it is expected to cost (a page that draws or runs more than the model knows has
@@ -26,32 +29,33 @@ export function taskCost(solutions: readonly VideoSolution[]): number {
  * light page's own scripts are never what holds it back.
  */
 export function taskCpuCeiling(solutions: readonly VideoSolution[]): number {
-  return Math.max(1, 2 * taskCost(solutions));
+  return Math.max(1, OVER_COST * taskCost(solutions));
 }
 
 /** What an overloaded node knows of each task on air when it picks one to move off. */
 export interface OnAirTask {
   /** When it came on air, in ms on any one clock. */
   onAirAt: number;
-  /** How long its CPU ceiling has held its browser back since. */
-  throttledSeconds: number;
+  /** The cores its browser used over the last seconds; undefined before it was measured. */
+  cores: number | undefined;
+  /** What it was expected to cost (taskCost). */
+  cost: number;
 }
 
-/** Held back at least this share of its time on air, a task wants more than its ceiling, not just now and then. */
-const OVER_CEILING_SHARE = 0.05;
-
 /**
- * The task an overloaded node moves off: the one its CPU ceiling holds back the most (a page
- * that wants more than its layers' share is what made the node busier than its costs said),
- * and where none is held back, the newest. So a page that starts spinning after it was
- * admitted cannot push out the well-behaved task that came after it.
+ * The task an overloaded node moves off: the one furthest over its expected cost, if one uses
+ * at least twice that (a page that wants more than its layers' share is what made the node
+ * busier than its costs said), and where none does, the newest. So a page that starts spinning
+ * after it was admitted cannot push out a well-behaved task that came after it. (Not the
+ * task its ceiling holds back: on a full node, the fair share keeps a spinning page under its
+ * ceiling, measured at 1.96 cores busy of 2.)
  */
-export function taskToMoveOff<T extends OnAirTask>(onAir: readonly T[], now: number): { task: T; overCeiling: boolean } | undefined {
-  const share = (t: T): number => t.throttledSeconds / Math.max(1, (now - t.onAirAt) / 1000);
-  const hog = onAir.reduce<T | undefined>((a, b) => (share(b) >= OVER_CEILING_SHARE && (!a || share(b) > share(a)) ? b : a), undefined);
-  if (hog) return { task: hog, overCeiling: true };
+export function taskToMoveOff<T extends OnAirTask>(onAir: readonly T[]): { task: T; overCost: boolean } | undefined {
+  const over = (t: T): number => (t.cores ?? 0) / t.cost;
+  const hog = onAir.reduce<T | undefined>((a, b) => (over(b) >= OVER_COST && (!a || over(b) > over(a)) ? b : a), undefined);
+  if (hog) return { task: hog, overCost: true };
   const newest = onAir.reduce<T | undefined>((a, b) => (!a || b.onAirAt > a.onAirAt ? b : a), undefined);
-  return newest && { task: newest, overCeiling: false };
+  return newest && { task: newest, overCost: false };
 }
 
 /** The machine's load as measured: cores busy (averaged over a few seconds) and memory still free. */

@@ -47,7 +47,12 @@ interface Slot {
   submittedAt?: number;
   /** When it last came on air here (performance.now()): the newest is moved off first. */
   onAirAt?: number;
+  /** Its browser's CPU time, sampled each second over the last ten (see shed). */
+  cpu?: { session: CaptureSession; samples: { at: number; seconds: number }[] };
 }
+
+/** Seconds of CPU samples kept per task. */
+const CPU_WINDOW = 10;
 
 const keyOf = (k: TaskKey): string => `${k.AppId}/${k.RoomId}/${k.TaskId}`;
 /** Read through a function: the slot may have been released while an await was pending. */
@@ -76,6 +81,7 @@ export class Engine implements TaskRunner {
     if (o.admission) {
       this.watch = setInterval(() => {
         this.pump();
+        this.sampleCpu();
         if (o.admission?.overloaded(this.onAirCount)) void this.shed();
       }, 1000);
       this.watch.unref();
@@ -199,20 +205,42 @@ export class Engine implements TaskRunner {
     this.handOff = handOff;
   }
 
+  private sampleCpu(): void {
+    const now = performance.now();
+    for (const slot of this.slots.values()) {
+      const session = slot.state === 'on-air' ? slot.session : undefined;
+      if (!session) {
+        slot.cpu = undefined;
+        continue;
+      }
+      if (slot.cpu?.session !== session) slot.cpu = { session, samples: [] };
+      slot.cpu.samples.push({ at: now, seconds: session.browser.cpuSeconds() });
+      if (slot.cpu.samples.length > CPU_WINDOW + 1) slot.cpu.samples.shift();
+    }
+  }
+
+  /** The cores a task's browser used over the last seconds, if sampled twice. */
+  private recentCores(slot: Slot): number | undefined {
+    const samples = slot.cpu?.samples ?? [];
+    const [first, last] = [samples[0], samples[samples.length - 1]];
+    if (!first || !last || last.at <= first.at) return undefined;
+    // Summed over the live processes (cgroup v1 without cpuacct), it drops when one exits.
+    return Math.max(0, (last.seconds - first.seconds) / ((last.at - first.at) / 1000));
+  }
+
   /**
    * The node stayed overloaded (its pages are busier than their cost said): one task goes back
    * to the waiting line, or to another node, rather than every task losing frames: the one
-   * held back most by its CPU ceiling, or else the newest (taskToMoveOff).
+   * furthest over its expected cost, or else the newest (taskToMoveOff).
    */
   private async shed(): Promise<void> {
     const onAir = [...this.slots.values()].filter((s) => s.state === 'on-air');
     if (onAir.length < 2 || this.closing) return;
-    const now = performance.now();
-    const chosen = taskToMoveOff(onAir.map((slot) => ({ slot, onAirAt: slot.onAirAt ?? 0, throttledSeconds: slot.session?.browser.throttledSeconds() ?? 0 })), now);
+    const chosen = taskToMoveOff(onAir.map((slot) => ({ slot, onAirAt: slot.onAirAt ?? 0, cores: this.recentCores(slot), cost: taskCost(slot.task.VideoSolutions) })));
     if (!chosen) return;
-    const { slot: moved, throttledSeconds } = chosen.task;
+    const { slot: moved, cores, cost } = chosen.task;
     const key = keyOf(moved.task);
-    const why = chosen.overCeiling ? `its page wants more CPU than its ceiling (held back ${throttledSeconds.toFixed(1)} s)` : 'the newest';
+    const why = chosen.overCost ? `its page takes ${(cores ?? 0).toFixed(2)} cores, more than twice the ${cost.toFixed(2)} its layers were expected to cost` : 'the newest';
     this.o.log.warn({ task: key, busyCores: this.o.admission?.busyCores().toFixed(2), onAir: onAir.length, why }, 'the node stays overloaded: moving a task off');
     await this.recordPageEvent(moved, EventType.Reschedule, StopReason.NodeOverloaded);
     if (await this.handOff(moved.task)) {

@@ -33,22 +33,25 @@ test('a task may use one core, or twice its cost where that is more: room above 
   assert.ok(taskCpuCeiling([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }, { Width: 960, Height: 540, FrameRate: 30, Bitrate: 0 }]) > full);
 });
 
-test('an overloaded node moves off the task its CPU ceiling holds back most, or else the newest', () => {
-  const now = 600_000;
-  // On air for 5, 4, 3 and 2 minutes.
-  const old = { name: 'old', onAirAt: now - 300_000, throttledSeconds: 0 };
-  const spinsLate = { name: 'spins late', onAirAt: now - 240_000, throttledSeconds: 60 };
-  const slightly = { name: 'slightly', onAirAt: now - 180_000, throttledSeconds: 4 };
-  const newest = { name: 'newest', onAirAt: now - 120_000, throttledSeconds: 0 };
-  const pick = (tasks: (typeof old)[]) => {
-    const c = taskToMoveOff(tasks, now);
-    return c && `${c.task.name}${c.overCeiling ? ' (over its ceiling)' : ''}`;
+test('an overloaded node moves off the task furthest over twice its expected cost, or else the newest', () => {
+  const small = taskCost([{ Width: 640, Height: 360, FrameRate: 15, Bitrate: 0 }]);
+  const full = taskCost([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }]);
+  const old = { name: 'old', onAirAt: 1000, cores: 0.27, cost: small };
+  // A page that began spinning after it was admitted: on a full node, its fair share (0.8 cores), not its ceiling.
+  const spinsLate = { name: 'spins late', onAirAt: 2000, cores: 0.8, cost: small };
+  // 1080p30 at the 0.94 cores it was measured at: over its cost, not twice.
+  const heavy = { name: 'heavy', onAirAt: 3000, cores: 0.94, cost: full };
+  const newest = { name: 'newest', onAirAt: 4000, cores: 0.3, cost: small };
+  const pick = (tasks: (typeof old | { name: string; onAirAt: number; cores: number | undefined; cost: number })[]) => {
+    const c = taskToMoveOff(tasks);
+    return c && `${c.task.name}${c.overCost ? ' (over its cost)' : ''}`;
   };
-  assert.equal(pick([old, spinsLate, slightly, newest]), 'spins late (over its ceiling)');
-  // Held back 4 s in 3 minutes is a peak now and then, not a page that wants more.
-  assert.equal(pick([old, slightly, newest]), 'newest');
+  assert.equal(pick([old, spinsLate, heavy, newest]), 'spins late (over its cost)');
+  assert.equal(pick([old, heavy, newest]), 'newest');
   assert.equal(pick([newest, old]), 'newest');
-  assert.equal(pick([{ ...newest, throttledSeconds: 30 }, { ...spinsLate, throttledSeconds: 100 }]), 'spins late (over its ceiling)');
+  assert.equal(pick([{ ...newest, cores: 0.7 }, { ...spinsLate, cores: 1.0 }]), 'spins late (over its cost)');
+  // Not measured yet (on air for less than two samples): only the newest rule applies to it.
+  assert.equal(pick([old, { ...newest, name: 'unmeasured', cores: undefined }]), 'unmeasured');
   assert.equal(pick([]), undefined);
 });
 
