@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startClassic } from './classic.js';
 import { chromiumRole, cmdline, measureCores, pidsWhere, tree } from '../test/helpers/procfs.js';
 import { uncapturedCost } from './uncaptured.js';
+import { taskCpuCeiling } from '../src/scheduler/admission.js';
 import { apiThroughput, failover } from './cluster.js';
 import { measureSync, type SyncResult } from './sync.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../test/helpers/node.js';
@@ -289,9 +290,17 @@ async function main(): Promise<void> {
     if (section('webgl')) {
       // No GPU on these machines: WebGL is drawn by SwiftShader, on the CPU, in the GPU process.
       // (The classic pipeline's Chromium draws no WebGL at all in Xvfb: no baseline to compare.)
+      // It wants more than a task's CPU ceiling (one core at this size): the price of the
+      // ceiling is measured here against the same page without one.
       log('\nA WebGL page (a full-window animated shader, drawn at 60 fps), 1280x720@30, ours:');
-      const m = await measureOurs(1280, 720, 30, 'webgl');
-      log(`  ${fmt(m.ours.cores)} cores, ${fmt(m.oursFps, 1)} fps at a subscriber (Chromium ${fmt(m.parts.chromium)}, of which the GPU process ${fmt(m.parts.gpu)}; sent ${m.sentSize})`);
+      const line = (m: Awaited<ReturnType<typeof measureOurs>>, what: string) =>
+        `  ${fmt(m.ours.cores)} cores, ${fmt(m.oursFps, 1)} fps at a subscriber (Chromium ${fmt(m.parts.chromium)}, of which the GPU process ${fmt(m.parts.gpu)}; sent ${m.sentSize}), ${what}`;
+      log(line(await measureOurs(1280, 720, 30, 'webgl'), `under the task's CPU ceiling (${fmt(taskCpuCeiling([{ Width: 1280, Height: 720, FrameRate: 30, Bitrate: 0 }]))} cores)`));
+      await t.close();
+      await startNode('vp8', 2, { WEBCAST_TASK_CPU_MILLICORES: '0' });
+      log(line(await measureOurs(1280, 720, 30, 'webgl'), 'without a ceiling (WEBCAST_TASK_CPU_MILLICORES=0)'));
+      await t.close();
+      await startNode('vp8', MAX_CAPACITY + 2);
     }
 
     if (section('capacity')) {
