@@ -228,7 +228,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** Throttled seconds already reported through onCpuThrottled. */
   private throttledCounted = 0;
   /** Throttled seconds when the page came on air; undefined once the operator was told. */
-  private throttledOnAir: number | undefined = 0;
+  private throttledOnAir: number | undefined;
   private readonly monitors: NodeJS.Timeout[] = [];
   private hooks: SessionHooks = {};
   private closed = false;

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { procStat, TICKS_PER_SECOND } from './proc-stat.js';
 
 /**
  * One control group per task's browser, so that the kernel bounds what a page can take: its
@@ -56,19 +57,7 @@ const field = (text: string, name: string): number => Number(new RegExp(`^${name
 const CPU_PERIOD_US = 100_000;
 const quotaUs = (cores: number): number => Math.max(1000, Math.round(cores * CPU_PERIOD_US));
 
-/** USER_HZ, what /proc/PID/stat counts in: 100 on every Linux architecture Debian ships. */
-const TICKS_PER_SECOND = 100;
-
-function processCpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const raw = read(`/proc/${pid}/stat`);
-    // The command name may hold spaces and parentheses; the fields start after the last ')'.
-    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-    ticks += (Number(fields[11]) || 0) + (Number(fields[12]) || 0);
-  }
-  return ticks / TICKS_PER_SECOND;
-}
+const processCpuSeconds = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + (procStat(pid)?.ticks ?? 0), 0) / TICKS_PER_SECOND;
 
 const pidsIn = (dir: string): number[] => read(path.join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 
@@ -120,8 +109,11 @@ function writable(dir: string): boolean {
 class V1Groups implements CgroupSupport {
   readonly kind = 'v1';
   readonly cpuCeilings: boolean;
+  /** cpuacct counts for our groups where it is mounted with cpu; mounted apart, it has no group of ours. */
+  private readonly cpuacct: boolean;
   constructor(private readonly memoryBase: string, private readonly cpuBase: string, private readonly prefix: string) {
     this.cpuCeilings = existsSync(path.join(cpuBase, 'cpu.cfs_quota_us'));
+    this.cpuacct = existsSync(path.join(cpuBase, 'cpuacct.usage'));
   }
 
   create(name: string, memoryBytes: number): TaskCgroup {
@@ -142,8 +134,7 @@ class V1Groups implements CgroupSupport {
         }
       },
       throttledSeconds: () => field(read(path.join(cpu, 'cpu.stat')), 'throttled_time') / 1e9,
-      // cpuacct counts for the group where it is mounted with cpu; separately mounted, it has no group of ours.
-      cpuSeconds: () => (existsSync(path.join(cpu, 'cpuacct.usage')) ? Number(read(path.join(cpu, 'cpuacct.usage'))) / 1e9 : processCpuSeconds(pidsIn(memory))),
+      cpuSeconds: () => (this.cpuacct ? Number(read(path.join(cpu, 'cpuacct.usage'))) / 1e9 : processCpuSeconds(pidsIn(memory))),
       procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
       oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
       pids: () => pidsIn(memory),
@@ -157,10 +148,9 @@ class V1Groups implements CgroupSupport {
 
 class V2Groups implements CgroupSupport {
   readonly kind = 'v2';
-  readonly cpuCeilings: boolean;
-  constructor(private readonly base: string, private readonly prefix: string) {
-    this.cpuCeilings = read(path.join(base, 'cgroup.subtree_control')).split(/\s+/).includes('cpu');
-  }
+  /** prepareV2 enables the cpu controller for our groups, or they are not used at all. */
+  readonly cpuCeilings = true;
+  constructor(private readonly base: string, private readonly prefix: string) {}
 
   create(name: string, memoryBytes: number): TaskCgroup {
     const dir = path.join(this.base, `${this.prefix}-${name}`);
@@ -171,7 +161,7 @@ class V2Groups implements CgroupSupport {
     return {
       runAsTask: (ceilingCores) => {
         writeFileSync(path.join(dir, 'cpu.weight'), '100');
-        if (ceilingCores > 0 && this.cpuCeilings) writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs(ceilingCores)} ${CPU_PERIOD_US}`);
+        if (ceilingCores > 0) writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs(ceilingCores)} ${CPU_PERIOD_US}`);
       },
       throttledSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'throttled_usec') / 1e6,
       cpuSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'usage_usec') / 1e6,

@@ -1,18 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { procStat, TICKS_PER_SECOND } from '../../src/capture/proc-stat.js';
 
 /** CPU and memory of process trees, read from /proc (Linux). */
-const CLK_TCK = 100;
-
-function readStat(pid: number): { ppid: number; ticks: number } | undefined {
-  try {
-    const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses; fields start after the last ')'.
-    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
-  } catch {
-    return undefined;
-  }
-}
 
 export function allPids(): number[] {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
@@ -30,7 +19,7 @@ export function cmdline(pid: number): string {
 export function tree(roots: readonly number[]): number[] {
   const children = new Map<number, number[]>();
   for (const pid of allPids()) {
-    const s = readStat(pid);
+    const s = procStat(pid);
     if (!s) continue;
     children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
   }
@@ -51,7 +40,7 @@ export function pidsWhere(match: (cmd: string) => boolean): number[] {
 export function cpuTicks(pids: readonly number[]): Map<number, number> {
   const m = new Map<number, number>();
   for (const p of pids) {
-    const s = readStat(p);
+    const s = procStat(p);
     if (s) m.set(p, s.ticks);
   }
   return m;
@@ -81,7 +70,7 @@ export async function measureCores(pids: () => number[], ms: number): Promise<{ 
   const elapsed = (performance.now() - t0) / 1000;
   let ticks = 0;
   for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
-  return { cores: ticks / CLK_TCK / elapsed, pssBytes: pssBytes(list) };
+  return { cores: ticks / TICKS_PER_SECOND / elapsed, pssBytes: pssBytes(list) };
 }
 
 /** A Chromium process's role, from its `--type=` switch: 'gpu-process', 'renderer', 'utility' or 'browser'. */
