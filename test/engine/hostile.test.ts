@@ -11,7 +11,8 @@ import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../he
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
 import { startTestHost, type TestHost } from '../helpers/test-host.js';
-import { cpuTicks } from '../helpers/procfs.js';
+import { chromiumRole, cpuTicks, tree } from '../helpers/procfs.js';
+import { TICKS_PER_SECOND } from '../../src/capture/proc-stat.js';
 
 /**
  * Pages that attack the node, each run beside a benign task of another AppId. Each test checks
@@ -22,6 +23,8 @@ import { cpuTicks } from '../helpers/procfs.js';
 // The pages are served on a loopback address of their own, the only one the allowlist opens;
 // the node's services, and the listeners the attacks aim at, are on 127.0.0.1.
 const PAGES_HOST = '127.0.0.2';
+// A second site for the pages' cross-site frames (another site: another renderer process).
+const FRAME_HOST = '127.0.0.3';
 const VICTIM = { AppId: 'victim', RoomId: 'lobby', TaskId: 'steady' };
 const VICTIM_LAYER = { Width: 640, Height: 360, FrameRate: 15 };
 const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
@@ -37,7 +40,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
   const stale = { file: '' };
 
   before(async () => {
-    pages = await startHostileServer(PAGES_HOST);
+    pages = await startHostileServer(PAGES_HOST, FRAME_HOST);
     const dataDir = mkdtempSync(path.join(tmpdir(), 'webcast-hostile-'));
     browsersRoot = path.join(tmpdir(), `webcast-browsers-${nodeKey(dataDir)}`);
     // What a killed earlier run on the same data folder left behind.
@@ -46,7 +49,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     writeFileSync(stale.file, Buffer.alloc(1 << 20));
     t = await startTestNode({
       dataDir,
-      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: PAGES_HOST, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: '1024', WEBCAST_MAX_RESCHEDULES: '1' },
+      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `${PAGES_HOST},${FRAME_HOST}`, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: '1024', WEBCAST_MAX_RESCHEDULES: '1' },
     });
     await start(VICTIM, '/steady', { VideoSolutions: [VICTIM_LAYER] });
     // The page settles at its size (the "sharing this tab" bar comes a moment after capture).
@@ -220,24 +223,30 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
   });
 
   // The hog's task is a small layer: its CPU ceiling is the least there is, one core of two.
-  it('a page that spins every core is held to its CPU ceiling and does not take the benign task below 90 % of its frame rate', async () => {
+  it('a page that spins every core, in its own process and a cross-site frame\'s, is held to its CPU ceiling and does not take the benign task below 90 % of its frame rate', async () => {
     const throttled = async () => Number(/webcast_task_cpu_throttled_seconds_total\{node="[^"]+"\} ([\d.e+-]+)/.exec(await (await fetch(`${t.url}/metrics`)).text())?.[1] ?? NaN);
     const before = await throttled();
     const key = attacker('cpu');
     await start(key, '/cpu');
-    await waitFor('spinning', async () => pages.from('cpu').includes('spinning'), 10_000);
+    await waitFor('spinning', async () => ['spinning', 'frame spinning'].every((w) => pages.from('cpu').includes(w)), 10_000);
     await sleep(2000);
-    const hog = browserOf(key).pids();
-    const ticks = () => [...cpuTicks(hog).values()].reduce((a, b) => a + b, 0);
-    const t0 = ticks();
+    // Every process the hog's browser started, whether or not it stayed in the browser's cgroup.
+    const inGroup = browserOf(key).pids();
+    const hog = tree(inGroup);
+    assert.deepEqual(hog.filter((p) => !inGroup.includes(p)), [], 'every process of the hog\'s browser is in its cgroup');
+    const t0 = cpuTicks(hog);
     const started = Date.now();
     const fps = await victimOnAir();
-    const hogCores = (ticks() - t0) / 100 / ((Date.now() - started) / 1000);
+    const seconds = (Date.now() - started) / 1000;
+    const cores = [...cpuTicks(hog)].map(([pid, ticks]) => ({ pid, cores: (ticks - (t0.get(pid) ?? ticks)) / TICKS_PER_SECOND / seconds }));
+    const hogCores = cores.reduce((a, c) => a + c.cores, 0);
+    const spinners = cores.filter((c) => c.cores > 0.1 && chromiumRole(c.pid) === 'renderer');
+    assert.ok(spinners.length >= 2, `the page and its cross-site frame spin in renderers of their own (${JSON.stringify(cores)})`);
     assert.ok(hogCores > 0.5, `the hog ran (${hogCores.toFixed(2)} cores)`);
     assert.ok(hogCores <= 1.05, `the hog took ${hogCores.toFixed(2)} cores, over its ceiling of 1`);
     // The operator sees it (the watch counts every 2 s).
     await waitFor('the throttling counted', async () => (await throttled()) > before, 5000);
-    t.logs.push(JSON.stringify({ msg: 'cpu hog measured', hogCores, victimFps: fps }));
+    t.logs.push(JSON.stringify({ msg: 'cpu hog measured', hogCores, spinners: spinners.length, victimFps: fps }));
     await stop(key);
   });
 

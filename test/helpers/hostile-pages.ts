@@ -73,13 +73,25 @@ const keep = [];
 setInterval(() => { const b = new Uint8Array(32 << 20); for (let i = 0; i < b.length; i += 4096) b[i] = 1; keep.push(b); }, 20);
 </script></body>`;
 
-/** Spins every core it can get: the main thread and eight workers. */
-const cpuHogPage = `<!doctype html><title>cpu</title><body style="background:#440"><script>
-${reporter('cpu')}
+/** Spins a thread of each kind a page has: its main thread, dedicated workers, a worker's own worker. */
+const spinEverything = (what: string) => `${reporter('cpu')}
 const src = URL.createObjectURL(new Blob(['for (;;) {}'], { type: 'text/javascript' }));
-for (let i = 0; i < 8; i++) new Worker(src);
-report('spinning');
-(function spin() { const end = performance.now() + 14; while (performance.now() < end) {} requestAnimationFrame(spin); })();
+for (let i = 0; i < 4; i++) new Worker(src);
+const nester = new Worker(URL.createObjectURL(new Blob(['onmessage = (e) => { new Worker(e.data); for (;;) {} }'], { type: 'text/javascript' })));
+nester.postMessage(src);
+report('${what}');
+(function spin() { const end = performance.now() + 14; while (performance.now() < end) {} requestAnimationFrame(spin); })();`;
+
+/**
+ * Spins every core it can get, in two processes: its own, and a cross-site frame's (another
+ * site is another renderer process), each with its workers and a worker's worker.
+ */
+const cpuHogPage = (frameOrigin: string) => `<!doctype html><title>cpu</title><body style="background:#440">
+<iframe src="${frameOrigin}/cpu-frame" width="160" height="90"></iframe><script>
+${spinEverything('spinning')}
+</script></body>`;
+const cpuHogFrame = `<!doctype html><title>cpu frame</title><body style="background:#044"><script>
+${spinEverything('frame spinning')}
 </script></body>`;
 
 /** Tries every way to put bytes on the node's disk: downloads, and the storage APIs. */
@@ -188,6 +200,8 @@ export interface Report {
 
 export interface HostileServer {
   url: string;
+  /** The same pages on a second address: another site, so another renderer process. */
+  otherUrl: string;
   reports: Report[];
   /** The SDP exchange of the WebRTC viewer page. */
   signal: { offer?: string; answer?: string };
@@ -196,8 +210,8 @@ export interface HostileServer {
   close(): Promise<void>;
 }
 
-/** Serves the pages on `host` (a loopback address the node's allowlist opens). */
-export async function startHostileServer(host: string): Promise<HostileServer> {
+/** Serves the pages on `host` and `otherHost` (loopback addresses the node's allowlist opens). */
+export async function startHostileServer(host: string, otherHost: string): Promise<HostileServer> {
   const reports: Report[] = [];
   const signal: HostileServer['signal'] = {};
   const server = http.createServer((req, res) => {
@@ -216,7 +230,9 @@ export async function startHostileServer(host: string): Promise<HostileServer> {
       case '/memory':
         return html(memoryHogPage);
       case '/cpu':
-        return html(cpuHogPage);
+        return html(cpuHogPage(otherUrl));
+      case '/cpu-frame':
+        return html(cpuHogFrame);
       case '/disk':
         return html(diskPage);
       case '/attachment':
@@ -244,14 +260,20 @@ export async function startHostileServer(host: string): Promise<HostileServer> {
   });
   await new Promise<void>((r) => server.listen(0, host, r));
   const { port } = server.address() as AddressInfo;
+  const other = http.createServer((req, res) => server.emit('request', req, res));
+  await new Promise<void>((r) => other.listen(port, otherHost, r));
+  const otherUrl = `http://${otherHost}:${port}`;
   return {
     url: `http://${host}:${port}`,
+    otherUrl,
     reports,
     signal,
     from: (page) => reports.filter((r) => r.page === page).map((r) => r.what),
-    close: () => new Promise((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: async () => {
+      for (const s of [server, other]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    },
   };
 }
