@@ -71,8 +71,8 @@ export interface SessionDeps {
   log: Logger;
   /** Counts each monitor finding that led to an action. */
   onMonitor?(check: 'blank' | 'freeze' | 'crash', action: 'refresh' | 'reschedule'): void;
-  /** Counts pages that crashed or ran out of memory (each one is rescheduled). */
-  onPageCrash?(cause: 'memory' | 'crash'): void;
+  /** Counts pages that crashed, ran out of memory, or hung while put on air (each one is rescheduled). */
+  onPageCrash?(cause: 'memory' | 'crash' | 'hang'): void;
   /** Counts video frames sent to the room since the last call, all layers together. */
   onFramesSent?(frames: number): void;
   /** Counts the seconds a task's CPU ceiling held its browser back since the last call. */
@@ -146,6 +146,12 @@ const NOTIFY_SCRIPT = `(() => {
   define('onWebcastEnd', 'end');
 })();`;
 const FIRST_FRAME_TIMEOUT_MS = 20_000;
+/**
+ * A page whose main thread never yields (a loop, a synchronous request that is never answered)
+ * answers no call into it, and would hold a start, and its slot, for ever. Chromium itself calls
+ * a page hung after 15 s without an answer.
+ */
+const PAGE_ANSWER_TIMEOUT_MS = 15_000;
 const WATCH_INTERVAL_MS = 2_000;
 /**
  * A connection that stays 'disconnected' this long is given up: ICE would call it 'failed' only
@@ -236,6 +242,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** The page crashed before it was on air: the start stops waiting for frames at once. */
   private crashedWhileStarting = false;
   private disconnectedSince: number | undefined;
+  /** keepSize is waiting for the page. */
+  private sizing = false;
   readonly plan: CapturePlan;
 
   private constructor(
@@ -288,7 +296,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       const offer = session.offer();
       offer.catch(() => undefined);
       await session.open(log);
-      await minimizeWindow(stage.context, stage.page);
+      await session.answered(minimizeWindow(stage.context, stage.page));
       phase('page');
       if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
       phase('startEvent');
@@ -400,8 +408,28 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       const why = response?.headers()[EGRESS_HEADER] ? this.deps.proxy.failureFor(new URL(response.url()).hostname) : undefined;
       throw new PageOpenError(why ?? `the page answered HTTP ${status} ${response?.statusText() ?? ''}`.trim());
     }
-    await fitWindow(this.context, this.page, this.plan.render.width, this.plan.render.height);
+    await this.answered(fitWindow(this.context, this.page, this.plan.render.width, this.plan.render.height));
     log.debug({ status }, 'page loaded');
+  }
+
+  /**
+   * `work`, a call into the page while it is put on air, or a reschedule if the page does not
+   * answer it in time. Closing the browser (as a failed start does) ends the call.
+   */
+  private async answered<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.deps.onPageCrash?.('hang');
+        reject(new RescheduleError(StopReason.PageCrash, `the page did not answer for ${PAGE_ANSWER_TIMEOUT_MS / 1000} s after it loaded: its main thread never yields`));
+      }, PAGE_ANSWER_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([work, hung]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private offer(): Promise<string> {
@@ -500,6 +528,9 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
    * window where it wraps); the page must keep its exact size all along.
    */
   private async keepSize(): Promise<void> {
+    // A page that stops answering would gather one unanswered call per round.
+    if (this.sizing) return;
+    this.sizing = true;
     const { width, height } = this.plan.render;
     try {
       const [w, h] = await pageInnerSize(this.page);
@@ -509,6 +540,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       }
     } catch {
       // A page in the middle of navigating cannot answer; the next round checks again.
+    } finally {
+      this.sizing = false;
     }
   }
 

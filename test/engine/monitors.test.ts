@@ -66,6 +66,24 @@ describe('page monitors: blank, frozen, crashed', { timeout: 240_000 }, () => {
     await sdkClient(t.host).stop(key);
   });
 
+  it('fails a page that stops answering as it loads, saying why, instead of waiting for it for ever', async () => {
+    const key = { AppId: 'app1', RoomId: 'blocked', TaskId: 'blocked' };
+    await sdkClient(t.host).start({ ...key, UserId: 'blocked', SourceURL: `${pages.url}/monitor?block=0`, ...small });
+    const failed = await waitFor('Status 4', async () => {
+      const task = await getTask(t.host, key);
+      return task?.Status === 4 && task;
+    }, 90_000, 500);
+    assert.equal(failed.StopReason, 'PageCrash');
+    assert.match((await t.node.store.get(key))?.FailureDetail ?? '', /the page did not answer for 15 s after it loaded: its main thread never yields/);
+    await waitFor('callbacks', async () => eventsOf('blocked').some((e) => e[0] === 'WebcastEnd'));
+    assert.deepEqual(eventsOf('blocked'), [
+      ['WebcastReschedule', 5, 'PageCrash'],
+      ['WebcastEnd', 4, 'PageCrash'],
+    ]);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /webcast_page_crashes_total\{cause="hang",node="[^"]+"\} 2/);
+  });
+
   it('reschedules a page whose renderer crashes, and puts it back on air', async () => {
     const key = await start('crash', '/tone', { CrashCheckInterval: 2 });
     const page = t.node.worker?.engine.session(key)?.page;

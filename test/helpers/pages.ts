@@ -162,15 +162,21 @@ ${start ? `setTimeout(() => { if (typeof onWebcastStart === 'function') onWebcas
 ${end ? `setTimeout(() => { if (typeof onWebcastEnd === 'function') onWebcastEnd(); }, ${Number(end)});` : ''}`));
       }
       case '/monitor': {
-        // ?white=ms turns the page uniform white, ?freeze=ms stops its animation, ?spin=ms hangs its JS thread.
+        // ?white=ms turns the page uniform white, ?freeze=ms stops its animation, ?spin=ms hangs its
+        // JS thread; ?block=ms blocks it, that long after the page loaded, in a synchronous request
+        // that is never answered.
         const q = new URL(req.url ?? '/', 'http://x').searchParams;
         const after = (name: string, code: string) => (q.get(name) ? `setTimeout(() => { ${code} }, ${Number(q.get(name))});` : '');
         return html(tonePage(PAGE_COLOR, 'monitor', [
           after('white', "document.body.innerHTML = ''; document.body.style.background = '#fff';"),
           after('freeze', 'window.frozen = true;'),
           after('spin', 'for (;;) {}'),
+          q.get('block') ? `addEventListener('load', () => { ${after('block', "const x = new XMLHttpRequest(); x.open('GET', '/never', false); x.send();")} });` : '',
         ].join('\n')));
       }
+      case '/never':
+        // Answered by nobody: the connection is held until the server closes.
+        return;
       case '/slide':
         return html(`<!doctype html><title>slide</title><body style="margin:0;background:#fff;font:48px sans-serif"><h1 style="margin:40px">Quarterly review</h1><ul><li>Revenue</li><li>Costs</li></ul><div style="position:absolute;right:40px;bottom:40px;width:200px;height:120px;background:rgb(${PAGE_COLOR.join(',')})"></div></body>`);
       case '/visibility':
