@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
@@ -212,9 +213,21 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
 
   async close(): Promise<void> {
     this.closing = true;
-    if (this.browser.isConnected()) await this.browser.close().catch(() => undefined);
+    if (!this.browser.isConnected()) return;
+    const closed = this.browser.close().catch(() => undefined);
+    const late = await Promise.race([closed.then(() => false), sleep(CLOSE_GRACE_MS, true, { ref: false })]);
+    if (!late || !this.cgroup) return;
+    this.log.info({ browser: path.basename(this.dir), graceMs: CLOSE_GRACE_MS }, 'a task\'s chromium did not close in time: its processes are killed');
+    await this.cgroup.remove();
+    await closed;
   }
 }
+
+/**
+ * Chromium closes a browser gracefully, giving its pages their unload handlers; a page whose
+ * main thread never yields held that up for 30 s (measured), its slot and its CPU with it.
+ */
+const CLOSE_GRACE_MS = 5_000;
 
 /** A stable short name for this node's browser folders, cgroups and firewall rules, from its data folder. */
 export function nodeKey(dataDir: string): string {
