@@ -273,12 +273,13 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** Opens the page, captures it and publishes it; resolves once the first frame is sent. */
   static async start(deps: SessionDeps, spec: SessionSpec, hooks: SessionHooks = {}): Promise<CaptureSession> {
     const log = deps.log.child({ task: spec.label });
+    // From here: a start that waits for its browser (a spare still launching) shows it in 'browser'.
+    let last = performance.now();
     const { browser, stage } = await deps.browsers.acquire(spec.cpuCeilingCores);
     const abort = (): void => void browser.close();
     hooks.signal?.addEventListener('abort', abort, { once: true });
     let session: CaptureSession | undefined;
     const phases: Record<string, number> = {};
-    let last = performance.now();
     const phase = (name: string): void => {
       const now = performance.now();
       phases[name] = Math.round(now - last);

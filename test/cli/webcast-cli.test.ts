@@ -48,8 +48,9 @@ describe('the webcast command line against a running service', { timeout: 180_00
   const key = ['-a', 'cli', '-r', 'room1'];
 
   it('starts a page, watches it come on air with a progress line, and ends the watch when it is stopped', async () => {
-    // The page says it is ready after 3 s (EventNotify), so the watch sees it wait first.
-    const url = `${pages.url}/notify?start=3000`;
+    // The page says it is ready after 8 s (EventNotify), so the watch sees it wait first: on a
+    // slow machine the watch's own start (tsx) took longer than the 3 s this page once waited.
+    const url = `${pages.url}/notify?start=8000`;
     const started = await webcast(['start', ...key, '-t', 'live', '-u', 'cli-bot', '--url', url, '--layer', '640x360@15', '--event-notify', '--start-timeout', '20'], { env });
     assert.equal(started.code, 0, started.stderr);
     assert.match(started.stdout, /started task live in cli\/room1/);
