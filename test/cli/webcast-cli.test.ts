@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/rooms/janus/embedded-janus.js';
-import { ACCESS_KEY, SECRET_KEY, startTestNode, type TestNode } from '../helpers/node.js';
+import { ACCESS_KEY, SECRET_KEY, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 
 const BIN = fileURLToPath(new URL('../../bin/webcast.js', import.meta.url));
@@ -19,7 +19,7 @@ interface Run {
 }
 
 /** The command as a user runs it: its own process, its own environment and working folder. */
-function webcast(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> & { kill(): void } {
+function webcast(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> & { kill(): void; stderrSoFar(): string } {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? tmpdir(),
     env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), ...opts.env },
@@ -29,7 +29,7 @@ function webcast(args: string[], opts: { env?: Record<string, string>; cwd?: str
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return Object.assign(done, { kill: () => child.kill() });
+  return Object.assign(done, { kill: () => child.kill(), stderrSoFar: () => stderr });
 }
 
 describe('the webcast command line against a running service', { timeout: 180_000 }, () => {
@@ -167,7 +167,8 @@ describe('the webcast command line against a running service', { timeout: 180_00
     // The service as the watch sees it: nothing on this port at first, then a way through to it.
     const port = await freePort();
     const watching = webcast(['watch', ...key, '-t', 'restart', '--interval', '300'], { env: { ...env, WEBCAST_ENDPOINT: `http://127.0.0.1:${port}` } });
-    await new Promise((r) => setTimeout(r, 2500));
+    // The service comes back only once the watch has found it gone (its own start may take seconds).
+    await waitFor('the watch to find the service gone', async () => watching.stderrSoFar().includes('cannot reach'), 20_000);
     const target = new URL(t.url);
     const relay = http.createServer((req, res) => {
       const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
