@@ -96,8 +96,10 @@ function mainChainRules(family: Family): string[] {
   return rules;
 }
 
-function nodeRules(family: Family, o: NodeOpenings, tag: string): string[] {
-  const comment = `-m comment --comment "${tag}"`;
+function nodeRules(family: Family, o: NodeOpenings, tag: string, uidRange: string): string[] {
+  // For this node's browsers only: another node's pages must get neither its proxy (with its
+  // allowlist) nor what its WEBCAST_URL_ALLOWLIST opens (loopback, say).
+  const comment = `-m owner --uid-owner ${uidRange} -m comment --comment "${tag}"`;
   const loopback = family === 'ipv4' ? '127.0.0.1' : '::1';
   const rules = family === 'ipv4' ? [`-A ${ALLOW} -d ${loopback} -p tcp -m tcp --dport ${o.proxyPort} ${comment} -j ACCEPT`] : [];
   for (const a of o.allowlist.filter((x) => familyOf(x) === family)) rules.push(`-A ${ALLOW} -d ${a} ${comment} -j ACCEPT`);
@@ -175,7 +177,7 @@ export class BrowserFirewall implements MediaGate {
       const jump = ['OUTPUT', '-m', 'owner', '--uid-owner', this.range, '-m', 'comment', '--comment', this.tag, '-j', MAIN];
       if ((await run(f, ['-C', ...jump])) === undefined) await run(f, ['-I', ...jump]);
       await this.removeOpenings(f);
-      await restore(f, nodeRules(f, this.openings, this.tag));
+      await restore(f, nodeRules(f, this.openings, this.tag, this.range));
     }
   }
 
