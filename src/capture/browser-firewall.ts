@@ -99,10 +99,10 @@ function mainChainRules(family: Family): string[] {
 function nodeRules(family: Family, o: NodeOpenings, tag: string, uidRange: string): string[] {
   // For this node's browsers only: another node's pages must get neither its proxy (with its
   // allowlist) nor what its WEBCAST_URL_ALLOWLIST opens (loopback, say).
-  const comment = `-m owner --uid-owner ${uidRange} -m comment --comment "${tag}"`;
+  const ours = `-m owner --uid-owner ${uidRange} -m comment --comment "${tag}"`;
   const loopback = family === 'ipv4' ? '127.0.0.1' : '::1';
-  const rules = family === 'ipv4' ? [`-A ${ALLOW} -d ${loopback} -p tcp -m tcp --dport ${o.proxyPort} ${comment} -j ACCEPT`] : [];
-  for (const a of o.allowlist.filter((x) => familyOf(x) === family)) rules.push(`-A ${ALLOW} -d ${a} ${comment} -j ACCEPT`);
+  const rules = family === 'ipv4' ? [`-A ${ALLOW} -d ${loopback} -p tcp -m tcp --dport ${o.proxyPort} ${ours} -j ACCEPT`] : [];
+  for (const a of o.allowlist.filter((x) => familyOf(x) === family)) rules.push(`-A ${ALLOW} -d ${a} ${ours} -j ACCEPT`);
   return rules;
 }
 

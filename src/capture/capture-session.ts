@@ -12,6 +12,7 @@ import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
 import { dressContext } from './user-agent-data.js';
+import { settlesWithin } from './settles.js';
 import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize, showWindow } from './page-window.js';
 
 export type VideoCodec = 'VP8' | 'H264';
@@ -418,19 +419,11 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
    * answer it in time. Closing the browser (as a failed start does) ends the call.
    */
   private async answered<T>(work: Promise<T>): Promise<T> {
-    work.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const hung = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.deps.onPageCrash?.('hang');
-        reject(new RescheduleError(StopReason.PageCrash, `the page did not answer for ${PAGE_ANSWER_TIMEOUT_MS / 1000} s after it loaded: its main thread never yields`));
-      }, PAGE_ANSWER_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([work, hung]);
-    } finally {
-      clearTimeout(timer);
+    if (!(await settlesWithin(work, PAGE_ANSWER_TIMEOUT_MS))) {
+      this.deps.onPageCrash?.('hang');
+      throw new RescheduleError(StopReason.PageCrash, `the page did not answer for ${PAGE_ANSWER_TIMEOUT_MS / 1000} s after it loaded: its main thread never yields`);
     }
+    return work;
   }
 
   private offer(): Promise<string> {
@@ -596,11 +589,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     if (CrashCheckInterval > 0) {
       // A page whose JS thread does not answer within the interval counts as crashed.
       every(CrashCheckInterval, async () => {
-        const answered = await Promise.race([
-          this.page.evaluate(() => 1).then(() => true, () => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), CrashCheckInterval * 1000).unref()),
-        ]);
-        if (!answered) {
+        if (!(await settlesWithin(this.page.evaluate(() => 1), CrashCheckInterval * 1000))) {
           this.deps.onMonitor?.('crash', 'reschedule');
           this.lose(`the page did not answer within ${CrashCheckInterval} s`, false, StopReason.PageCrash);
         }

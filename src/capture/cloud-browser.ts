@@ -4,11 +4,11 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
+import { settlesWithin } from './settles.js';
 import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
@@ -214,12 +214,11 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   async close(): Promise<void> {
     this.closing = true;
     if (!this.browser.isConnected()) return;
-    const closed = this.browser.close().catch(() => undefined);
-    const late = await Promise.race([closed.then(() => false), sleep(CLOSE_GRACE_MS, true, { ref: false })]);
-    if (!late || !this.cgroup) return;
+    const closed = this.browser.close();
+    if ((await settlesWithin(closed, CLOSE_GRACE_MS)) || !this.cgroup) return;
     this.log.info({ browser: path.basename(this.dir), graceMs: CLOSE_GRACE_MS }, 'a task\'s chromium did not close in time: its processes are killed');
     await this.cgroup.remove();
-    await closed;
+    await closed.catch(() => undefined);
   }
 }
 

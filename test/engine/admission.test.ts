@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { readFileSync } from 'node:fs';
-import { NODE_ADMISSION, taskCost } from '../../src/scheduler/admission.js';
+import { NODE_ADMISSION, ProcLoadGauge, taskCost } from '../../src/scheduler/admission.js';
 import { getTask, sdkClient, startTestNode, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 
 const LIGHT = { Width: 1280, Height: 720, FrameRate: 15 };
 
-/** The machine's busy and total CPU time so far, in ticks (/proc/stat). */
-function cpuTimes(): { busy: number; total: number } {
-  const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.reduce((a, b) => a + b, 0);
-  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
-}
 const TASKS = 6;
 
 describe('admission by cost, with the default settings', { timeout: 300_000 }, () => {
@@ -63,13 +56,15 @@ describe('admission by cost, with the default settings', { timeout: 300_000 }, (
         onAirKeys = await settled(NODE_ADMISSION.rampMs + NODE_ADMISSION.overloadMs + 2_000);
         const sent = async (): Promise<number[]> => Promise.all(onAirKeys.map(async (k) => (await engine.session(k)?.stats())?.video[0]?.framesSent ?? 0));
         const a = await sent();
-        const cpu0 = cpuTimes();
+        // The machine's load as the node's own admission measures it, over the same 10 s.
+        const gauge = new ProcLoadGauge(availableParallelism(), 10_000);
+        gauge.start();
         const t0 = performance.now();
         await new Promise((r) => setTimeout(r, 10_000));
         const b = await sent();
         fps = b.map((x, i) => (x - (a[i] ?? 0)) / ((performance.now() - t0) / 1000));
-        const cpu1 = cpuTimes();
-        busyCores = ((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * availableParallelism();
+        busyCores = gauge.busyCores();
+        gauge.stop();
         if (JSON.stringify(onAirNow()) === JSON.stringify(onAirKeys)) break;
       }
       t.logs.push(JSON.stringify({ msg: 'admission measured', onAir: onAirKeys.length, fps: fps.map((f) => Number(f.toFixed(1))), busyCores }));
