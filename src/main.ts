@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { createNode } from './app.js';
 import { DataFolderInUse } from './store/data-folder-lock.js';
+import { BrowserUidsInUse } from './capture/browser-firewall.js';
 
 /** A start that cannot go on for a reason an operator fixes: said in one line, no stack. */
 class StartError extends Error {}
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const plain = err instanceof ConfigError || err instanceof DataFolderInUse || err instanceof StartError;
+  const plain = err instanceof ConfigError || err instanceof DataFolderInUse || err instanceof BrowserUidsInUse || err instanceof StartError;
   process.stderr.write(`webcast: ${plain ? err.message : (err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

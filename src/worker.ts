@@ -64,10 +64,20 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   const proxy = new EgressProxy(policy, log.child({ module: 'egress' }));
   const proxyUrl = await proxy.listen();
 
-  const { rooms, janus, reconnect } = await openRooms(config, log);
   const uids = BrowserUidPool.forThisProcess(config.browserUids);
   const key = nodeKey(config.dataDir);
-  const firewall = await BrowserFirewall.install(uids.range, key, openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
+  // Before Janus: a node that may not run its browsers (its uids are another node's) starts nothing.
+  let firewall: BrowserFirewall | undefined;
+  let opened: Awaited<ReturnType<typeof openRooms>>;
+  try {
+    firewall = await BrowserFirewall.install(uids.range, key, openingsFor(config, proxyUrl), log.child({ module: 'firewall' }));
+    opened = await openRooms(config, log);
+  } catch (err) {
+    await firewall?.remove();
+    await proxy.close();
+    throw err;
+  }
+  const { rooms, janus, reconnect } = opened;
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,
     nodeKey: key,

@@ -134,6 +134,20 @@ export const processAlive = (pid: number): boolean => {
   }
 };
 
+/**
+ * Another node of this machine runs its browsers in uids of this node's range: each node's
+ * openings (its proxy, its WEBCAST_URL_ALLOWLIST) are for its own range, so with shared uids one
+ * node's openings would be the other's pages' too. The node does not start.
+ */
+export class BrowserUidsInUse extends Error {}
+
+/** `first-last` (or one uid) as iptables prints an owner match. */
+function parseOwnerRange(line: string): BrowserUids | undefined {
+  const m = /--uid-owner (\d+)(?:-(\d+))?/.exec(line);
+  if (!m) return undefined;
+  return { first: Number(m[1]), last: Number(m[2] ?? m[1]) };
+}
+
 export class BrowserFirewall implements MediaGate {
   private readonly tag: string;
   private gates = 0;
@@ -163,6 +177,7 @@ export class BrowserFirewall implements MediaGate {
       return undefined;
     }
     const firewall = new BrowserFirewall(uids, nodeKey, openings, families);
+    await firewall.refuseSharedUids();
     await firewall.apply();
     log.info({ families, uids: `${uids.first}-${uids.last}` }, 'browser firewall in place');
     return firewall;
@@ -178,6 +193,21 @@ export class BrowserFirewall implements MediaGate {
       if ((await run(f, ['-C', ...jump])) === undefined) await run(f, ['-I', ...jump]);
       await this.removeOpenings(f);
       await restore(f, nodeRules(f, this.openings, this.tag, this.range));
+    }
+  }
+
+  /** Throws BrowserUidsInUse when a live node of this machine has jumps for uids of our range. */
+  private async refuseSharedUids(): Promise<void> {
+    const listing = (await run('ipv4', ['-S', 'OUTPUT'])) ?? '';
+    for (const line of listing.split('\n')) {
+      if (!line.includes(`-j ${MAIN}`) || this.whose(line) !== 'live') continue;
+      const theirs = parseOwnerRange(line);
+      if (!theirs || theirs.last < this.uids.first || this.uids.last < theirs.first) continue;
+      const pid = /"webcast-node:[^:"]+:(\d+)/.exec(line)?.[1];
+      throw new BrowserUidsInUse(
+        `WEBCAST_BROWSER_UIDS ${this.range} overlaps ${theirs.first}-${theirs.last}, the browser uids of another webcast node running on this machine (pid ${pid}): ` +
+          'give each node of a machine a range of its own, or one node\'s firewall openings (its proxy, its WEBCAST_URL_ALLOWLIST) would be open to the other node\'s pages',
+      );
     }
   }
 

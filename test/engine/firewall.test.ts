@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { BrowserFirewall } from '../../src/capture/browser-firewall.js';
+import { BrowserFirewall, BrowserUidsInUse } from '../../src/capture/browser-firewall.js';
 
 /**
  * The netfilter rules for the browsers' uids, with real processes of those uids sending real
@@ -14,9 +14,12 @@ import { BrowserFirewall } from '../../src/capture/browser-firewall.js';
 const notRoot = process.getuid?.() !== 0 && 'needs root, as the service needs it for the browser firewall';
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-// Two browsers' uids from the service's default range: two tasks of one node.
+// A node's range at the top of the default one, which no other test gives to a node (a range
+// another running node overlaps would keep that node from starting), and two tasks' uids of it.
+const RANGE = { first: 2000999900, last: 2000999999 };
 const TASK_A = 2000999990;
 const TASK_B = 2000999991;
+const quiet = pino({ level: 'silent' });
 
 interface Listener {
   port: number;
@@ -45,7 +48,7 @@ describe('the browser firewall with real processes of the browsers\' uids', { sk
   let firewall: BrowserFirewall | undefined;
 
   before(async () => {
-    firewall = await BrowserFirewall.install({ first: 2000000000, last: 2000999999 }, 'firewall-test', { proxyPort: 1, allowlist: [] }, pino({ level: 'silent' }));
+    firewall = await BrowserFirewall.install(RANGE, 'firewall-test', { proxyPort: 1, allowlist: [] }, quiet);
     assert.ok(firewall, 'the firewall installs as root');
   });
   after(async () => firewall?.remove());
@@ -77,4 +80,18 @@ describe('the browser firewall with real processes of the browsers\' uids', { sk
       }
     });
   }
+
+  it('keeps a second node whose browser uids overlap a running node\'s from starting; one of its own range starts', async () => {
+    // Each node's openings (its proxy, its allowlist) are for its own range: shared uids would
+    // open one node's allowlist to the other's pages.
+    await assert.rejects(
+      BrowserFirewall.install({ first: 2000999950, last: 2001000049 }, 'firewall-test-overlapping', { proxyPort: 2, allowlist: ['127.0.0.1'] }, quiet),
+      (err: Error) => err instanceof BrowserUidsInUse && /WEBCAST_BROWSER_UIDS 2000999950-2001000049 overlaps 2000999900-2000999999, the browser uids of another webcast node running on this machine/.test(err.message),
+    );
+    const rules = (await run('iptables', ['-w', '-S'])).stdout;
+    assert.ok(!rules.includes('firewall-test-overlapping'), 'the refused node left rules behind');
+    const neighbour = await BrowserFirewall.install({ first: 2001000000, last: 2001000099 }, 'firewall-test-neighbour', { proxyPort: 2, allowlist: [] }, quiet);
+    assert.ok(neighbour);
+    await neighbour.remove();
+  });
 });

@@ -252,10 +252,56 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
 
   describe('page WebRTC', () => {
     let host: TestHost | undefined;
-    before(() => {
+    // Another node of the machine whose WEBCAST_URL_ALLOWLIST opens loopback to its own pages:
+    // what it opens must not open for this node's pages.
+    let neighbour: TestNode | undefined;
+    before(async () => {
       host = startTestHost();
+      neighbour = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `127.0.0.1,${PAGES_HOST}` } });
     });
-    after(() => host?.close());
+    after(async () => {
+      host?.close();
+      await neighbour?.close();
+    });
+
+    /** Runs the WebRTC page on `node` towards `targets` until it is done. */
+    async function runWebrtcPage(node: TestNode, key: typeof VICTIM, query: string): Promise<void> {
+      const done = () => pages.from('webrtc').filter((w) => w === 'done').length;
+      const before = done();
+      const res = await sdkClient(node.host).start({ ...key, UserId: `${key.AppId}-${key.TaskId}`, SourceURL: `${pages.url}/webrtc?${query}`, ...small });
+      assert.equal(res.Result, 'ok', JSON.stringify(res.ResponseMetadata.Error));
+      await waitFor(`${key.TaskId} on air`, async () => (await getTask(node.host, key))?.Status === 2, 30_000);
+      await waitFor('the page done', async () => done() > before, 40_000, 500);
+      await sdkClient(node.host).stop(key);
+      await waitFor(`${key.TaskId} ended`, async () => (await getTask(node.host, key))?.Status === 3, 15_000);
+    }
+
+    it('gets nothing of what another node of the machine opens to its own pages', async () => {
+      if (!neighbour) throw new Error('no neighbour');
+      const loopUdp = dgram.createSocket('udp4');
+      let loopHits = 0;
+      loopUdp.on('message', () => (loopHits += 1));
+      await new Promise<void>((r) => loopUdp.bind(0, '127.0.0.1', r));
+      let tcpHits = 0;
+      const tcp = net.createServer((s) => {
+        tcpHits += 1;
+        s.destroy();
+      });
+      await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+      const query = `udp=127.0.0.1:${loopUdp.address().port}&tcp=127.0.0.1:${(tcp.address() as net.AddressInfo).port}`;
+      try {
+        await runWebrtcPage(neighbour, { AppId: 'neighbour', RoomId: 'next-door', TaskId: 'opened' }, query);
+        assert.ok(loopHits > 0, 'the neighbour\'s own page reached loopback, which its allowlist opens (the check works)');
+        const [udpBefore, tcpBefore] = [loopHits, tcpHits];
+        await runWebrtcPage(t, attacker('webrtc-next-door'), query);
+        assert.equal(loopHits - udpBefore, 0, 'a datagram of this node\'s page reached loopback through the neighbour\'s allowlist');
+        assert.equal(tcpHits - tcpBefore, 0, 'a connection of this node\'s page reached loopback through the neighbour\'s allowlist');
+      } finally {
+        loopUdp.close();
+        tcp.close();
+      }
+      await victimOnAir();
+    });
 
     it('reaches a public host, but not loopback, not the node\'s own addresses, and shows no address of the node', async () => {
       if (!host) throw new Error('no test host');
