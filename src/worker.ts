@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import ipaddr from 'ipaddr.js';
 import { BrowserPool, nodeKey } from './capture/cloud-browser.js';
 import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.js';
+import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js';
 import { BrowserUidPool } from './capture/browser-user.js';
 import { EgressPolicy } from './capture/egress-policy.js';
 import { EgressProxy } from './capture/egress-proxy.js';
@@ -95,7 +96,8 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   if (config.admission === 'cost') {
     gauge = new ProcLoadGauge(availableParallelism());
     gauge.start();
-    admission = new Admission({ ...NODE_ADMISSION, gauge, headroom: config.cpuBudget });
+    const costFactor = loadCostFactor(config.dataDir);
+    admission = new Admission({ ...NODE_ADMISSION, gauge, headroom: config.cpuBudget, costFactor, onCostFactor: costFactorSaver(config.dataDir, costFactor) });
   }
   const engine = new Engine({
     store,

@@ -58,6 +58,34 @@ export function taskToMoveOff<T extends OnAirTask>(onAir: readonly T[]): { task:
   return newest && { task: newest, overCost: false };
 }
 
+/** A task on air as its node measured it: its browser's cores, against what its layers were expected to cost. */
+export interface MeasuredTask {
+  cores: number;
+  cost: number;
+  /** How long it has been on air, in ms. */
+  onAirMs: number;
+}
+
+/**
+ * How many times the model's cost the tasks on this machine take, from the tasks on air past
+ * their ramp-up (on air for `settledMs`): the median of each one's measured cores over its expected cost, none counted
+ * above twice (a page held to its ceiling says what it wants, not what the machine is), and never
+ * below 1 (the model is a floor, from this project's machine). A machine half as fast as the
+ * one the model was calibrated on (2026-11-27: a light 720p15 task took 0.64–0.70 cores against
+ * 0.38 expected) has its next task expected at what its tasks take, before it is overloaded.
+ * Undefined with nothing measured.
+ */
+export function measuredCostFactor(tasks: readonly MeasuredTask[], settledMs: number): number | undefined {
+  const ratios = tasks
+    .filter((t) => t.onAirMs >= settledMs && t.cost > 0)
+    .map((t) => Math.min(OVER_COST, t.cores / t.cost))
+    .sort((a, b) => a - b);
+  if (ratios.length === 0) return undefined;
+  const mid = Math.floor(ratios.length / 2);
+  const median = ratios.length % 2 === 1 ? (ratios[mid] ?? 1) : ((ratios[mid - 1] ?? 1) + (ratios[mid] ?? 1)) / 2;
+  return Math.max(1, median);
+}
+
 /** The machine's load as measured: cores busy (averaged over a few seconds) and memory still free. */
 export interface LoadGauge {
   readonly cores: number;
@@ -78,6 +106,10 @@ export interface AdmissionOptions {
   learnMs: number;
   /** Memory kept free for the system and the tasks' peaks. */
   memoryReserveBytes: number;
+  /** What this node measured before it restarted (measuredCostFactor), until it measures again. */
+  costFactor?: number | undefined;
+  /** Told every new measurement of the factor, to keep it across restarts. */
+  onCostFactor?: ((factor: number) => void) | undefined;
   now?: () => number;
 }
 
@@ -89,7 +121,8 @@ export interface AdmissionOptions {
  */
 export const NODE_ADMISSION = { rampMs: 10_000, overloadShare: 0.94, overloadMs: 20_000, learnMs: 5 * 60_000, memoryReserveBytes: 2 ** 30 } as const;
 
-export type Verdict = { admit: true } | { admit: false; why: string };
+/** Admitted with the cores the task is expected to cost (hold them with `admitted`), or why not. */
+export type Verdict = { admit: true; cost: number } | { admit: false; why: string };
 
 /**
  * Admission by cost rather than by count, as LiveKit's egress does it: a task is admitted when
@@ -103,10 +136,16 @@ export class Admission {
   private overSince: number | undefined;
   /** What one task measured on this node when it was last overloaded: expected of the next ones for a while. */
   private learned: { cores: number; until: number } | undefined;
+  /**
+   * What the tasks on air measured against the model, kept after the last of them has ended (the
+   * machine is still the machine) until tasks are measured again.
+   */
+  private factor: number;
   private readonly now: () => number;
 
   constructor(private readonly o: AdmissionOptions) {
     this.now = o.now ?? Date.now;
+    this.factor = o.costFactor ?? 1;
   }
 
   private held(): { cores: number; memory: number } {
@@ -115,23 +154,46 @@ export class Admission {
     return this.holds.reduce((sum, h) => ({ cores: sum.cores + h.cores, memory: sum.memory + h.memory }), { cores: 0, memory: 0 });
   }
 
-  /** Whether a task of `cost` cores may start now; with nothing on air, one always may. */
+  /**
+   * What a task the model expects at `modelCost` is expected to cost here: scaled by what the
+   * tasks on air take against their model cost, and at least what one took at the last
+   * overload (for a while after it). With the reason when it is more than the model.
+   */
+  expectedCost(modelCost: number): { cost: number; why?: string } {
+    const now = this.now();
+    const factor = this.factor;
+    const learned = this.learned && this.learned.until > now ? this.learned.cores : 0;
+    const scaled = modelCost * factor;
+    if (learned > scaled) return { cost: learned, why: 'what a task took here when the node was last overloaded' };
+    if (factor > 1) return { cost: scaled, why: `the model's ${modelCost.toFixed(2)} × ${factor.toFixed(2)}, what the tasks on air take here against theirs` };
+    return { cost: modelCost };
+  }
+
+  /** Whether a task the model expects at `modelCost` cores may start now; with nothing on air, one always may. */
   check(modelCost: number, onAir: number): Verdict {
-    if (onAir === 0) return { admit: true };
+    const { cost, why: costWhy } = this.expectedCost(modelCost);
+    if (onAir === 0) return { admit: true, cost };
     const held = this.held();
     const busy = this.o.gauge.busyCores();
     const budget = this.o.headroom * this.o.gauge.cores;
-    const learned = this.learned && this.learned.until > this.now() ? this.learned.cores : 0;
-    const cost = Math.max(modelCost, learned);
     if (busy + held.cores + cost > budget) {
-      const asked = `${cost.toFixed(2)} more${cost > modelCost ? ' (what a task took here when the node was last overloaded)' : ''}`;
+      const asked = `${cost.toFixed(2)} more${costWhy ? ` (${costWhy})` : ''}`;
       return { admit: false, why: `${busy.toFixed(2)} cores busy${held.cores > 0 ? ` and ${held.cores.toFixed(2)} held for tasks starting` : ''}, ${asked} would pass ${budget.toFixed(2)} of ${this.o.gauge.cores}` };
     }
     const free = this.o.gauge.availableMemoryBytes() - held.memory;
     if (free - TASK_MEMORY_BYTES < this.o.memoryReserveBytes) {
       return { admit: false, why: `${Math.round(free / 2 ** 20)} MB of memory free, too little for one more task` };
     }
-    return { admit: true };
+    return { admit: true, cost };
+  }
+
+  /** About once a second, the tasks on air as measured: they tell what a task takes on this machine. */
+  observe(tasks: readonly MeasuredTask[]): void {
+    // Past its ramp-up, and a whole window of the engine's CPU samples (10 s) past that.
+    const value = measuredCostFactor(tasks, 2 * this.o.rampMs);
+    if (value === undefined) return;
+    this.factor = value;
+    this.o.onCostFactor?.(value);
   }
 
   busyCores(): number {

@@ -5,7 +5,7 @@ import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
-import { taskCost, taskCpuCeiling, taskToMoveOff, type Admission } from './admission.js';
+import { taskCost, taskCpuCeiling, taskToMoveOff, type Admission, type MeasuredTask } from './admission.js';
 
 export interface EngineOptions {
   store: TaskStore;
@@ -82,6 +82,7 @@ export class Engine implements TaskRunner {
       this.watch = setInterval(() => {
         this.pump();
         this.sampleCpu();
+        o.admission?.observe(this.measuredOnAir());
         if (o.admission?.overloaded(this.onAirCount)) void this.shed();
       }, 1000);
       this.watch.unref();
@@ -177,15 +178,15 @@ export class Engine implements TaskRunner {
     while (!this.closing && this.waiting.length > 0 && this.onAirCount < this.o.maxTasks) {
       const next = this.waiting[0];
       if (!next) return;
-      const cost = taskCost(next.task.VideoSolutions);
-      const verdict = this.o.admission?.check(cost, this.onAirCount) ?? { admit: true };
+      const modelCost = taskCost(next.task.VideoSolutions);
+      const verdict = this.o.admission?.check(modelCost, this.onAirCount) ?? { admit: true, cost: modelCost };
       if (!verdict.admit) {
         if (keyOf(next.task) !== this.heldBack) this.o.log.info({ task: keyOf(next.task), why: verdict.why, waiting: this.waiting.length }, 'the node is full: the task waits');
         this.heldBack = keyOf(next.task);
         return;
       }
       this.heldBack = '';
-      this.o.admission?.admitted(cost);
+      this.o.admission?.admitted(verdict.cost);
       this.waiting.shift();
       void this.start(next);
     }
@@ -217,6 +218,18 @@ export class Engine implements TaskRunner {
       slot.cpu.samples.push({ at: now, seconds: session.browser.cpuSeconds() });
       if (slot.cpu.samples.length > CPU_WINDOW + 1) slot.cpu.samples.shift();
     }
+  }
+
+  /** The tasks on air whose browsers were measured, for admission's cost of the next. */
+  private measuredOnAir(): MeasuredTask[] {
+    const now = performance.now();
+    const out: MeasuredTask[] = [];
+    for (const slot of this.slots.values()) {
+      const cores = slot.state === 'on-air' ? this.recentCores(slot) : undefined;
+      if (cores === undefined) continue;
+      out.push({ cores, cost: taskCost(slot.task.VideoSolutions), onAirMs: now - (slot.onAirAt ?? now) });
+    }
+    return out;
   }
 
   /** The cores a task's browser used over the last seconds, if sampled twice. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { Admission, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, type LoadGauge } from '../../src/scheduler/admission.js';
+import { Admission, measuredCostFactor, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, type LoadGauge } from '../../src/scheduler/admission.js';
 
 const LIGHT_LAYER = { Width: 1280, Height: 720, FrameRate: 15, Bitrate: 0 };
 const LIGHT = [LIGHT_LAYER];
@@ -150,6 +150,61 @@ test('after an overload, a task is expected to cost what the node\'s tasks measu
   gauge.busy = 1.42;
   clock.now += 300_001;
   assert.equal(a.check(light, 3).admit, true);
+});
+
+test('what the tasks on air take against their model cost: the median, none above twice, never below the model', () => {
+  const light = taskCost(LIGHT);
+  const on = (cores: number, onAirMs = 30_000) => ({ cores, cost: light, onAirMs });
+  assert.equal(measuredCostFactor([], 20_000), undefined);
+  // Still ramping up: not measured yet.
+  assert.equal(measuredCostFactor([on(0.7, 19_000)], 20_000), undefined);
+  // A slow machine: light pages take 0.64 and 0.70 where the model says 0.38.
+  assert.ok(Math.abs((measuredCostFactor([on(0.64), on(0.7)], 20_000) ?? 0) - 0.67 / light) < 1e-9);
+  // A page spinning at its ceiling counts as twice its cost, and one of three moves no median.
+  assert.ok(Math.abs((measuredCostFactor([on(0.4), on(0.42), on(1)], 20_000) ?? 0) - 0.42 / light) < 1e-9);
+  assert.equal(measuredCostFactor([on(5)], 20_000), 2);
+  // A fast machine, or a still page: the model stays the floor.
+  assert.equal(measuredCostFactor([on(0.2), on(0.25)], 20_000), 1);
+});
+
+test('a slow machine: the next task is expected at what the tasks on air take, before any overload', () => {
+  const clock = { now: 0 };
+  const gauge = machine(2);
+  const a = admission(gauge, clock);
+  const light = taskCost(LIGHT);
+  // Two light tasks on air for a minute on a machine half as fast as the model's: 0.70 cores each.
+  gauge.busy = 1.4;
+  // By the model a third fits (1.40 + 0.38 = 1.78 of 1.80), and would take every task below its rate.
+  assert.equal(a.check(light, 2).admit, true);
+  a.observe([{ cores: 0.66, cost: light, onAirMs: 60_000 }, { cores: 0.66, cost: light, onAirMs: 50_000 }]);
+  const refused = a.check(light, 2);
+  assert.equal(refused.admit, false);
+  assert.match(refused.admit ? '' : refused.why, /1\.40 cores busy, 0\.66 more \(the model's 0\.38 × 1\.7\d, what the tasks on air take here against theirs\) would pass 1\.80 of 2/);
+  // What is admitted is held at the cost expected here, not the model's.
+  gauge.busy = 0.7;
+  const admitted = a.check(light, 1);
+  assert.ok(admitted.admit && Math.abs(admitted.cost - 0.66) < 1e-9, JSON.stringify(admitted));
+  a.admitted(admitted.admit ? admitted.cost : 0);
+  assert.match((v => (v.admit ? '' : v.why))(a.check(light, 2)), /0\.66 held for tasks starting/);
+  // Kept when no task is left to measure (the machine is still the machine), until tasks are measured again.
+  clock.now += 3_600_000;
+  a.observe([]);
+  gauge.busy = 1.4;
+  assert.equal(a.check(light, 2).admit, false);
+  a.observe([{ cores: 0.3, cost: light, onAirMs: 60_000 }, { cores: 0.35, cost: light, onAirMs: 50_000 }]);
+  assert.equal(a.check(light, 2).admit, true);
+});
+
+test('a node that restarts expects what it measured before, and is told each new measurement to keep', () => {
+  const gauge = machine(2);
+  gauge.busy = 1.4;
+  const told: number[] = [];
+  const a = new Admission({ gauge, headroom: 0.9, rampMs: 10_000, overloadShare: 0.94, overloadMs: 20_000, learnMs: 300_000, memoryReserveBytes: GB, costFactor: 1.8, onCostFactor: (f) => told.push(f) });
+  const light = taskCost(LIGHT);
+  const refused = a.check(light, 2);
+  assert.match(refused.admit ? '' : refused.why, /× 1\.80/);
+  a.observe([{ cores: light * 1.2, cost: light, onAirMs: 60_000 }]);
+  assert.deepEqual(told.map((f) => f.toFixed(2)), ['1.20']);
 });
 
 test('the machine\'s own gauge reads cores busy and memory free from /proc', async () => {
