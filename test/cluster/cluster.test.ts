@@ -27,7 +27,7 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
   let receiver: CallbackReceiver;
   let api: TestNode;
   const secret = 'cluster-test-callback-secret';
-  const startWorker = (maxTasks: number) => c.startWorker(maxTasks, { WEBCAST_URL_ALLOWLIST: '127.0.0.1', WEBCAST_BROWSER_POOL: '0' });
+  const startWorker = (maxTasks: number) => c.startWorker(maxTasks, { WEBCAST_URL_ALLOWLIST: '127.0.0.1' });
   const ownerOf = (TaskId: string) => c.ownerOf(TaskId);
   const start = async (host: string, TaskId: string, UserId = `u-${TaskId}`) =>
     sdkClient(host).start({ AppId: 'app1', RoomId: `room-${TaskId}`, TaskId, UserId, SourceURL: `${pages.url}/tone`, VideoSolutions: [SIZE] });
