@@ -16,12 +16,13 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
 
   it('keeps a page that navigates to a second page on air, and shows the second page', async () => {
     const key = { AppId: 'app1', RoomId: 'nav', TaskId: 'nav1' };
-    await sdkClient(s.t.host).start({ ...key, UserId: 'nav-bot', SourceURL: `${s.pages.url}/navigates?after=6000`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
-    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
+    await sdkClient(s.t.host).start({ ...key, UserId: 'nav-bot', SourceURL: `${s.pages.url}/navigates?on=nav1`, VideoSolutions: [{ Width: 640, Height: 360, FrameRate: 15 }] });
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2, 30_000);
     const sub = await join('nav', 'nav-bot');
     await sub.waitForVideo((v) => v.framesDecoded > 5);
     const first = await sub.pixel(0.5, 0.8);
     assert.ok(near(first, PAGE_COLOR), `first page decoded as ${first.join(',')}`);
+    s.pages.go('nav1');
     await waitFor('the second page', async () => near(await sub.pixel(0.5, 0.8), SECOND_COLOR), 10_000);
     const before = (await sub.video()).framesDecoded;
     await new Promise((r) => setTimeout(r, 1500));
@@ -34,7 +35,7 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
   const onAirThenJoin = async (room: string, userId: string, path: string, size: [number, number], quietMs: number) => {
     const key = { AppId: 'app1', RoomId: room, TaskId: `${room}1` };
     await sdkClient(s.t.host).start({ ...key, UserId: userId, SourceURL: `${s.pages.url}${path}`, VideoSolutions: [{ Width: size[0], Height: size[1], FrameRate: 10 }] });
-    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2, 30_000);
     await new Promise((r) => setTimeout(r, quietMs));
     const sub = await join(room, userId);
     const video = await sub.waitForVideo((v) => v.framesDecoded > 0, 5000);
@@ -83,7 +84,7 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
   it('ends a task at MaxRunningTime', async () => {
     const key = { AppId: 'app1', RoomId: 'max', TaskId: 'max1' };
     await sdkClient(s.t.host).start({ ...key, UserId: 'timer', SourceURL: `${s.pages.url}/tone`, MaxRunningTime: 10, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
-    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2, 30_000);
     const ended = await waitFor('the end', async () => {
       const task = await getTask(s.t.host, key);
       return task?.Status === 3 && task;
@@ -122,7 +123,7 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
   it('keeps a page on air whose subresource points into a private network, and refuses that request', async () => {
     const key = { AppId: 'app1', RoomId: 'sub', TaskId: 'sub1' };
     await sdkClient(s.t.host).start({ ...key, UserId: 'img', SourceURL: `${s.pages.url}/subresource?src=http://192.168.77.1/pixel.png`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
-    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2);
+    await waitFor('Status 2', async () => (await getTask(s.t.host, key))?.Status === 2, 30_000);
     const refusal = await waitFor('the refusal in the log', async () => s.t.logs.find((l) => l.includes('cloud browser request refused') && l.includes('192.168.77.1')), 5000);
     assert.match(refusal, /192\.168\.77\.1 is a private address/);
     await sdkClient(s.t.host).stop(key);

@@ -134,19 +134,27 @@ export interface PageServer {
   url: string;
   /** What pages posted to /report, in order. */
   reports: Record<string, unknown>[];
+  /** Lets the page /navigates?on=`name` go on to /second. */
+  go(name: string): void;
   close(): Promise<void>;
 }
 
 export async function startPageServer(): Promise<PageServer> {
   const reports: Record<string, unknown>[] = [];
+  const released = new Set<string>();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const html = (body: string, status = 200) => res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end(body);
     switch (path) {
       case '/tone':
         return html(tonePage(PAGE_COLOR, 'tone'));
-      case '/navigates':
-        return html(tonePage(PAGE_COLOR, 'first', `setTimeout(() => { location.href = '/second'; }, ${Number(new URL(req.url ?? '/', 'http://x').searchParams.get('after') ?? 3000)});`));
+      case '/navigates': {
+        // Goes to /second once the test says so (`go(name)` of ?on=name): when its viewer has seen this one.
+        const on = new URL(req.url ?? '/', 'http://x').searchParams.get('on') ?? '';
+        return html(tonePage(PAGE_COLOR, 'first', `setInterval(async () => { if ((await fetch('/go?on=' + encodeURIComponent(${JSON.stringify(on)}))).status === 200) location.href = '/second'; }, 200);`));
+      }
+      case '/go':
+        return res.writeHead(released.has(new URL(req.url ?? '/', 'http://x').searchParams.get('on') ?? '') ? 200 : 204).end();
       case '/second':
         return html(tonePage(SECOND_COLOR, 'second'));
       case '/isolation':
@@ -223,6 +231,7 @@ document.addEventListener('visibilitychange', paint); addEventListener('blur', p
   return {
     url: `http://127.0.0.1:${port}`,
     reports,
+    go: (name) => void released.add(name),
     close: () => new Promise((r) => {
       server.closeAllConnections();
       server.close(() => r());
