@@ -276,45 +276,49 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       await waitFor(`${key.TaskId} ended`, async () => (await getTask(node.host, key))?.Status === 3, 15_000);
     }
 
-    it('gets nothing of what another node of the machine opens to its own pages', async () => {
-      if (!neighbour) throw new Error('no neighbour');
-      const loopUdp = dgram.createSocket('udp4');
-      let loopHits = 0;
-      loopUdp.on('message', () => (loopHits += 1));
-      await new Promise<void>((r) => loopUdp.bind(0, '127.0.0.1', r));
+    /** A UDP and a TCP listener on loopback, each counting what reaches it. */
+    async function loopbackListeners() {
+      const udp = dgram.createSocket('udp4');
+      let udpHits = 0;
+      udp.on('message', () => (udpHits += 1));
+      await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
       let tcpHits = 0;
-      const tcp = net.createServer((s) => {
+      const tcp = net.createServer((socket) => {
         tcpHits += 1;
-        s.destroy();
+        socket.destroy();
       });
       await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-      const query = `udp=127.0.0.1:${loopUdp.address().port}&tcp=127.0.0.1:${(tcp.address() as net.AddressInfo).port}`;
+      return {
+        udp: `127.0.0.1:${udp.address().port}`,
+        tcp: `127.0.0.1:${(tcp.address() as net.AddressInfo).port}`,
+        hits: () => ({ udp: udpHits, tcp: tcpHits }),
+        close: () => {
+          udp.close();
+          tcp.close();
+        },
+      };
+    }
+
+    it('gets nothing of what another node of the machine opens to its own pages', async () => {
+      if (!neighbour) throw new Error('no neighbour');
+      const loop = await loopbackListeners();
+      const query = `udp=${loop.udp}&tcp=${loop.tcp}`;
       try {
         await runWebrtcPage(neighbour, { AppId: 'neighbour', RoomId: 'next-door', TaskId: 'opened' }, query);
-        assert.ok(loopHits > 0, 'the neighbour\'s own page reached loopback, which its allowlist opens (the check works)');
-        const [udpBefore, tcpBefore] = [loopHits, tcpHits];
+        const before = loop.hits();
+        assert.ok(before.udp > 0, 'the neighbour\'s own page reached loopback, which its allowlist opens (the check works)');
         await runWebrtcPage(t, attacker('webrtc-next-door'), query);
-        assert.equal(loopHits - udpBefore, 0, 'a datagram of this node\'s page reached loopback through the neighbour\'s allowlist');
-        assert.equal(tcpHits - tcpBefore, 0, 'a connection of this node\'s page reached loopback through the neighbour\'s allowlist');
+        assert.equal(loop.hits().udp - before.udp, 0, 'a datagram of this node\'s page reached loopback through the neighbour\'s allowlist');
+        assert.equal(loop.hits().tcp - before.tcp, 0, 'a connection of this node\'s page reached loopback through the neighbour\'s allowlist');
       } finally {
-        loopUdp.close();
-        tcp.close();
+        loop.close();
       }
       await victimOnAir();
     });
 
     it('reaches a public host, but not loopback, not the node\'s own addresses, and shows no address of the node', async () => {
       if (!host) throw new Error('no test host');
-      const loopUdp = dgram.createSocket('udp4');
-      let loopHits = 0;
-      loopUdp.on('message', () => (loopHits += 1));
-      await new Promise<void>((r) => loopUdp.bind(0, '127.0.0.1', r));
-      let tcpHits = 0;
-      const tcp = net.createServer((s) => {
-        tcpHits += 1;
-        s.destroy();
-      });
-      await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+      const loop = await loopbackListeners();
       const own = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4').map((i) => i?.address ?? '');
       const nodeUdp = dgram.createSocket('udp4');
       let nodeHits = 0;
@@ -326,23 +330,21 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       await new Promise<void>((r) => nodeUdp.bind(0, '0.0.0.0', r));
       const publicListener = await host.listenUdp(3478);
       try {
-        const udpTargets = [`127.0.0.1:${loopUdp.address().port}`, ...own.map((a) => `${a}:${nodeUdp.address().port}`), `${host.address}:3478`];
-        const key = attacker('webrtc');
-        await start(key, `/webrtc?udp=${udpTargets.join(',')}&tcp=127.0.0.1:${(tcp.address() as net.AddressInfo).port}`);
-        await waitFor('the page done', async () => pages.from('webrtc').includes('done'), 40_000, 500);
+        const udpTargets = [loop.udp, ...own.map((a) => `${a}:${nodeUdp.address().port}`), `${host.address}:3478`];
+        // What the WebRTC page reported before (another test's run of it), left out.
+        const earlier = pages.from('webrtc').length;
+        await runWebrtcPage(t, attacker('webrtc'), `udp=${udpTargets.join(',')}&tcp=${loop.tcp}`);
         assert.ok(publicListener.count() > 0, 'the public test host was reached (the check works)');
-        assert.equal(loopHits, 0, 'no datagram reached loopback');
-        assert.equal(tcpHits, 0, 'no connection reached loopback');
+        assert.equal(loop.hits().udp, 0, 'no datagram reached loopback');
+        assert.equal(loop.hits().tcp, 0, 'no connection reached loopback');
         assert.equal(nodeHits, 0, `no datagram reached the node's own addresses (from ${[...senders].join(', ')})`);
-        const candidates = pages.from('webrtc').filter((w) => w.startsWith('candidate'));
+        const candidates = pages.from('webrtc').slice(earlier).filter((w) => w.startsWith('candidate'));
         assert.ok(candidates.length > 0);
         for (const c of candidates) for (const a of [...own, '127.0.0.1']) assert.ok(!c.includes(` ${a} `), `a candidate shows ${a}: ${c}`);
-        await stop(key);
       } finally {
         publicListener.close();
-        loopUdp.close();
+        loop.close();
         nodeUdp.close();
-        tcp.close();
       }
       await victimOnAir();
     });
