@@ -264,14 +264,12 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       await neighbour?.close();
     });
 
-    /** Runs the WebRTC page on `node` towards `targets` until it is done. */
+    /** Runs the WebRTC page (`query`: its targets and rounds) as `key` on `node` until it is done. */
     async function runWebrtcPage(node: TestNode, key: typeof VICTIM, query: string): Promise<void> {
-      const done = () => pages.from('webrtc').filter((w) => w === 'done').length;
-      const before = done();
-      const res = await sdkClient(node.host).start({ ...key, UserId: `${key.AppId}-${key.TaskId}`, SourceURL: `${pages.url}/webrtc?${query}`, ...small });
+      const res = await sdkClient(node.host).start({ ...key, UserId: `${key.AppId}-${key.TaskId}`, SourceURL: `${pages.url}/webrtc?${query}&id=${key.TaskId}`, ...small });
       assert.equal(res.Result, 'ok', JSON.stringify(res.ResponseMetadata.Error));
       await waitFor(`${key.TaskId} on air`, async () => (await getTask(node.host, key))?.Status === 2, 30_000);
-      await waitFor('the page done', async () => done() > before, 40_000, 500);
+      await waitFor(`${key.TaskId}'s page done`, async () => pages.from('webrtc').includes(`done ${key.TaskId}`), 40_000, 500);
       await sdkClient(node.host).stop(key);
       await waitFor(`${key.TaskId} ended`, async () => (await getTask(node.host, key))?.Status === 3, 15_000);
     }
@@ -301,17 +299,19 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
 
     it('gets nothing of what another node of the machine opens to its own pages', async () => {
       if (!neighbour) throw new Error('no neighbour');
-      const loop = await loopbackListeners();
-      const query = `udp=${loop.udp}&tcp=${loop.tcp}`;
+      // A listener for each node's page, both on loopback, both pages at once.
+      const [theirs, ours] = [await loopbackListeners(), await loopbackListeners()];
       try {
-        await runWebrtcPage(neighbour, { AppId: 'neighbour', RoomId: 'next-door', TaskId: 'opened' }, query);
-        const before = loop.hits();
-        assert.ok(before.udp > 0, 'the neighbour\'s own page reached loopback, which its allowlist opens (the check works)');
-        await runWebrtcPage(t, attacker('webrtc-next-door'), query);
-        assert.equal(loop.hits().udp - before.udp, 0, 'a datagram of this node\'s page reached loopback through the neighbour\'s allowlist');
-        assert.equal(loop.hits().tcp - before.tcp, 0, 'a connection of this node\'s page reached loopback through the neighbour\'s allowlist');
+        await Promise.all([
+          runWebrtcPage(neighbour, { AppId: 'neighbour', RoomId: 'next-door', TaskId: 'opened' }, `udp=${theirs.udp}&tcp=${theirs.tcp}&rounds=3`),
+          runWebrtcPage(t, attacker('webrtc-next-door'), `udp=${ours.udp}&tcp=${ours.tcp}&rounds=3`),
+        ]);
+        assert.ok(theirs.hits().udp > 0, 'the neighbour\'s own page reached loopback, which its allowlist opens (the check works)');
+        assert.equal(ours.hits().udp, 0, 'a datagram of this node\'s page reached loopback through the neighbour\'s allowlist');
+        assert.equal(ours.hits().tcp, 0, 'a connection of this node\'s page reached loopback through the neighbour\'s allowlist');
       } finally {
-        loop.close();
+        theirs.close();
+        ours.close();
       }
       await victimOnAir();
     });

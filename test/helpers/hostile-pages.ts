@@ -128,8 +128,8 @@ function download(href, name) { const a = document.createElement('a'); a.href = 
 
 /**
  * Opens WebRTC towards the targets (?udp=host:port,…&tcp=host:port,…) with no signalling
- * server: as STUN and TURN servers, and as remote candidates it makes up. Reports its own
- * candidates.
+ * server: as STUN and TURN servers, and as remote candidates it makes up, in `rounds` rounds of
+ * 2.5 s (6). Reports its own candidates, and `done <id>` at the end.
  */
 const webrtcPage = `<!doctype html><title>webrtc</title><body style="background:#404"><script>
 ${reporter('webrtc')}
@@ -142,7 +142,7 @@ const iceServers = [
   ...tcp.map((t) => ({ urls: 'turn:' + t + '?transport=tcp', username: 'u', credential: 'p' })),
 ];
 (async () => {
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < Number(q.get('rounds') || 6); round++) {
     const a = new RTCPeerConnection({ iceServers });
     const b = new RTCPeerConnection();
     a.createDataChannel('x');
@@ -159,7 +159,7 @@ const iceServers = [
     await new Promise((r) => setTimeout(r, 2500));
     a.close(); b.close();
   }
-  report('done');
+  report('done ' + (q.get('id') || ''));
 })();
 </script></body>`;
 
