@@ -252,6 +252,8 @@ interface Spare {
   launching: boolean;
   /** Gives it a task's share of CPU, at most `ceilingCores` (0: no ceiling): spares launch and wait at idle weight. */
   takeUp(ceilingCores: number): void;
+  /** A task's weight while the node's start waits for it, idle again after (unless a task took it up meanwhile). */
+  hurry(until: Promise<unknown>): void;
 }
 
 /**
@@ -285,8 +287,13 @@ export class BrowserPool {
     if (!this.cgroups) this.o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
     else if (!this.cgroups.cpuCeilings) this.o.log.warn('this kernel has no CPU bandwidth control (CONFIG_CFS_BANDWIDTH): tasks get a fair share of CPU but no ceiling');
     this.refill();
-    if (this.spares[0]) await this.spares[0].ready;
-    else await (await this.spare().ready).browser.close();
+    // The node listens only once this first launch worked: at idle weight, a machine kept busy
+    // by anything else (another node's tasks) would hold the start back for as long as it stays
+    // busy (a restarted test node's took over 20 s beside another test file's tasks).
+    const first = this.spares[0] ?? this.spare();
+    first.hurry(first.ready);
+    const ready = await first.ready;
+    if (!this.spares.includes(first)) await ready.browser.close();
   }
 
   private refill(): void {
@@ -339,7 +346,26 @@ export class BrowserPool {
         throw err;
       }
     });
-    const spare: Spare = { ready, launching: true, takeUp: (cores) => cgroup?.runAsTask(cores) };
+    let taken = false;
+    const spare: Spare = {
+      ready,
+      launching: true,
+      takeUp: (cores) => {
+        taken = true;
+        cgroup?.runAsTask(cores);
+      },
+      hurry: (until) => {
+        cgroup?.weigh('task');
+        const idle = (): void => {
+          try {
+            if (!taken) cgroup?.weigh('idle');
+          } catch {
+            // The launch failed and its group is gone with it.
+          }
+        };
+        until.then(idle, idle);
+      },
+    };
     ready.then(() => (spare.launching = false), () => (spare.launching = false));
     return spare;
   }
@@ -406,6 +432,9 @@ export class BrowserPool {
   async close(): Promise<void> {
     this.closed = true;
     const warm = this.spares.splice(0);
+    // A spare still launching at idle weight on a busy machine would hold the shutdown for as
+    // long as the machine stays busy: it finishes at a task's weight, to be closed.
+    for (const spare of warm) if (spare.launching) spare.hurry(spare.ready);
     await Promise.all(warm.map((spare) => spare.ready.then((r) => r.browser.close(), () => undefined)));
     try {
       rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });

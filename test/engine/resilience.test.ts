@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { getTask, sdkClient, signedFetch, startTestNode, waitFor, type ApiResponse, type TestNode } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
@@ -69,6 +70,40 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
       }
     } finally {
       await t.close();
+    }
+  });
+
+  it('starts on a machine that other work keeps busy, and puts a task on air there', async () => {
+    // Low-priority work on every core, as another service's batch jobs would be. The node's
+    // first browser, which its start waits for, once launched at a warm browser's idle weight
+    // and was not up after 120 s beside two such loops.
+    const spinners = Array.from({ length: availableParallelism() }, () => spawn('nice', ['-n', '19', process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(spinners.every((p) => p.exitCode === null), 'the loops run');
+      const started = performance.now();
+      const t = await Promise.race([
+        startTestNode({ env: workerEnv }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the node did not start within 30 s on a busy machine')), 30_000).unref()),
+      ]);
+      let closed = false;
+      try {
+        t.logs.push(JSON.stringify({ msg: 'started on a busy machine', seconds: (performance.now() - started) / 1000 }));
+        const key = { AppId: 'app1', RoomId: 'busy', TaskId: 'busy1' };
+        assert.equal((await sdkClient(t.host).start({ ...key, UserId: 'busy-bot', SourceURL: `${pages.url}/tone`, ...small })).Result, 'ok');
+        await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2, 30_000);
+        await sdkClient(t.host).stop(key);
+        // It stops as promptly: the warm browser it was launching at idle weight held that up for minutes.
+        const stopping = performance.now();
+        await t.close();
+        closed = true;
+        const seconds = (performance.now() - stopping) / 1000;
+        assert.ok(seconds < 15, `the node took ${seconds.toFixed(1)} s to stop`);
+      } finally {
+        if (!closed) await t.close();
+      }
+    } finally {
+      for (const p of spinners) p.kill('SIGKILL');
     }
   });
 
