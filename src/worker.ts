@@ -97,7 +97,13 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     gauge = new ProcLoadGauge(availableParallelism());
     gauge.start();
     const costFactor = loadCostFactor(config.dataDir);
-    admission = new Admission({ ...NODE_ADMISSION, gauge, headroom: config.cpuBudget, costFactor, onCostFactor: costFactorSaver(config.dataDir, costFactor) });
+    const save = costFactorSaver(config.dataDir, costFactor);
+    const admissionLog = log.child({ module: 'admission' });
+    if (costFactor !== undefined) admissionLog.info({ costFactor }, 'expecting tasks to cost what they took here before the restart: this many times the model');
+    const onCostFactor = (f: number): void => {
+      if (save(f)) admissionLog.info({ costFactor: Number(f.toFixed(2)) }, 'tasks here take this many times what the model says: the next ones are expected so');
+    };
+    admission = new Admission({ ...NODE_ADMISSION, gauge, headroom: config.cpuBudget, costFactor, onCostFactor });
   }
   const engine = new Engine({
     store,

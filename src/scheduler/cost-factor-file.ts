@@ -18,11 +18,14 @@ export function loadCostFactor(dataDir: string): number | undefined {
   }
 }
 
-/** Saves the factor when it moved by 5 % or more since the last save: not on every measurement. */
-export function costFactorSaver(dataDir: string, saved: number | undefined): (factor: number) => void {
+/**
+ * Saves the factor when it moved by 5 % or more since the last save, not on every measurement;
+ * true when it moved so.
+ */
+export function costFactorSaver(dataDir: string, saved: number | undefined): (factor: number) => boolean {
   let last = saved;
   return (factor) => {
-    if (last !== undefined && Math.abs(factor - last) < 0.05 * last) return;
+    if (last !== undefined && Math.abs(factor - last) < 0.05 * last) return false;
     last = factor;
     const file = path.join(dataDir, FILE);
     try {
@@ -31,5 +34,6 @@ export function costFactorSaver(dataDir: string, saved: number | undefined): (fa
     } catch {
       // A full or read-only disk: the factor is a hint for the next start, not worth a task.
     }
+    return true;
   };
 }

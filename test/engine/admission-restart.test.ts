@@ -25,6 +25,7 @@ describe('admission by cost after a restart', { timeout: 120_000 }, () => {
     try {
       const engine = t.node.worker?.engine;
       assert.ok(engine);
+      assert.ok(t.logs.some((l) => l.includes('"costFactor":2') && l.includes('before the restart')), 'the node says what it expects');
       // Three small tasks at once: by the model (0.30 cores each) all three fit the 1.80 of 2
       // cores while they ramp up; at twice that, the third (1.82) does not, however idle the machine.
       const keys = ['a', 'b', 'c'].map((id) => ({ AppId: 'restart', RoomId: `r-${id}`, TaskId: id }));

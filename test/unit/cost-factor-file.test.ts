@@ -10,10 +10,10 @@ test('the measured cost factor survives a restart, is saved when it moves by 5 %
   try {
     assert.equal(loadCostFactor(dir), undefined);
     const save = costFactorSaver(dir, undefined);
-    save(1.8);
+    assert.equal(save(1.8), true);
     assert.equal(loadCostFactor(dir), 1.8);
     assert.equal(statSync(path.join(dir, 'cost-factor.json')).mode & 0o777, 0o600);
-    save(1.85);
+    assert.equal(save(1.85), false);
     assert.equal(loadCostFactor(dir), 1.8, 'a move under 5 % is not written');
     save(1.6);
     assert.equal(loadCostFactor(dir), 1.6);
