@@ -98,7 +98,7 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
         await t.close();
         closed = true;
         const seconds = (performance.now() - stopping) / 1000;
-        assert.ok(seconds < 15, `the node took ${seconds.toFixed(1)} s to stop`);
+        assert.ok(seconds < 10, `the node took ${seconds.toFixed(1)} s to stop`);
       } finally {
         if (!closed) await t.close();
       }
