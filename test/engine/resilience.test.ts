@@ -93,12 +93,12 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
         assert.equal((await sdkClient(t.host).start({ ...key, UserId: 'busy-bot', SourceURL: `${pages.url}/tone`, ...small })).Result, 'ok');
         await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2, 30_000);
         await sdkClient(t.host).stop(key);
-        // It stops as promptly: the warm browser it was launching at idle weight held that up for minutes.
+        // It stops promptly too: the warm browser it was launching at idle weight held that up for minutes.
         const stopping = performance.now();
         await t.close();
         closed = true;
         const seconds = (performance.now() - stopping) / 1000;
-        assert.ok(seconds < 10, `the node took ${seconds.toFixed(1)} s to stop`);
+        assert.ok(seconds < 30, `the node took ${seconds.toFixed(1)} s to stop`);
       } finally {
         if (!closed) await t.close();
       }
