@@ -141,6 +141,12 @@ export const processAlive = (pid: number): boolean => {
  */
 export class BrowserUidsInUse extends Error {}
 
+/** The pid in a rule's node tag ("webcast-node:KEY:PID", alone or before ":media…"). */
+const tagPid = (line: string): number | undefined => {
+  const pid = /"webcast-node:[^:"]+:(\d+)(?::[^"]*)?"/.exec(line)?.[1];
+  return pid === undefined ? undefined : Number(pid);
+};
+
 /** `first-last` (or one uid) as iptables prints an owner match. */
 function parseOwnerRange(line: string): BrowserUids | undefined {
   const m = /--uid-owner (\d+)(?:-(\d+))?/.exec(line);
@@ -203,7 +209,7 @@ export class BrowserFirewall implements MediaGate {
       if (!line.includes(`-j ${MAIN}`) || this.whose(line) !== 'live') continue;
       const theirs = parseOwnerRange(line);
       if (!theirs || theirs.last < this.uids.first || this.uids.last < theirs.first) continue;
-      const pid = /"webcast-node:[^:"]+:(\d+)/.exec(line)?.[1];
+      const pid = tagPid(line);
       throw new BrowserUidsInUse(
         `WEBCAST_BROWSER_UIDS ${this.range} overlaps ${theirs.first}-${theirs.last}, the browser uids of another webcast node running on this machine (pid ${pid}): ` +
           'give each node of a machine a range of its own, or one node\'s firewall openings (its proxy, its WEBCAST_URL_ALLOWLIST) would be open to the other node\'s pages',
@@ -241,10 +247,10 @@ export class BrowserFirewall implements MediaGate {
 
   /** A rule's node, by its comment: this node's tag, alone or before ":media…". */
   private whose(line: string): 'mine' | 'dead' | 'live' | 'untagged' {
-    const m = /"webcast-node:[^:"]+:(\d+)(?::[^"]*)?"/.exec(line);
-    if (!m) return 'untagged';
+    const pid = tagPid(line);
+    if (pid === undefined) return 'untagged';
     if (line.includes(`"${this.tag}"`) || line.includes(`"${this.tag}:`)) return 'mine';
-    return processAlive(Number(m[1])) ? 'live' : 'dead';
+    return processAlive(pid) ? 'live' : 'dead';
   }
 
   async open(targets: readonly MediaTarget[], uid: number | undefined): Promise<() => Promise<void>> {

@@ -252,8 +252,8 @@ interface Spare {
   launching: boolean;
   /** Gives it a task's share of CPU, at most `ceilingCores` (0: no ceiling): spares launch and wait at idle weight. */
   takeUp(ceilingCores: number): void;
-  /** A task's weight while the node's start waits for it, idle again after (unless a task took it up meanwhile). */
-  hurry(until: Promise<unknown>): void;
+  /** A task's weight until it is ready, for a launch the node's start waits for; idle again then, unless a task took it up. */
+  hurry(): void;
 }
 
 /**
@@ -291,7 +291,7 @@ export class BrowserPool {
     // by anything else (another node's tasks) would hold the start back for as long as it stays
     // busy (a restarted test node's took over 20 s beside another test file's tasks).
     const first = this.spares[0] ?? this.spare();
-    first.hurry(first.ready);
+    first.hurry();
     const ready = await first.ready;
     if (!this.spares.includes(first)) await ready.browser.close();
   }
@@ -354,16 +354,16 @@ export class BrowserPool {
         taken = true;
         cgroup?.runAsTask(cores);
       },
-      hurry: (until) => {
-        cgroup?.weigh('task');
+      hurry: () => {
+        cgroup?.runAsTask(0);
         const idle = (): void => {
           try {
-            if (!taken) cgroup?.weigh('idle');
+            if (!taken) cgroup?.runIdle();
           } catch {
             // The launch failed and its group is gone with it.
           }
         };
-        until.then(idle, idle);
+        ready.then(idle, idle);
       },
     };
     ready.then(() => (spare.launching = false), () => (spare.launching = false));
@@ -433,8 +433,8 @@ export class BrowserPool {
     this.closed = true;
     const warm = this.spares.splice(0);
     // A spare still launching at idle weight on a busy machine would hold the shutdown for as
-    // long as the machine stays busy: it finishes at a task's weight, to be closed.
-    for (const spare of warm) if (spare.launching) spare.hurry(spare.ready);
+    // long as the machine stays busy: it finishes, and closes, at a task's weight.
+    for (const spare of warm) if (spare.launching) spare.takeUp(0);
     await Promise.all(warm.map((spare) => spare.ready.then((r) => r.browser.close(), () => undefined)));
     try {
       rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });

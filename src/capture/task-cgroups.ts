@@ -27,8 +27,8 @@ export interface TaskCgroup {
    * wants) to a task's fair share, and at most `ceilingCores` (0: no ceiling).
    */
   runAsTask(ceilingCores: number): void;
-  /** A warm browser's weight, idle or a task's, with no ceiling: for a launch that something waits for. */
-  weigh(as: 'idle' | 'task'): void;
+  /** Back to the idle weight it was made with (a launch that was hurried with `runAsTask(0)`, now done). */
+  runIdle(): void;
   /** How long the ceiling has held the group back so far, in seconds. */
   throttledSeconds(): number;
   /** CPU time its processes used so far, in seconds (where the kernel does not count it for the group, of the processes alive now). */
@@ -135,7 +135,7 @@ class V1Groups implements CgroupSupport {
           writeFileSync(path.join(cpu, 'cpu.cfs_quota_us'), String(quotaUs(ceilingCores)));
         }
       },
-      weigh: (as) => writeFileSync(path.join(cpu, 'cpu.shares'), as === 'idle' ? '2' : '1024'),
+      runIdle: () => writeFileSync(path.join(cpu, 'cpu.shares'), '2'),
       throttledSeconds: () => field(read(path.join(cpu, 'cpu.stat')), 'throttled_time') / 1e9,
       cpuSeconds: () => (this.cpuacct ? Number(read(path.join(cpu, 'cpuacct.usage'))) / 1e9 : processCpuSeconds(pidsIn(memory))),
       procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
@@ -166,7 +166,7 @@ class V2Groups implements CgroupSupport {
         writeFileSync(path.join(dir, 'cpu.weight'), '100');
         if (ceilingCores > 0) writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs(ceilingCores)} ${CPU_PERIOD_US}`);
       },
-      weigh: (as) => writeFileSync(path.join(dir, 'cpu.weight'), as === 'idle' ? '1' : '100'),
+      runIdle: () => writeFileSync(path.join(dir, 'cpu.weight'), '1'),
       throttledSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'throttled_usec') / 1e6,
       cpuSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'usage_usec') / 1e6,
       procsFiles: [path.join(dir, 'cgroup.procs')],

@@ -160,12 +160,10 @@ export class Admission {
    * overload (for a while after it). With the reason when it is more than the model.
    */
   expectedCost(modelCost: number): { cost: number; why?: string } {
-    const now = this.now();
-    const factor = this.factor;
-    const learned = this.learned && this.learned.until > now ? this.learned.cores : 0;
-    const scaled = modelCost * factor;
+    const learned = this.learned && this.learned.until > this.now() ? this.learned.cores : 0;
+    const scaled = modelCost * this.factor;
     if (learned > scaled) return { cost: learned, why: 'what a task took here when the node was last overloaded' };
-    if (factor > 1) return { cost: scaled, why: `the model's ${modelCost.toFixed(2)} × ${factor.toFixed(2)}, what the tasks on air take here against theirs` };
+    if (this.factor > 1) return { cost: scaled, why: `the model's ${modelCost.toFixed(2)} × ${this.factor.toFixed(2)}, what the tasks on air take here against theirs` };
     return { cost: modelCost };
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { Admission, measuredCostFactor, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, type LoadGauge } from '../../src/scheduler/admission.js';
+import { Admission, measuredCostFactor, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, type AdmissionOptions, type LoadGauge } from '../../src/scheduler/admission.js';
 
 const LIGHT_LAYER = { Width: 1280, Height: 720, FrameRate: 15, Bitrate: 0 };
 const LIGHT = [LIGHT_LAYER];
@@ -12,8 +12,8 @@ function machine(cores: number): LoadGauge & { busy: number; memory: number } {
   return { cores, busy: 0, memory: 16 * GB, busyCores() { return this.busy; }, availableMemoryBytes() { return this.memory; } };
 }
 
-function admission(gauge: LoadGauge, clock: { now: number }): Admission {
-  return new Admission({ gauge, headroom: 0.9, rampMs: 10_000, overloadShare: 0.94, overloadMs: 20_000, learnMs: 300_000, memoryReserveBytes: GB, now: () => clock.now });
+function admission(gauge: LoadGauge, clock: { now: number }, more: Partial<AdmissionOptions> = {}): Admission {
+  return new Admission({ gauge, headroom: 0.9, rampMs: 10_000, overloadShare: 0.94, overloadMs: 20_000, learnMs: 300_000, memoryReserveBytes: GB, now: () => clock.now, ...more });
 }
 
 test('a task costs more with more pixels a second, and a second layer adds its own', () => {
@@ -199,7 +199,7 @@ test('a node that restarts expects what it measured before, and is told each new
   const gauge = machine(2);
   gauge.busy = 1.4;
   const told: number[] = [];
-  const a = new Admission({ gauge, headroom: 0.9, rampMs: 10_000, overloadShare: 0.94, overloadMs: 20_000, learnMs: 300_000, memoryReserveBytes: GB, costFactor: 1.8, onCostFactor: (f) => told.push(f) });
+  const a = admission(gauge, { now: 0 }, { costFactor: 1.8, onCostFactor: (f) => told.push(f) });
   const light = taskCost(LIGHT);
   const refused = a.check(light, 2);
   assert.match(refused.admit ? '' : refused.why, /× 1\.80/);
