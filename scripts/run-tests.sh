@@ -8,8 +8,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Frame rates and layer sizes at a viewer against a floor (publish, whip, hostile, codec: a
-# busy machine's encoder drops the big layer), the machine's CPU load (admission), six tasks at
+# Frame rates and layer sizes at a viewer against a floor (publish, whip, whep, hostile, codec: a
+# busy machine's encoder drops the big layer; beside the publish file the WHEP player got the
+# small layer where it asked for the big one, 20 s on end, 2026-11-27), the machine's CPU load (admission), six tasks at
 # once that fill both cores (resilience), seconds off air in a failover (cluster). (The firewall
 # test keeps to uids no other test gives a node: it runs beside the others.)
 ALONE=(
@@ -20,6 +21,7 @@ ALONE=(
   test/engine/hostile.test.ts
   test/engine/publish.test.ts
   test/engine/whip.test.ts
+  test/engine/whep.test.ts
 )
 # node --test runs files in the order of their names. Longest first was tried (2026-11-26,
 # through node:test's run(), which keeps the order given): it put the heavy files beside each

@@ -37,7 +37,7 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
       UserId: 'stage-bot',
       SourceURL: `${pages.url}/tone`,
       VideoSolutions: [
-        // Small layers: this file runs beside another, and a busy encoder drops a big top layer.
+        // Small layers: a busy encoder drops a big top layer, and then the player gets the small one.
         { Width: 640, Height: 360, FrameRate: 15 },
         { Width: 320, Height: 180, FrameRate: 15 },
       ],
@@ -115,7 +115,7 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     const v = await player.waitForVideo((x) => x.width === 640 && x.framesDecoded > 10, 15_000);
     assert.equal(`${v.width}x${v.height}`, '640x360');
     assert.equal(v.codec, 'video/VP8');
-    // Moving: the rate itself is Janus's and the publisher's, guarded by the publish test (this file runs beside another).
+    // Moving: the rate itself is Janus's and the publisher's, guarded by the publish test (this file measures no rate).
     const fps = await player.measuredFps(3000);
     assert.ok(fps >= 5, `decoded ${fps.toFixed(1)} fps of 15`);
     const colour = await player.pixel(0.5, 0.8);
