@@ -11,6 +11,7 @@ import type { BrowserPool, Stage, TaskBrowser } from './cloud-browser.js';
 import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
+import { SendRate } from './send-rate.js';
 import { dressContext } from './user-agent-data.js';
 import { settlesWithin } from './settles.js';
 import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize, showWindow } from './page-window.js';
@@ -246,6 +247,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   /** keepSize is waiting for the page. */
   private sizing = false;
   readonly plan: CapturePlan;
+  /** The big layer's rate, which tells admission when the node's tasks lose frames. */
+  private readonly bigLayerRate: SendRate;
 
   private constructor(
     private readonly deps: SessionDeps,
@@ -256,6 +259,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   ) {
     super();
     this.plan = planCapture(spec.solutions);
+    this.bigLayerRate = new SendRate(this.plan.layers[0]?.maxFramerate ?? this.plan.render.frameRate);
     this.page.once('crash', () => (this.crashedWhileStarting = true));
   }
 
@@ -449,6 +453,11 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     return Buffer.from(base64, 'base64');
   }
 
+  /** Whether the page sends under 90 % of its frame rate, having sent it before (SendRate); undefined while not known. */
+  lagging(): boolean | undefined {
+    return this.bigLayerRate.lagging();
+  }
+
   stats(): Promise<PublishStats> {
     return this.controller.evaluate(() => (window as unknown as WebcastController).webcast.stats());
   }
@@ -484,6 +493,9 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       this.stats().then(
         (s) => {
           const sent = s.video.reduce((sum, v) => sum + v.framesSent, 0);
+          // One layer has no rid (layers.ts names them only where there are two).
+          const big = s.video.find((v) => v.rid === this.plan.layers[0]?.rid) ?? s.video[0];
+          if (big) this.bigLayerRate.add(big.framesSent, performance.now());
           if (sent > this.framesCounted) this.deps.onFramesSent?.(sent - this.framesCounted);
           this.framesCounted = sent;
           if (s.state === 'failed' || s.state === 'closed') this.lose(`the WebRTC connection is ${s.state}`);

@@ -64,6 +64,18 @@ export interface MeasuredTask {
   cost: number;
   /** How long it has been on air, in ms. */
   onAirMs: number;
+  /** Sends under 90 % of the frame rate it sent before (SendRate); undefined while that is not known. */
+  lagging?: boolean | undefined;
+}
+
+/**
+ * Whether the node's tasks lose frames: at least half of those whose rate is known send under
+ * 90 % of it. A page over twice its cost is left out: its own CPU ceiling may be what holds it
+ * back, and the overload rule moves it off by itself.
+ */
+export function tasksLag(tasks: readonly MeasuredTask[]): boolean {
+  const known = tasks.filter((t) => t.lagging !== undefined && t.cores < OVER_COST * t.cost);
+  return known.length > 0 && 2 * known.filter((t) => t.lagging).length >= known.length;
 }
 
 /**
@@ -101,6 +113,8 @@ export interface AdmissionOptions {
   rampMs: number;
   /** Cores busy above this share, for `overloadMs` without a break, and the newest task is moved off. */
   overloadShare: number;
+  /** The same above this lower share while the tasks lose frames (tasksLag). */
+  laggingShare: number;
   overloadMs: number;
   /** After an overload, how long a task is expected to cost what the node's tasks measured then, if that is more. */
   learnMs: number;
@@ -116,10 +130,12 @@ export interface AdmissionOptions {
 /**
  * How a node admits (README, The engine): a new task's cost is held for 10 s, its ramp-up; a
  * node above 94 % of its cores for 20 s moves a task off (measured in CI: four light tasks at
- * 93–95 % already sent one of them at 13.5 of 15 fps), and for 5 minutes after that expects a
- * task to cost what its tasks measured then; 1 GB of memory stays free.
+ * 93–95 % already sent one of them at 13.5 of 15 fps), and so does one above 85 % whose tasks
+ * lose frames (CI, 2026-11-26: three light tasks at 90–94 % sent 12.8–13.8 fps of 15); for 5
+ * minutes after that it expects a task to cost what its tasks measured then; 1 GB of memory
+ * stays free.
  */
-export const NODE_ADMISSION = { rampMs: 10_000, overloadShare: 0.94, overloadMs: 20_000, learnMs: 5 * 60_000, memoryReserveBytes: 2 ** 30 } as const;
+export const NODE_ADMISSION = { rampMs: 10_000, overloadShare: 0.94, laggingShare: 0.85, overloadMs: 20_000, learnMs: 5 * 60_000, memoryReserveBytes: 2 ** 30 } as const;
 
 /** Admitted with the cores the task is expected to cost (hold them with `admitted`), or why not. */
 export type Verdict = { admit: true; cost: number } | { admit: false; why: string };
@@ -141,6 +157,8 @@ export class Admission {
    * machine is still the machine) until tasks are measured again.
    */
   private factor: number;
+  /** Whether the tasks on air lost frames when last observed (tasksLag). */
+  private lagging = false;
   private readonly now: () => number;
 
   constructor(private readonly o: AdmissionOptions) {
@@ -187,6 +205,7 @@ export class Admission {
 
   /** About once a second, the tasks on air as measured: they tell what a task takes on this machine. */
   observe(tasks: readonly MeasuredTask[]): void {
+    this.lagging = tasksLag(tasks);
     // Past its ramp-up, and a whole window of the engine's CPU samples (10 s) past that.
     const value = measuredCostFactor(tasks, 2 * this.o.rampMs);
     if (value === undefined) return;
@@ -198,21 +217,29 @@ export class Admission {
     return this.o.gauge.busyCores();
   }
 
+  /** Whether the tasks on air lost frames when last observed: the why of an overload below the usual line. */
+  tasksLag(): boolean {
+    return this.lagging;
+  }
+
   /** A task was admitted: its cost counts on top of what is measured for the ramp-up time. */
   admitted(cost: number): void {
     this.holds.push({ until: this.now() + this.o.rampMs, cores: cost, memory: TASK_MEMORY_BYTES });
   }
 
   /**
-   * Called about once a second with the tasks on air: true when the node has been overloaded
-   * for `overloadMs` and nothing is still ramping up (a start's own burst is no overload). The
-   * count starts again, and what a task took then is expected of the next ones for `learnMs`,
-   * so that the task moved off is not put straight back on a node that cannot hold it.
+   * Called about once a second with the tasks on air, after `observe`: true when the node has
+   * been overloaded for `overloadMs` (above `overloadShare` of its cores, or above
+   * `laggingShare` while its tasks lose frames) and nothing is still ramping up (a start's own
+   * burst is no overload). The count starts again, and what a task took then is expected of the
+   * next ones for `learnMs`, so that the task moved off is not put straight back on a node that
+   * cannot hold it.
    */
   overloaded(onAir: number): boolean {
     const now = this.now();
     const busy = this.o.gauge.busyCores();
-    if (busy < this.o.overloadShare * this.o.gauge.cores || this.held().cores > 0 || onAir === 0) {
+    const line = (this.lagging ? this.o.laggingShare : this.o.overloadShare) * this.o.gauge.cores;
+    if (busy < line || this.held().cores > 0 || onAir === 0) {
       this.overSince = undefined;
       return false;
     }

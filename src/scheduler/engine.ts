@@ -227,7 +227,7 @@ export class Engine implements TaskRunner {
     for (const slot of this.slots.values()) {
       const cores = slot.state === 'on-air' ? this.recentCores(slot) : undefined;
       if (cores === undefined) continue;
-      out.push({ cores, cost: taskCost(slot.task.VideoSolutions), onAirMs: now - (slot.onAirAt ?? now) });
+      out.push({ cores, cost: taskCost(slot.task.VideoSolutions), onAirMs: now - (slot.onAirAt ?? now), lagging: slot.session?.lagging() });
     }
     return out;
   }
@@ -254,7 +254,11 @@ export class Engine implements TaskRunner {
     const { slot: moved, cores, cost } = chosen.task;
     const key = keyOf(moved.task);
     const why = chosen.overCost ? `its page takes ${(cores ?? 0).toFixed(2)} cores, more than twice the ${cost.toFixed(2)} its layers were expected to cost` : 'the newest';
-    this.o.log.warn({ task: key, busyCores: this.o.admission?.busyCores().toFixed(2), onAir: onAir.length, why }, 'the node stays overloaded: moving a task off');
+    const lagging = this.o.admission?.tasksLag() ?? false;
+    this.o.log.warn(
+      { task: key, busyCores: this.o.admission?.busyCores().toFixed(2), onAir: onAir.length, why, ...(lagging ? { tasks: 'sending under 90 % of their frame rate' } : {}) },
+      'the node stays overloaded: moving a task off',
+    );
     await this.recordPageEvent(moved, EventType.Reschedule, StopReason.NodeOverloaded);
     if (await this.handOff(moved.task)) {
       await this.dispose(moved);

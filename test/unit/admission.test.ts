@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { Admission, measuredCostFactor, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, type AdmissionOptions, type LoadGauge } from '../../src/scheduler/admission.js';
+import { SendRate } from '../../src/capture/send-rate.js';
+import { Admission, measuredCostFactor, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, tasksLag, type AdmissionOptions, type LoadGauge } from '../../src/scheduler/admission.js';
 
 const LIGHT_LAYER = { Width: 1280, Height: 720, FrameRate: 15, Bitrate: 0 };
 const LIGHT = [LIGHT_LAYER];
@@ -13,7 +14,7 @@ function machine(cores: number): LoadGauge & { busy: number; memory: number } {
 }
 
 function admission(gauge: LoadGauge, clock: { now: number }, more: Partial<AdmissionOptions> = {}): Admission {
-  return new Admission({ gauge, headroom: 0.9, rampMs: 10_000, overloadShare: 0.94, overloadMs: 20_000, learnMs: 300_000, memoryReserveBytes: GB, now: () => clock.now, ...more });
+  return new Admission({ gauge, headroom: 0.9, rampMs: 10_000, overloadShare: 0.94, laggingShare: 0.85, overloadMs: 20_000, learnMs: 300_000, memoryReserveBytes: GB, now: () => clock.now, ...more });
 }
 
 test('a task costs more with more pixels a second, and a second layer adds its own', () => {
@@ -124,6 +125,89 @@ test('overload: only when the node stays above the threshold for the whole time,
   const verdicts = tick(25_000);
   assert.equal(verdicts.indexOf(true), 20, 'overloaded after 20 s above the threshold');
   assert.equal(verdicts.filter(Boolean).length, 1, 'and the count starts again after it said so');
+});
+
+test('a page lags when it sends under 90 % of a rate it has sent before; a still or slow page never does', () => {
+  // Frames sent at `fps` for `seconds`, sampled every 2 s as the session's watch does.
+  const run = (rate: SendRate, fps: number, seconds: number, from: { at: number; frames: number }) => {
+    for (let s = 0; s < seconds; s += 2) {
+      from.at += 2000;
+      from.frames += 2 * fps;
+      rate.add(from.frames, from.at);
+    }
+  };
+  const light = new SendRate(15);
+  const at = { at: 0, frames: 0 };
+  light.add(0, 0);
+  run(light, 15, 8, at);
+  assert.equal(light.lagging(), undefined, 'not known before a whole window');
+  run(light, 15, 4, at);
+  assert.equal(light.lagging(), false);
+  // The machine gets busy: 12.8 fps, as three light tasks sent on a node at 90–94 %.
+  run(light, 12.8, 12, at);
+  assert.equal(light.lagging(), true);
+  assert.ok(Math.abs((light.fps() ?? 0) - 12.8) < 1e-9);
+  run(light, 14, 12, at);
+  assert.equal(light.lagging(), false, '14 of 15 is at rate');
+  // A new connection counts its frames from zero: a window of its own.
+  light.add(10, at.at + 2000);
+  assert.equal(light.lagging(), undefined);
+
+  // A still page (a frame every 250 ms) and a slideshow at its own 10 fps: they say nothing of the machine.
+  for (const fps of [4, 10]) {
+    const own = new SendRate(15);
+    const t = { at: 0, frames: 0 };
+    own.add(0, 0);
+    run(own, fps, 60, t);
+    assert.equal(own.lagging(), undefined, `a page at its own ${fps} fps`);
+  }
+});
+
+test('the tasks lag when half of those whose rate is known lose frames, a page over twice its cost left out', () => {
+  const light = taskCost(LIGHT);
+  const on = (lagging: boolean | undefined, cores = 0.6) => ({ cores, cost: light, onAirMs: 60_000, lagging });
+  assert.equal(tasksLag([]), false);
+  assert.equal(tasksLag([on(undefined), on(undefined)]), false);
+  assert.equal(tasksLag([on(true), on(false)]), true);
+  assert.equal(tasksLag([on(true), on(false), on(false)]), false);
+  assert.equal(tasksLag([on(true), on(undefined), on(undefined)]), true);
+  // A page at its ceiling may lag by its own doing.
+  assert.equal(tasksLag([on(true, 1), on(false)]), false);
+});
+
+test('overload below the usual line: a node above 85 % whose tasks lose frames for 20 s', () => {
+  const clock = { now: 0 };
+  const gauge = machine(2);
+  const a = admission(gauge, clock);
+  const light = taskCost(LIGHT);
+  const tasks = (lagging: boolean) => [0, 1, 2].map((i) => ({ cores: 0.6, cost: light, onAirMs: 60_000 + i, lagging }));
+  const tick = (lagging: boolean, seconds: number): boolean[] => {
+    const out: boolean[] = [];
+    for (let s = 0; s < seconds; s += 1) {
+      clock.now += 1000;
+      a.observe(tasks(lagging));
+      out.push(a.overloaded(3));
+    }
+    return out;
+  };
+  // Three light tasks at 92 %: at their rate, nothing is wrong.
+  gauge.busy = 1.84;
+  assert.deepEqual(tick(false, 30).filter(Boolean), []);
+  // At 12.8 fps of 15: overloaded after 20 s of it.
+  const verdicts = tick(true, 25);
+  assert.equal(verdicts.indexOf(true), 20, 'overloaded after 20 s of lost frames above 85 %');
+  // And the task moved off is not put straight back: one is expected at what each took then.
+  gauge.busy = 1.2;
+  const refused = a.check(light, 2);
+  assert.match(refused.admit ? '' : refused.why, /0\.61 more \(what a task took here when the node was last overloaded\)/);
+  // Tasks that lose frames on a node with room (80 %) are not the machine's doing.
+  const b = admission(gauge, clock);
+  gauge.busy = 1.6;
+  for (let s = 0; s < 30; s += 1) {
+    clock.now += 1000;
+    b.observe(tasks(true));
+    assert.equal(b.overloaded(3), false);
+  }
 });
 
 test('after an overload, a task is expected to cost what the node\'s tasks measured then, for five minutes', () => {
