@@ -40,7 +40,7 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
     const caps = CAPS.map((c) => `+${c}`).join(',');
     const service = await spawnService(
       { WEBCAST_WORKER: 'true', WEBCAST_DATA_DIR: dataDir, WEBCAST_ACCESS_KEY: keys.accessKey, WEBCAST_SECRET_KEY: keys.secretKey, WEBCAST_URL_ALLOWLIST: '127.0.0.1', HOME: dataDir },
-      30_000,
+      undefined,
       ['/usr/bin/setpriv', `--reuid=${SERVICE_UID}`, `--regid=${SERVICE_UID}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, '--'],
     );
     try {
