@@ -14,7 +14,7 @@ import { chromiumRole, measureCores, pidsWhere, tree } from '../test/helpers/pro
 export async function uncapturedCost(executablePath: string, url: string, width: number, height: number, ms: number): Promise<{ cores: number; gpu: number; renderers: number }> {
   const profile = mkdtempSync(path.join(tmpdir(), 'bench-uncaptured-'));
   // The page is on loopback and nothing here loads anything else, so no SSRF proxy.
-  const args = [...chromiumArgs({ userDataDir: profile, proxyUrl: 'http://127.0.0.1:9', captureTitle: 'none', locale: 'zh-CN', userAgent: chromeUserAgent(156) }).filter((a) => !a.startsWith('--proxy')), '--no-sandbox'];
+  const args = [...chromiumArgs({ userDataDir: profile, ownProxyUrl: 'http://127.0.0.1:9', captureTitle: 'none', locale: 'zh-CN', userAgent: chromeUserAgent(156) }).filter((a) => !a.startsWith('--proxy')), '--no-sandbox'];
   const browser = await chromium.launch({ executablePath, ignoreDefaultArgs: true, args });
   try {
     const context = await browser.newContext({ viewport: null });

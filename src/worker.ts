@@ -5,6 +5,7 @@ import { BrowserPool, nodeKey } from './capture/cloud-browser.js';
 import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.js';
 import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js';
 import { BrowserUidPool } from './capture/browser-user.js';
+import { ClosedDoor } from './capture/closed-door.js';
 import { EgressPolicy } from './capture/egress-policy.js';
 import { EgressProxy } from './capture/egress-proxy.js';
 import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
@@ -64,6 +65,8 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
   const proxy = new EgressProxy(policy, log.child({ module: 'egress' }));
   const proxyUrl = await proxy.listen();
+  const door = new ClosedDoor();
+  const ownProxyUrl = await door.listen();
 
   const uids = BrowserUidPool.forThisProcess(config.browserUids);
   const key = nodeKey(config.dataDir);
@@ -76,6 +79,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   } catch (err) {
     await firewall?.remove();
     await proxy.close();
+    await door.close();
     throw err;
   }
   const { rooms, janus, reconnect } = opened;
@@ -83,6 +87,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     executablePath: config.chromiumPath,
     nodeKey: key,
     proxyUrl,
+    ownProxyUrl,
     log: log.child({ module: 'chromium' }),
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
@@ -175,6 +180,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
       await rooms.close();
       await janus?.stop();
       await proxy.close();
+      await door.close();
     },
   };
 }

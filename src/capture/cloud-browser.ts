@@ -33,8 +33,8 @@ export function acceptLanguages(locale: string): string {
 
 export interface ChromiumArgsInput {
   userDataDir: string;
-  /** All page traffic goes through this proxy (the SSRF guard). */
-  proxyUrl: string;
+  /** The browser's own requests go to this proxy, which lets nothing through (ClosedDoor); each context names the pages' own. */
+  ownProxyUrl: string;
   locale: string;
   userAgent: string;
   /** The one title the controller's capture may pick; new for every browser. */
@@ -85,7 +85,7 @@ export function chromiumArgs(o: ChromiumArgsInput): string[] {
     '--allow-loopback-in-peer-connection',
     // Windows up to 4K; the default virtual screen would cap them.
     '--screen-info={3840x2160}',
-    `--proxy-server=${o.proxyUrl}`,
+    `--proxy-server=${o.ownProxyUrl}`,
     // Without this, Chromium sends loopback straight out, past the proxy.
     '--proxy-bypass-list=<-loopback>',
     // An ordinary browser, in the customers' language (the time zone is the TZ of its environment).
@@ -121,7 +121,10 @@ export interface BrowserPoolOptions {
   executablePath: string;
   /** This node's name among others on the machine (see nodeKey): names its browser folders and cgroups. */
   nodeKey: string;
+  /** The egress proxy (the SSRF guard): every page's context goes through it. */
   proxyUrl: string;
+  /** Where the browser's own requests go: nowhere (ClosedDoor). */
+  ownProxyUrl: string;
   log: Logger;
   /** The uids the browsers run as, one each; none when the service cannot switch users. */
   uids: BrowserUidPool;
@@ -153,6 +156,8 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   constructor(
     readonly browser: Browser,
     readonly captureTitle: string,
+    /** The egress proxy, for its contexts. */
+    private readonly proxyUrl: string,
     /** The folder that holds everything this browser writes; gone when it closes. */
     readonly dir: string,
     private readonly cgroup: TaskCgroup | undefined,
@@ -181,7 +186,9 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
 
   newContext(): Promise<BrowserContext> {
     // viewport null: the window's real size is what tab capture sees; emulation would lie.
-    return this.browser.newContext({ viewport: null, acceptDownloads: false, serviceWorkers: 'allow' });
+    // The proxy per context, not the browser's: its own requests go to the closed door. (Playwright
+    // adds the <-loopback> rule, so loopback goes through the proxy too.)
+    return this.browser.newContext({ viewport: null, acceptDownloads: false, serviceWorkers: 'allow', proxy: { server: this.proxyUrl } });
   }
 
   /** Processes the kernel ended in this browser for want of memory. */
@@ -406,7 +413,7 @@ export class BrowserPool {
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath,
-          ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), proxyUrl: this.o.proxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),
+          ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),
         ],
         // Nothing of the service's environment (keys, tokens) reaches the browser.
         env: { PATH: '/usr/bin:/bin', HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp'), XDG_CONFIG_HOME: path.join(dir, 'home'), XDG_CACHE_HOME: path.join(dir, 'home'), TZ: this.o.look.timezone },
@@ -418,7 +425,7 @@ export class BrowserPool {
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
       this.lastLaunchOk = true;
-      return new TaskBrowser(browser, captureTitle, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
+      return new TaskBrowser(browser, captureTitle, this.o.proxyUrl, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
     } catch (err) {
       this.lastLaunchOk = false;
       this.o.uids.give(uid);
