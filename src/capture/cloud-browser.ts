@@ -79,8 +79,13 @@ export function chromiumArgs(o: ChromiumArgsInput): string[] {
       // The audio and network services run unsandboxed on Linux anyway (--service-sandbox-type=none):
       // in the browser process they cost no isolation and save a process each per task.
       'AudioServiceOutOfProcess',
+      // The browser's own calls home (network time from clients2.google.com, the search
+      // engine's preconnect and AI-mode checks): they go nowhere anyway (ClosedDoor); Playwright
+      // turns the same off.
+      'NetworkTimeServiceQuerying', 'PreconnectToSearch', 'AimEnabled',
     ].join(',')}`,
-    '--enable-features=NetworkServiceInProcess2',
+    // No ListAccounts to accounts.google.com without a Google cookie (as Playwright does).
+    '--enable-features=NetworkServiceInProcess2,SkipListAccountsWithoutGaiaCookies',
     // ICE on loopback to the embedded Janus.
     '--allow-loopback-in-peer-connection',
     // Windows up to 4K; the default virtual screen would cap them.

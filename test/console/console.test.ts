@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ACCESS_KEY, SECRET_KEY, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
+import { viewerFeaturesOff } from '../helpers/subscriber.js';
 
 const LAN_ADDRESS = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
@@ -22,7 +23,7 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
     browser = await chromium.launch({
       executablePath: process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium',
       // Janus offers loopback candidates only; the browser must be allowed to use them.
-      args: ['--no-sandbox', '--disable-gpu', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'],
+      args: ['--no-sandbox', '--disable-gpu', '--allow-loopback-in-peer-connection', viewerFeaturesOff('WebRtcHideLocalIpsWithMdns'), '--autoplay-policy=no-user-gesture-required'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });

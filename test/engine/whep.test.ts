@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core';
 import { TokenSigner } from '../../src/console/tokens.js';
 import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { PAGE_COLOR, TONE_HZ, near, startPageServer, type PageServer } from '../helpers/pages.js';
-import { renumberVp8, WhepPlayer } from '../helpers/subscriber.js';
+import { renumberVp8, viewerFeaturesOff, WhepPlayer } from '../helpers/subscriber.js';
 import { viewerChromium } from '../helpers/viewer-priority.js';
 
 const CONSOLE = { 'x-webcast-console': '1', 'content-type': 'application/json' };
@@ -58,7 +58,7 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
   });
   /** A real offer, from a browser, without its candidates. */
   const browserOffer = async (): Promise<string> => {
-    const browser = await chromium.launch({ executablePath: viewerChromium(), args: ['--no-sandbox'] });
+    const browser = await chromium.launch({ executablePath: viewerChromium(), args: ['--no-sandbox', viewerFeaturesOff()] });
     try {
       const page = await browser.newPage();
       return await page.evaluate(async () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { viewerFeaturesOff } from './subscriber.js';
 
 /**
  * A host of the test's own with a public address, in a network namespace on this machine, so
@@ -71,7 +72,7 @@ export function startTestHost(): TestHost {
         executablePath: '/usr/sbin/ip',
         ignoreDefaultArgs: true,
         args: ['netns', 'exec', ns, process.env.WEBCAST_CHROMIUM_PATH ?? '/usr/bin/chromium', '--headless', '--remote-debugging-pipe', `--user-data-dir=${profile}`,
-          '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+          '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', viewerFeaturesOff('WebRtcHideLocalIpsWithMdns')],
       });
       // Chromium's helpers may still write for a moment after it closed.
       browser.once('disconnected', () => setTimeout(() => rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }), 200));
