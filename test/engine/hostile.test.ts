@@ -257,7 +257,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     let neighbour: TestNode | undefined;
     before(async () => {
       host = startTestHost();
-      neighbour = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `127.0.0.1,${PAGES_HOST}` } });
+      neighbour = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `127.0.0.1,::1,${PAGES_HOST}` } });
     });
     after(async () => {
       host?.close();
@@ -274,25 +274,32 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       await waitFor(`${key.TaskId} ended`, async () => (await getTask(node.host, key))?.Status === 3, 15_000);
     }
 
-    /** A UDP and a TCP listener on loopback, each counting what reaches it. */
+    /** A UDP and a TCP listener on each loopback address (127.0.0.1 and ::1), each counting what reaches it. */
     async function loopbackListeners() {
-      const udp = dgram.createSocket('udp4');
-      let udpHits = 0;
-      udp.on('message', () => (udpHits += 1));
-      await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-      let tcpHits = 0;
-      const tcp = net.createServer((socket) => {
-        tcpHits += 1;
-        socket.destroy();
-      });
-      await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+      const hits = { udp4: 0, udp6: 0, tcp4: 0, tcp6: 0 };
+      const udp4 = dgram.createSocket('udp4').on('message', () => (hits.udp4 += 1));
+      const udp6 = dgram.createSocket({ type: 'udp6', ipv6Only: true }).on('message', () => (hits.udp6 += 1));
+      await new Promise<void>((r) => udp4.bind(0, '127.0.0.1', r));
+      await new Promise<void>((r) => udp6.bind(0, '::1', r));
+      const tcpOn = async (address: string, family: 'tcp4' | 'tcp6') => {
+        const server = net.createServer((socket) => {
+          hits[family] += 1;
+          socket.destroy();
+        });
+        await new Promise<void>((r) => server.listen(0, address, r));
+        return server;
+      };
+      const [tcp4, tcp6] = [await tcpOn('127.0.0.1', 'tcp4'), await tcpOn('::1', 'tcp6')];
+      const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
       return {
-        udp: `127.0.0.1:${udp.address().port}`,
-        tcp: `127.0.0.1:${(tcp.address() as net.AddressInfo).port}`,
-        hits: () => ({ udp: udpHits, tcp: tcpHits }),
+        udp: `127.0.0.1:${udp4.address().port},[::1]:${udp6.address().port}`,
+        tcp: `127.0.0.1:${port(tcp4)},[::1]:${port(tcp6)}`,
+        hits: () => ({ ...hits, udp: hits.udp4 + hits.udp6, tcp: hits.tcp4 + hits.tcp6 }),
         close: () => {
-          udp.close();
-          tcp.close();
+          udp4.close();
+          udp6.close();
+          tcp4.close();
+          tcp6.close();
         },
       };
     }
@@ -306,9 +313,9 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
           runWebrtcPage(neighbour, { AppId: 'neighbour', RoomId: 'next-door', TaskId: 'opened' }, `udp=${theirs.udp}&tcp=${theirs.tcp}&rounds=3`),
           runWebrtcPage(t, attacker('webrtc-next-door'), `udp=${ours.udp}&tcp=${ours.tcp}&rounds=3`),
         ]);
-        assert.ok(theirs.hits().udp > 0, 'the neighbour\'s own page reached loopback, which its allowlist opens (the check works)');
-        assert.equal(ours.hits().udp, 0, 'a datagram of this node\'s page reached loopback through the neighbour\'s allowlist');
-        assert.equal(ours.hits().tcp, 0, 'a connection of this node\'s page reached loopback through the neighbour\'s allowlist');
+        assert.ok(theirs.hits().udp4 > 0, 'the neighbour\'s own page reached 127.0.0.1, which its allowlist opens (the check works)');
+        assert.ok(theirs.hits().udp6 > 0, 'the neighbour\'s own page reached ::1, which its allowlist opens (the check works)');
+        assert.deepEqual(ours.hits(), { udp4: 0, udp6: 0, tcp4: 0, tcp6: 0, udp: 0, tcp: 0 }, 'this node\'s page reached loopback through the neighbour\'s allowlist');
       } finally {
         theirs.close();
         ours.close();
