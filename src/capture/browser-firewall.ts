@@ -185,6 +185,15 @@ export class BrowserFirewall implements MediaGate {
     const firewall = new BrowserFirewall(uids, nodeKey, openings, families);
     await firewall.refuseSharedUids();
     await firewall.apply();
+    // Two nodes started at once (two units at boot, with the same default range) may each have
+    // looked before the other's rules were in: with its own in place, a node looks again, and
+    // backs out if it sees the other. Both may; both never run.
+    try {
+      await firewall.refuseSharedUids();
+    } catch (err) {
+      await firewall.remove();
+      throw err;
+    }
     log.info({ families, uids: `${uids.first}-${uids.last}` }, 'browser firewall in place');
     return firewall;
   }

@@ -94,4 +94,21 @@ describe('the browser firewall with real processes of the browsers\' uids', { sk
     assert.ok(neighbour);
     await neighbour.remove();
   });
+
+  it('lets at most one of two nodes with overlapping browser uids start when they start at the same moment', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const starts = await Promise.allSettled(
+        ['firewall-test-twin-a', 'firewall-test-twin-b'].map((key, i) => BrowserFirewall.install({ first: 2001000100 + 10 * i, last: 2001000149 }, key, { proxyPort: 2, allowlist: ['127.0.0.1'] }, quiet)),
+      );
+      const rules = (await run('iptables', ['-w', '-S'])).stdout;
+      const started = starts.filter((s) => s.status === 'fulfilled');
+      for (const s of started) await s.value?.remove();
+      assert.ok(started.length <= 1, `round ${round}: both nodes started, each with the other's uids`);
+      for (const [i, s] of starts.entries()) {
+        if (s.status === 'fulfilled') continue;
+        assert.ok(s.reason instanceof BrowserUidsInUse, String(s.reason));
+        assert.ok(!rules.includes(`firewall-test-twin-${'ab'[i]}`), 'a node that backed out left rules behind');
+      }
+    }
+  });
 });
