@@ -128,6 +128,8 @@ export interface PublishStats {
   state: string;
   video: LayerStats[];
   audio?: { packetsSent: number; bytesSent: number };
+  /** How often the page stood still long enough that the capture was asked for its picture. */
+  stillAsks: number;
 }
 
 const CONTROLLER_ORIGIN = `https://controller-${randomBytes(6).toString('hex')}.webcast.invalid`;
@@ -495,7 +497,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
           const sent = s.video.reduce((sum, v) => sum + v.framesSent, 0);
           // One layer has no rid (layers.ts names them only where there are two).
           const big = s.video.find((v) => v.rid === this.plan.layers[0]?.rid) ?? s.video[0];
-          if (big) this.bigLayerRate.add(big.framesSent, performance.now());
+          if (big) this.bigLayerRate.add(big.framesSent, performance.now(), s.stillAsks);
           if (sent > this.framesCounted) this.deps.onFramesSent?.(sent - this.framesCounted);
           this.framesCounted = sent;
           if (s.state === 'failed' || s.state === 'closed') this.lose(`the WebRTC connection is ${s.state}`);

@@ -3,13 +3,16 @@ export const AT_RATE = 0.9;
 
 /**
  * The frame rate one layer is sent at, over the last `windowMs`, and whether it lags: it sends
- * under 90 % of the rate asked, although it has sent that rate before on this node. A page that
- * never draws that fast (a still page sends a frame every 250 ms, a slideshow at its own pace)
- * never lags: what it sends says something of the page, not of the machine. The CPU load alone
- * cannot tell a node whose tasks lose frames at 90 % of its cores from one that holds them at 95 %.
+ * under 90 % of the rate asked, although it has sent that rate before on this node. What a page
+ * sends because of what it draws says nothing of the machine, so a page never lags that stood
+ * still in the window (the capture had to ask it for its picture: a still page sends a frame
+ * every 250 ms), nor one under half its rate (a still page where nothing asks, or one that draws
+ * at its own slower pace), nor one that never reached its rate here (a slideshow). The CPU load
+ * alone cannot tell a node whose tasks lose frames at 90 % of its cores from one that holds
+ * them at 95 %.
  */
 export class SendRate {
-  private samples: { at: number; frames: number }[] = [];
+  private samples: { at: number; frames: number; still: number }[] = [];
   private reached = false;
 
   constructor(
@@ -17,11 +20,11 @@ export class SendRate {
     private readonly windowMs = 10_000,
   ) {}
 
-  /** The layer's frames sent so far, at `at` ms on any one clock. */
-  add(frames: number, at: number): void {
+  /** The layer's frames sent so far, at `at` ms on any one clock, and the page's still moments so far. */
+  add(frames: number, at: number, still = 0): void {
     // A new connection counts from zero again.
     if (frames < (this.samples[this.samples.length - 1]?.frames ?? 0)) this.samples = [];
-    this.samples.push({ at, frames });
+    this.samples.push({ at, frames, still });
     while (this.samples.length > 2 && (this.samples[1]?.at ?? at) <= at - this.windowMs) this.samples.shift();
     const fps = this.fps();
     if (fps !== undefined && fps >= AT_RATE * this.asked) this.reached = true;
@@ -39,6 +42,9 @@ export class SendRate {
   lagging(): boolean | undefined {
     const fps = this.fps();
     if (!this.reached || fps === undefined) return undefined;
-    return fps < AT_RATE * this.asked;
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    const stoodStill = first !== undefined && last !== undefined && last.still > first.still;
+    return fps < AT_RATE * this.asked && fps >= this.asked / 2 && !stoodStill;
   }
 }

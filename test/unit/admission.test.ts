@@ -161,6 +161,24 @@ test('a page lags when it sends under 90 % of a rate it has sent before; a still
     run(own, fps, 60, t);
     assert.equal(own.lagging(), undefined, `a page at its own ${fps} fps`);
   }
+  // A whiteboard: drawn on at 15 fps, then still between strokes (the capture asks for its
+  // picture), or drawn on slowly: not the machine either.
+  const board = new SendRate(15);
+  const b = { at: 0, frames: 0 };
+  let still = 0;
+  board.add(0, 0, still);
+  run(board, 15, 12, b);
+  for (let s = 0; s < 12; s += 2) {
+    b.at += 2000;
+    b.frames += 2 * 12;
+    still += 1;
+    board.add(b.frames, b.at, still);
+  }
+  assert.equal(board.lagging(), false, '12 fps with still moments');
+  run(board, 5, 12, b);
+  assert.equal(board.lagging(), false, '5 fps: under half its rate');
+  run(board, 12.8, 12, b);
+  assert.equal(board.lagging(), true, '12.8 fps, drawing all along');
 });
 
 test('the tasks lag when half of those whose rate is known lose frames, a page over twice its cost left out', () => {

@@ -4,7 +4,8 @@
 // refresh of the captured page. Driven from Node through window.webcast.
 'use strict';
 
-const state = { stream: undefined, pc: undefined, send: undefined };
+// stillAsks: how often the page stood still long enough to be asked for its picture (`delayed`).
+const state = { stream: undefined, pc: undefined, send: undefined, stillAsks: 0 };
 
 async function capture({ width, height, frameRate, videoDelayMs }) {
   // The warm pool captured at the default size; a task of another size is captured afresh.
@@ -75,6 +76,7 @@ function delayed(track, delayMs) {
     // Nobody to send to yet (a warm browser waiting for its task): nothing to refresh.
     if (!state.pc || now - Math.max(lastIn, asked) < STILL_REFRESH_MS || track.readyState !== 'live') return;
     asked = now;
+    state.stillAsks += 1;
     // The grabbed picture itself is not wanted: asking makes the capture send a frame to every consumer.
     new ImageCapture(track).grabFrame().then((bitmap) => bitmap.close(), () => undefined);
   }, STILL_REFRESH_MS / 2);
@@ -137,7 +139,7 @@ async function answer(sdp) {
 }
 
 async function stats() {
-  const out = { state: state.pc?.connectionState ?? 'new', video: [], audio: undefined };
+  const out = { state: state.pc?.connectionState ?? 'new', video: [], audio: undefined, stillAsks: state.stillAsks };
   if (!state.pc) return out;
   const report = await state.pc.getStats();
   report.forEach((s) => {
