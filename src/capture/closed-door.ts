@@ -12,13 +12,6 @@ export class ClosedDoor {
     socket.on('error', () => undefined);
     socket.destroy();
   });
-  /** Connections turned away: the browsers' own requests, which go nowhere. */
-  turnedAway = 0;
-
-  constructor() {
-    this.server.on('connection', () => (this.turnedAway += 1));
-  }
-
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     const address = this.server.address();
