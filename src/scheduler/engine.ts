@@ -249,11 +249,15 @@ export class Engine implements TaskRunner {
   private async shed(): Promise<void> {
     const onAir = [...this.slots.values()].filter((s) => s.state === 'on-air');
     if (onAir.length < 2 || this.closing) return;
-    const chosen = taskToMoveOff(onAir.map((slot) => ({ slot, onAirAt: slot.onAirAt ?? 0, cores: this.recentCores(slot), cost: taskCost(slot.task.VideoSolutions) })));
+    const chosen = taskToMoveOff(onAir.map((slot) => ({ slot, onAirAt: slot.onAirAt ?? 0, cores: this.recentCores(slot), cost: taskCost(slot.task.VideoSolutions), lagging: slot.session?.lagging() })));
     if (!chosen) return;
     const { slot: moved, cores, cost } = chosen.task;
     const key = keyOf(moved.task);
-    const why = chosen.overCost ? `its page takes ${(cores ?? 0).toFixed(2)} cores, more than twice the ${cost.toFixed(2)} its layers were expected to cost` : 'the newest';
+    const why = chosen.overCost
+      ? `its page takes ${(cores ?? 0).toFixed(2)} cores, more than twice the ${cost.toFixed(2)} its layers were expected to cost`
+      : chosen.task.lagging === true
+        ? 'the newest of those sending under 90 % of their frame rate'
+        : 'the newest';
     const lagging = this.o.admission?.tasksLag() ?? false;
     this.o.log.warn(
       { task: key, busyCores: this.o.admission?.busyCores().toFixed(2), onAir: onAir.length, why, ...(lagging ? { tasks: 'sending under 90 % of their frame rate' } : {}) },
