@@ -495,7 +495,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       this.stats().then(
         (s) => {
           const sent = s.video.reduce((sum, v) => sum + v.framesSent, 0);
-          // One layer has no rid (layers.ts names them only where there are two).
+          // A single layer is sent without its rid (the controller names layers only where there are two).
           const big = s.video.find((v) => v.rid === this.plan.layers[0]?.rid) ?? s.video[0];
           if (big) this.bigLayerRate.add(big.framesSent, performance.now(), s.stillAsks);
           if (sent > this.framesCounted) this.deps.onFramesSent?.(sent - this.framesCounted);

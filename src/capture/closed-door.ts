@@ -1,4 +1,5 @@
 import net, { type Socket } from 'node:net';
+import { listenAsProxy } from './egress-proxy.js';
 
 /**
  * The proxy of the cloud browser's own requests (Google's account and update checks, which no
@@ -12,11 +13,8 @@ export class ClosedDoor {
     socket.on('error', () => undefined);
     socket.destroy();
   });
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    if (!address || typeof address === 'string') throw new Error('the closed door has no port');
-    return `http://127.0.0.1:${address.port}`;
+  listen(): Promise<string> {
+    return listenAsProxy(this.server, 'the closed door');
   }
 
   close(): Promise<void> {

@@ -7,14 +7,22 @@ import type { EgressPolicy } from './egress-policy.js';
 /** Set on answers the proxy makes itself, so a 403 or 502 of ours is not taken for the site's. */
 export const EGRESS_HEADER = 'x-webcast-egress';
 
-/**
- * The only way out of the cloud browser: an HTTP proxy on loopback that checks, on every
- * request (documents, subresources, redirects, WebSockets, HTTPS tunnels), where it goes, then
- * connects to the very address it checked. Chromium is started with it as its proxy and with
- * no implicit loopback bypass.
- */
+/** Listens on a free loopback port, and names it as the browsers' proxy: `http://127.0.0.1:PORT`. */
+export async function listenAsProxy(server: net.Server, what: string): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error(`${what} has no port`);
+  return `http://127.0.0.1:${address.port}`;
+}
+
 const hostKey = (host: string): string => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
 
+/**
+ * The only way out of the cloud browser's pages: an HTTP proxy on loopback that checks, on every
+ * request (documents, subresources, redirects, WebSockets, HTTPS tunnels), where it goes, then
+ * connects to the very address it checked. Every task's browser context is made with it as its
+ * proxy, with no implicit loopback bypass (the browser's own requests go to the ClosedDoor).
+ */
 export class EgressProxy {
   private readonly server = http.createServer();
   private readonly sockets = new Set<Socket>();
@@ -46,11 +54,8 @@ export class EgressProxy {
     });
   }
 
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    if (!address || typeof address === 'string') throw new Error('the egress proxy has no port');
-    return `http://127.0.0.1:${address.port}`;
+  listen(): Promise<string> {
+    return listenAsProxy(this.server, 'the egress proxy');
   }
 
   private fault(err: unknown, end: () => void): void {

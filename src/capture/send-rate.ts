@@ -1,5 +1,5 @@
 /** Below this share of its frame rate a task's viewers see it stutter (issue 14's line for "at rate"). */
-export const AT_RATE = 0.9;
+const AT_RATE = 0.9;
 
 /**
  * The frame rate one layer is sent at, over the last `windowMs`, and whether it lags: it sends

@@ -32,16 +32,20 @@ export function taskCpuCeiling(solutions: readonly VideoSolution[]): number {
   return Math.max(1, OVER_COST * taskCost(solutions));
 }
 
+/** What a node knows of a task on air, for admission and for the choice of one to move off. */
+interface TaskOnAir {
+  /** What it was expected to cost (taskCost). */
+  cost: number;
+  /** Sends under 90 % of a frame rate it sent before (SendRate); undefined while that is not known. */
+  lagging?: boolean | undefined;
+}
+
 /** What an overloaded node knows of each task on air when it picks one to move off. */
-export interface OnAirTask {
+export interface OnAirTask extends TaskOnAir {
   /** When it came on air, in ms on any one clock. */
   onAirAt: number;
   /** The cores its browser used over the last seconds; undefined before it was measured. */
   cores: number | undefined;
-  /** What it was expected to cost (taskCost). */
-  cost: number;
-  /** Sends under 90 % of the frame rate it sent before (SendRate). */
-  lagging?: boolean | undefined;
 }
 
 /**
@@ -63,13 +67,10 @@ export function taskToMoveOff<T extends OnAirTask>(onAir: readonly T[]): { task:
 }
 
 /** A task on air as its node measured it: its browser's cores, against what its layers were expected to cost. */
-export interface MeasuredTask {
+export interface MeasuredTask extends TaskOnAir {
   cores: number;
-  cost: number;
   /** How long it has been on air, in ms. */
   onAirMs: number;
-  /** Sends under 90 % of the frame rate it sent before (SendRate); undefined while that is not known. */
-  lagging?: boolean | undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Clock, TaskRunner, TaskStore } from '../tasks/ports.js';
 import { isActive, transition, type TaskEvent } from '../tasks/state-machine.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, TaskStatus, type Task, type TaskKey } from '../tasks/types.js';
 import { redactUrl } from '../log.js';
-import { taskCost, taskCpuCeiling, taskToMoveOff, type Admission, type MeasuredTask } from './admission.js';
+import { taskCost, taskCpuCeiling, taskToMoveOff, type Admission, type MeasuredTask, type OnAirTask } from './admission.js';
 
 export interface EngineOptions {
   store: TaskStore;
@@ -220,16 +220,17 @@ export class Engine implements TaskRunner {
     }
   }
 
+  /** Each task on air as the node sees it: its browser's recent cores, its expected cost, whether it loses frames. */
+  private tasksOnAir(): (OnAirTask & { slot: Slot })[] {
+    return [...this.slots.values()]
+      .filter((slot) => slot.state === 'on-air')
+      .map((slot) => ({ slot, onAirAt: slot.onAirAt ?? 0, cores: this.recentCores(slot), cost: taskCost(slot.task.VideoSolutions), lagging: slot.session?.lagging() }));
+  }
+
   /** The tasks on air whose browsers were measured, for admission's cost of the next. */
   private measuredOnAir(): MeasuredTask[] {
     const now = performance.now();
-    const out: MeasuredTask[] = [];
-    for (const slot of this.slots.values()) {
-      const cores = slot.state === 'on-air' ? this.recentCores(slot) : undefined;
-      if (cores === undefined) continue;
-      out.push({ cores, cost: taskCost(slot.task.VideoSolutions), onAirMs: now - (slot.onAirAt ?? now), lagging: slot.session?.lagging() });
-    }
-    return out;
+    return this.tasksOnAir().flatMap(({ slot, cores, cost, lagging }) => (cores === undefined ? [] : [{ cores, cost, lagging, onAirMs: now - (slot.onAirAt ?? now) }]));
   }
 
   /** The cores a task's browser used over the last seconds, if sampled twice. */
@@ -247,9 +248,9 @@ export class Engine implements TaskRunner {
    * furthest over its expected cost, or else the newest (taskToMoveOff).
    */
   private async shed(): Promise<void> {
-    const onAir = [...this.slots.values()].filter((s) => s.state === 'on-air');
+    const onAir = this.tasksOnAir();
     if (onAir.length < 2 || this.closing) return;
-    const chosen = taskToMoveOff(onAir.map((slot) => ({ slot, onAirAt: slot.onAirAt ?? 0, cores: this.recentCores(slot), cost: taskCost(slot.task.VideoSolutions), lagging: slot.session?.lagging() })));
+    const chosen = taskToMoveOff(onAir);
     if (!chosen) return;
     const { slot: moved, cores, cost } = chosen.task;
     const key = keyOf(moved.task);
