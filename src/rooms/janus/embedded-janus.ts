@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -38,6 +38,26 @@ const LIB_DIR_CANDIDATES = ['/usr/lib/x86_64-linux-gnu/janus', '/usr/lib/aarch64
 const defaultLibDir = (): string => LIB_DIR_CANDIDATES.find((d) => existsSync(path.join(d, 'plugins'))) ?? LIB_DIR_CANDIDATES[0] ?? '';
 const KEEP = { plugins: ['libjanus_videoroom.so'], transports: ['libjanus_websockets.so', 'libjanus_http.so'] };
 const READY_TIMEOUT_MS = 15_000;
+/** janus.log is moved to janus.log.1 at a start once it is this big: two files at most. */
+const LOG_ROTATE_BYTES = 10 * 2 ** 20;
+
+/** The last lines of a log, for an error that must say why (a failed start's own words). */
+function tail(file: string, bytes = 2048): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(bytes, size));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    // The first line may be cut in the middle.
+    return (size > buf.length ? lines.slice(1) : lines).slice(-12).join('\n');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -84,7 +104,7 @@ export function janusConfigFiles(o: JanusConfigInput): Record<string, string> {
   transports_folder = "${o.libDir}/transports"
   events_folder = "${o.libDir}/events"
   loggers_folder = "${o.libDir}/loggers"
-  debug_level = 4
+  debug_level = 3
   debug_timestamps = true
   session_timeout = 60
   api_secret = "${o.apiSecret}"
@@ -176,7 +196,11 @@ export class EmbeddedJanus {
     });
     for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.configDir, name), text);
     this.endpoints = { wsUrl: `ws://127.0.0.1:${wsPort}/`, httpUrl: `http://127.0.0.1:${httpPort}/janus` };
-    this.logFile ??= createWriteStream(path.join(this.o.dataDir, 'janus.log'), { flags: 'a' });
+    if (!this.logFile) {
+      const file = this.logPath;
+      if (existsSync(file) && statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
+      this.logFile = createWriteStream(file, { flags: 'a' });
+    }
     await this.spawnAndWait();
     return this.endpoints;
   }
@@ -186,7 +210,7 @@ export class EmbeddedJanus {
     // setpriv --pdeathsig: Janus ends with the service, even one killed with SIGKILL. A process
     // group of its own: Ctrl-C in a terminal reaches the service, which stops Janus itself,
     // rather than Janus, whose death would be taken for a crash.
-    const child = spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', binary, '-F', this.configDir, '-C', path.join(this.configDir, 'janus.jcfg'), '-N'], {
+    const child = spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', binary, '-F', this.configDir, '-C', path.join(this.configDir, 'janus.jcfg'), '--disable-colors'], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -206,7 +230,7 @@ export class EmbeddedJanus {
   private async waitReady(child: ChildProcess): Promise<void> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`janus exited with ${child.exitCode} while starting; see ${path.join(this.o.dataDir, 'janus.log')}`);
+      if (child.exitCode !== null) throw new Error(`janus exited with ${child.exitCode} while starting${this.lastWords()}`);
       try {
         const res = await fetch(`${this.urls.httpUrl}/info`, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return;
@@ -216,7 +240,17 @@ export class EmbeddedJanus {
       await new Promise((r) => setTimeout(r, 100));
     }
     child.kill('SIGKILL');
-    throw new Error(`janus did not answer within ${READY_TIMEOUT_MS} ms; see ${path.join(this.o.dataDir, 'janus.log')}`);
+    throw new Error(`janus did not answer within ${READY_TIMEOUT_MS} ms${this.lastWords()}`);
+  }
+
+  private get logPath(): string {
+    return path.join(this.o.dataDir, 'janus.log');
+  }
+
+  /** What Janus said last, for an error about it; its log can be gone with a temporary data folder. */
+  private lastWords(): string {
+    const said = tail(this.logPath);
+    return said ? `; the end of ${this.logPath}:\n${said}` : `; see ${this.logPath}`;
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -246,12 +280,14 @@ export class EmbeddedJanus {
     this.stopping = true;
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
+      // 'close': its output is in the log too, to its last line.
+      const exited = new Promise((r) => child.once('close', r));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
       await exited;
       clearTimeout(timer);
     }
-    this.logFile?.end();
+    const file = this.logFile;
+    if (file) await new Promise<void>((r) => file.end(r));
   }
 }
