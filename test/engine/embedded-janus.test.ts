@@ -17,6 +17,14 @@ describe('the embedded Janus\'s log', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
   const quiet = createLogger({ level: 'silent' });
+  const isAlive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 
   it('keeps what Janus says in DATA_DIR/janus.log, without the API secret', async () => {
     const dir = dataDir();
@@ -30,9 +38,14 @@ describe('the embedded Janus\'s log', () => {
   });
 
   it('says in its error why a Janus did not start, in Janus\'s own words', async () => {
-    const janus = new EmbeddedJanus({ dataDir: dataDir(), log: quiet, libDir: '/nonexistent' });
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', destination: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream });
+    const janus = new EmbeddedJanus({ dataDir: dataDir(), log, libDir: '/nonexistent' });
     await assert.rejects(janus.start(), /janus exited with 1 while starting; the end of \S+janus\.log:\n(.*\n)*.*\[FATAL\].*Couldn't access plugins folder/);
-    await janus.stop();
+    // Its start failed, and says so: it is not a crash to restart from.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(lines.filter((l) => /died|restart/.test(l)), []);
+    assert.equal(janus.pid === undefined || !isAlive(janus.pid), true, 'no Janus left running');
   });
 
   it('starts a new janus.log once the old one passed 10 MB, and keeps one before it', async () => {

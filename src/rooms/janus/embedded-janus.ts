@@ -168,6 +168,8 @@ export class EmbeddedJanus {
   private endpoints: JanusEndpoints | undefined;
   private logFile: WriteStream | undefined;
   private restarts = 0;
+  /** Answered once: from then on a death is a crash to restart from; before, the start's own error. */
+  private started = false;
   readonly configDir: string;
 
   /** What every request to this Janus must carry. */
@@ -201,7 +203,13 @@ export class EmbeddedJanus {
       if (existsSync(file) && statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
       this.logFile = createWriteStream(file, { flags: 'a' });
     }
-    await this.spawnAndWait();
+    try {
+      await this.spawnAndWait();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.started = true;
     return this.endpoints;
   }
 
@@ -255,7 +263,7 @@ export class EmbeddedJanus {
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.child) return;
-    if (this.stopping) return;
+    if (this.stopping || !this.started) return;
     this.restarts += 1;
     const delay = Math.min(10_000, 500 * 2 ** Math.min(this.restarts - 1, 5));
     this.o.log.error({ code, signal, restartInMs: delay }, 'janus died; restarting it');
