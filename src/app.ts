@@ -18,7 +18,7 @@ import { CallbackEndpoints } from './callbacks/endpoints.js';
 import { Metrics } from './metrics.js';
 import { TaskService } from './tasks/service.js';
 import type { Clock, TaskRunner, TaskStore } from './tasks/ports.js';
-import { startWorker, type Worker } from './worker.js';
+import type { Worker } from './worker.js';
 import { TaskStatus, taskKeyOf } from './tasks/types.js';
 import { ResumeGuard } from './tasks/resume-guard.js';
 import { consoleRoutes } from './console/routes.js';
@@ -122,7 +122,11 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
         })
       : undefined;
   try {
-    if (config.worker) worker = await startWorker(config, cluster?.fencedStore() ?? store, log, clock, metrics);
+    if (config.worker) {
+      // Loaded only here: an API-only node needs nothing of Chromium, Janus or Playwright (about 1 s of its start).
+      const { startWorker } = await import('./worker.js');
+      worker = await startWorker(config, cluster?.fencedStore() ?? store, log, clock, metrics);
+    }
     else if (!cluster) queue = new TaskQueue(log.child({ module: 'scheduler' }));
     if (cluster && worker) cluster.attach(worker.engine);
     await cluster?.start();
