@@ -294,32 +294,37 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     };
     phase('browser');
     try {
-      session = new CaptureSession(deps, spec, browser, stage);
-      session.hooks = hooks;
-      phase('context');
-      if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
-      await session.capture();
-      phase('capture');
-      // The offer (ICE gathering above all) needs only the capture: it is made while the page loads.
-      const offer = session.offer();
-      offer.catch(() => undefined);
-      await session.open(log);
-      await session.answered(minimizeWindow(stage.context, stage.page));
-      phase('page');
-      if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
-      phase('startEvent');
-      await session.publish(await offer);
-      phase('publish');
-      await session.waitFirstFrame();
-      phase('firstFrame');
-      // A tab that crashed after it loaded still yields frames (its last picture): the first
-      // frame does not prove it lives. From startWatching on, a crash is watched for; before,
-      // only this flag saw it, in the same turn of the event loop.
-      if (session.crashedWhileStarting) throw new Error('the page crashed while it was being put on air');
-      session.startWatching();
-      log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`), phasesMs: phases }, 'page on air');
-      deps.onStartPhases?.(phases);
-      return session;
+      // Raced with the browser's end: a call its death cut off may never settle (TaskBrowser.gone).
+      const started = (async (): Promise<CaptureSession> => {
+        session = new CaptureSession(deps, spec, browser, stage);
+        session.hooks = hooks;
+        phase('context');
+        if (spec.waitForStartEvent) await session.listenForPageEvents(hooks);
+        await session.capture();
+        phase('capture');
+        // The offer (ICE gathering above all) needs only the capture: it is made while the page loads.
+        const offer = session.offer();
+        offer.catch(() => undefined);
+        await session.open(log);
+        await session.answered(minimizeWindow(stage.context, stage.page));
+        phase('page');
+        if (spec.waitForStartEvent) await session.waitForStartEvent(hooks, log);
+        phase('startEvent');
+        await session.publish(await offer);
+        phase('publish');
+        await session.waitFirstFrame();
+        phase('firstFrame');
+        // A tab that crashed after it loaded still yields frames (its last picture): the first
+        // frame does not prove it lives. From startWatching on, a crash is watched for; before,
+        // only this flag saw it, in the same turn of the event loop.
+        if (session.crashedWhileStarting) throw new Error('the page crashed while it was being put on air');
+        session.startWatching();
+        log.info({ url: redactUrl(spec.sourceUrl), layers: session.plan.layers.map((l) => `${l.width}x${l.height}@${l.maxFramerate}`), phasesMs: phases }, 'page on air');
+        deps.onStartPhases?.(phases);
+        return session;
+      })();
+      started.catch(() => undefined);
+      return await Promise.race([started, browser.gone]);
     } catch (err) {
       const oom = browser.oomKills();
       await (session ? session.close() : browser.close());
@@ -478,6 +483,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   }
 
   private startWatching(): void {
+    // A start that lost the race with its browser's end (start()) is closed already.
+    if (this.closed) return;
     this.throttledOnAir = this.browser.throttledSeconds();
     // A crashed page is opened afresh, and ends after WEBCAST_MAX_RESCHEDULES, whether or not
     // CrashCheckInterval asks for the hang check: a page that crashes again and again must end.

@@ -157,6 +157,13 @@ export interface Stage {
  */
 export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   private closing = false;
+  /**
+   * Rejects once the browser is gone, for whatever it ends. Playwright does not always settle a
+   * call the browser's death cut off: a newPage() pending when the browser was killed stayed
+   * pending (1 in 6 kills at moments spread over a spare's preparation, 2026-11-27), and a
+   * start or a warm browser waiting on it would wait for ever.
+   */
+  readonly gone: Promise<never>;
 
   constructor(
     readonly browser: Browser,
@@ -172,6 +179,8 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     private readonly onGone: () => void,
   ) {
     super();
+    this.gone = new Promise<never>((_, reject) => browser.once('disconnected', () => reject(new Error('the task\'s browser is gone'))));
+    this.gone.catch(() => undefined);
     browser.once('disconnected', () => {
       if (!this.closing) {
         this.log.warn({ browser: path.basename(dir) }, 'a task\'s chromium died');
@@ -236,7 +245,8 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     if ((await settlesWithin(closed, CLOSE_GRACE_MS)) || !this.cgroup) return;
     this.log.info({ browser: path.basename(this.dir), graceMs: CLOSE_GRACE_MS }, 'a task\'s chromium did not close in time: its processes are killed');
     await this.cgroup.remove();
-    await closed.catch(() => undefined);
+    // Its processes are gone; Playwright's close may never hear of it.
+    await settlesWithin(closed, 1000);
   }
 }
 
@@ -272,8 +282,8 @@ interface Spare {
   takeUp(ceilingCores: number): void;
   /** A task's weight until it is ready, for a launch the node's start waits for; idle again then, unless a task took it up. */
   hurry(): void;
-  /** Ends a launch nobody will use (the node stops): kills what it started so far. */
-  abort(): void;
+  /** Ends a launch nobody will use (the node stops): kills what it started so far; resolves once that is gone. */
+  abort(): Promise<void>;
 }
 
 /**
@@ -362,7 +372,7 @@ export class BrowserPool {
     const ready = this.launch(id, cgroup).then(async (browser) => {
       launched = browser;
       try {
-        return { browser, stage: await this.o.prepare(browser) };
+        return { browser, stage: await Promise.race([this.o.prepare(browser), browser.gone]) };
       } catch (err) {
         await browser.close();
         throw err;
@@ -387,11 +397,18 @@ export class BrowserPool {
         };
         ready.then(idle, idle);
       },
-      abort: () => {
-        // Without a group of its own, it can only finish sooner and be closed then.
-        if (!cgroup) spare.takeUp(0);
-        else if (launched) void launched.kill();
-        else void cgroup.remove();
+      abort: async () => {
+        if (!cgroup) {
+          // Without a group of its own, it can only finish sooner and be closed then.
+          spare.takeUp(0);
+          await ready.then((r) => r.browser.close(), () => undefined);
+          return;
+        }
+        // Its launch or preparation then fails, but need not be waited for: a Playwright call
+        // cut off by the browser's death did not always settle (a test node's stop waited for
+        // one for minutes, once in about 25 stops under load).
+        if (launched) await launched.kill();
+        else await cgroup.remove();
       },
     };
     ready.then(() => (spare.launching = false), () => (spare.launching = false));
@@ -463,8 +480,9 @@ export class BrowserPool {
     // A spare still launching would hold the shutdown until it had launched and loaded its
     // controller, only to be closed: 2-3 s on an idle machine, 12-17 s on a busy one (at idle
     // weight). Its processes are killed instead; it fails, which the shutdown expects.
-    for (const spare of warm) if (spare.launching) spare.abort();
-    await Promise.all(warm.map((spare) => spare.ready.then((r) => r.browser.close(), () => undefined)));
+    const launching = warm.filter((spare) => spare.launching).length;
+    if (launching > 0) this.o.log.debug({ browsers: launching }, 'warm browsers still launching are ended');
+    await Promise.all(warm.map((spare) => (spare.launching ? spare.abort() : spare.ready.then((r) => r.browser.close(), () => undefined))));
     try {
       rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     } catch (err) {
