@@ -238,15 +238,22 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     await this.cgroup?.remove();
   }
 
+  /** Closes it gracefully (its pages' unload handlers run), within a grace; resolves once every process of it is gone. */
   async close(): Promise<void> {
     this.closing = true;
-    if (!this.browser.isConnected()) return;
-    const closed = this.browser.close();
-    if ((await settlesWithin(closed, CLOSE_GRACE_MS)) || !this.cgroup) return;
-    this.log.info({ browser: path.basename(this.dir), graceMs: CLOSE_GRACE_MS }, 'a task\'s chromium did not close in time: its processes are killed');
-    await this.cgroup.remove();
-    // Its processes are gone; Playwright's close may never hear of it.
-    await settlesWithin(closed, 1000);
+    if (this.browser.isConnected()) {
+      const closed = this.browser.close();
+      if (!(await settlesWithin(closed, CLOSE_GRACE_MS)) && this.cgroup) {
+        this.log.info({ browser: path.basename(this.dir), graceMs: CLOSE_GRACE_MS }, 'a task\'s chromium did not close in time: its processes are killed');
+        await this.cgroup.remove();
+        // Its processes are gone; Playwright's close may never hear of it.
+        await settlesWithin(closed, 1000);
+      }
+    }
+    // The browser's own process ends first; its helpers (the storage service flushing the
+    // profile, the crash handler) outlived it and wrote into its folder while a node's stop
+    // removed the folders (a test saw ENOTEMPTY under load, 1 stop in 5).
+    await this.cgroup?.remove();
   }
 }
 
@@ -480,11 +487,14 @@ export class BrowserPool {
     // A spare still launching would hold the shutdown until it had launched and loaded its
     // controller, only to be closed: 2-3 s on an idle machine, 12-17 s on a busy one (at idle
     // weight). Its processes are killed instead; it fails, which the shutdown expects.
+    // At a task's weight first: at idle weight a busy machine starves even their exit (a stop's
+    // removal of their folders found a helper still writing, under load).
+    for (const spare of warm) spare.takeUp(0);
     const launching = warm.filter((spare) => spare.launching).length;
     if (launching > 0) this.o.log.debug({ browsers: launching }, 'warm browsers still launching are ended');
     await Promise.all(warm.map((spare) => (spare.launching ? spare.abort() : spare.ready.then((r) => r.browser.close(), () => undefined))));
     try {
-      rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      rmSync(this.root, { recursive: true, force: true, maxRetries: 30, retryDelay: 100 });
     } catch (err) {
       // A helper of a closing browser still writes there. No fault of the shutdown: the next
       // start of this node removes the folder before anything else.

@@ -68,7 +68,10 @@ async function removeGroup(dir: string): Promise<void> {
   for (const child of readdirSync(dir, { withFileTypes: true })) {
     if (child.isDirectory()) await removeGroup(path.join(dir, child.name));
   }
-  for (let i = 0; i < 20; i += 1) {
+  // Killed processes leave the group once they have exited, which on a busy machine took over
+  // the 1 s this once waited (a stop then removed the browsers' folder while one still wrote there).
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
     for (const pid of pidsIn(dir)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -80,7 +83,8 @@ async function removeGroup(dir: string): Promise<void> {
       rmdirSync(dir);
       return;
     } catch {
-      // Killed processes leave the group a moment later.
+      // Another removal of the same group (a browser's close and its disconnect) may have won.
+      if (!existsSync(dir)) return;
       await sleep(50);
     }
   }
