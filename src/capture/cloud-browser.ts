@@ -289,8 +289,11 @@ interface Spare {
   takeUp(ceilingCores: number): void;
   /** A task's weight until it is ready, for a launch the node's start waits for; idle again then, unless a task took it up. */
   hurry(): void;
-  /** Ends a launch nobody will use (the node stops): kills what it started so far; resolves once that is gone. */
-  abort(): Promise<void>;
+  /**
+   * Ends it for good (the node stops), at a task's weight: a ready one closes; one still launching
+   * is killed with what it started so far. Resolves once that is gone.
+   */
+  end(): Promise<void>;
 }
 
 /**
@@ -404,16 +407,19 @@ export class BrowserPool {
         };
         ready.then(idle, idle);
       },
-      abort: async () => {
-        if (!cgroup) {
-          // Without a group of its own, it can only finish sooner and be closed then.
-          spare.takeUp(0);
+      end: async () => {
+        // At idle weight a busy machine starves even its exit (a stop's removal of the folders
+        // found a helper still writing, under load).
+        spare.takeUp(0);
+        // Without a group of its own, one still launching can only finish sooner and be closed then.
+        if (!spare.launching || !cgroup) {
           await ready.then((r) => r.browser.close(), () => undefined);
           return;
         }
-        // Its launch or preparation then fails, but need not be waited for: a Playwright call
-        // cut off by the browser's death did not always settle (a test node's stop waited for
-        // one for minutes, once in about 25 stops under load).
+        // Launching it and loading its controller only to close it held a stop 2-3 s on an idle
+        // machine, 12-17 s on a busy one. Its launch or preparation then fails, but need not be
+        // waited for: a Playwright call cut off by the browser's death did not always settle (a
+        // test node's stop waited for one for minutes, once in about 25 stops under load).
         if (launched) await launched.kill();
         else await cgroup.remove();
       },
@@ -484,15 +490,9 @@ export class BrowserPool {
   async close(): Promise<void> {
     this.closed = true;
     const warm = this.spares.splice(0);
-    // A spare still launching would hold the shutdown until it had launched and loaded its
-    // controller, only to be closed: 2-3 s on an idle machine, 12-17 s on a busy one (at idle
-    // weight). Its processes are killed instead; it fails, which the shutdown expects.
-    // At a task's weight first: at idle weight a busy machine starves even their exit (a stop's
-    // removal of their folders found a helper still writing, under load).
-    for (const spare of warm) spare.takeUp(0);
     const launching = warm.filter((spare) => spare.launching).length;
     if (launching > 0) this.o.log.debug({ browsers: launching }, 'warm browsers still launching are ended');
-    await Promise.all(warm.map((spare) => (spare.launching ? spare.abort() : spare.ready.then((r) => r.browser.close(), () => undefined))));
+    await Promise.all(warm.map((spare) => spare.end()));
     try {
       rmSync(this.root, { recursive: true, force: true, maxRetries: 30, retryDelay: 100 });
     } catch (err) {

@@ -83,11 +83,19 @@ async function removeGroup(dir: string): Promise<void> {
       rmdirSync(dir);
       return;
     } catch {
-      // Another removal of the same group (a browser's close and its disconnect) may have won.
-      if (!existsSync(dir)) return;
       await sleep(50);
     }
   }
+}
+
+/**
+ * One removal per group, however often it is asked for: a browser's close and its disconnect
+ * both remove its group, and a second removal would poll for the first one's rmdir until its
+ * deadline.
+ */
+function removedOnce(work: () => Promise<void>): () => Promise<void> {
+  let removal: Promise<void> | undefined;
+  return () => (removal ??= work());
 }
 
 /** Our own cgroup in each hierarchy, from /proc/self/cgroup: "4:memory:/a/b", "0::/a/b". */
@@ -145,10 +153,10 @@ class V1Groups implements CgroupSupport {
       procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
       oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
       pids: () => pidsIn(memory),
-      remove: async () => {
+      remove: removedOnce(async () => {
         await removeGroup(memory);
         await removeGroup(cpu);
-      },
+      }),
     };
   }
 }
@@ -176,7 +184,7 @@ class V2Groups implements CgroupSupport {
       procsFiles: [path.join(dir, 'cgroup.procs')],
       oomKills: () => field(read(path.join(dir, 'memory.events')), 'oom_kill'),
       pids: () => pidsIn(dir),
-      remove: () => removeGroup(dir),
+      remove: removedOnce(() => removeGroup(dir)),
     };
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -41,23 +41,8 @@ const READY_TIMEOUT_MS = 15_000;
 /** janus.log is moved to janus.log.1 at a start once it is this big: two files at most. */
 const LOG_ROTATE_BYTES = 10 * 2 ** 20;
 
-/** The last lines of a log, for an error that must say why (a failed start's own words). */
-function tail(file: string, bytes = 2048): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const size = fstatSync(fd).size;
-    const buf = Buffer.alloc(Math.min(bytes, size));
-    readSync(fd, buf, 0, buf.length, size - buf.length);
-    const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-    // The first line may be cut in the middle.
-    return (size > buf.length ? lines.slice(1) : lines).slice(-12).join('\n');
-  } catch {
-    return '';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
+/** How much of what the running Janus said last is kept, for an error that must say why. */
+const LAST_WORDS_BYTES = 2048;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -168,6 +153,8 @@ export class EmbeddedJanus {
   private endpoints: JanusEndpoints | undefined;
   private logFile: WriteStream | undefined;
   private restarts = 0;
+  /** The end of what the running Janus wrote (also in janus.log, which a stream writes a moment later). */
+  private said = '';
   /** Answered once: from then on a death is a crash to restart from; before, the start's own error. */
   private started = false;
   readonly configDir: string;
@@ -227,6 +214,12 @@ export class EmbeddedJanus {
       child.stdout?.pipe(this.logFile, { end: false });
       child.stderr?.pipe(this.logFile, { end: false });
     }
+    this.said = '';
+    const keep = (d: Buffer): void => {
+      this.said = (this.said + d.toString('utf8')).slice(-LAST_WORDS_BYTES);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot run ${binary}: ${err.message}`))));
     spawnError.catch(() => undefined);
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
@@ -257,7 +250,9 @@ export class EmbeddedJanus {
 
   /** What Janus said last, for an error about it; its log can be gone with a temporary data folder. */
   private lastWords(): string {
-    const said = tail(this.logPath);
+    const lines = this.said.split('\n').filter((l) => l.trim() !== '');
+    // The first line may be cut in the middle.
+    const said = (this.said.length >= LAST_WORDS_BYTES ? lines.slice(1) : lines).slice(-12).join('\n');
     return said ? `; the end of ${this.logPath}:\n${said}` : `; see ${this.logPath}`;
   }
 
