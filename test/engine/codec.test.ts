@@ -5,9 +5,11 @@ import { getTask, sdkClient, waitFor, type TestNode } from '../helpers/node.js';
 import { PAGE_COLOR, type PageServer } from '../helpers/pages.js';
 import { TokenSigner } from '../../src/console/tokens.js';
 import { Subscriber, WhepPlayer } from '../helpers/subscriber.js';
+import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
 
 describe('the video codec setting', { timeout: 120_000 }, () => {
   let setup: EngineSetup;
+  printNodeLogsOnFailure(() => setup?.t);
   let t: TestNode;
   let pages: PageServer;
   before(async () => {

@@ -13,6 +13,7 @@ import { Subscriber } from '../helpers/subscriber.js';
 import { startTestHost, type TestHost } from '../helpers/test-host.js';
 import { chromiumRole, cpuTicks, tree } from '../helpers/procfs.js';
 import { TICKS_PER_SECOND } from '../../src/capture/proc-stat.js';
+import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
 
 /**
  * Pages that attack the node, each run beside a benign task of another AppId. Each test checks
@@ -35,6 +36,7 @@ const notRoot = process.getuid?.() !== 0 && 'needs root, as the service needs it
 
 describe('hostile pages beside a benign task of another AppId', { timeout: 600_000, skip: notRoot }, () => {
   let t: TestNode;
+  printNodeLogsOnFailure(() => t);
   let pages: HostileServer;
   let browsersRoot: string;
   const stale = { file: '' };

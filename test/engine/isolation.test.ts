@@ -8,11 +8,13 @@ import { Subscriber } from '../helpers/subscriber.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
 
 const RED = [220, 0, 0];
 
 describe('browser contexts, and an external Janus', { timeout: 180_000 }, () => {
   let t: TestNode;
+  printNodeLogsOnFailure(() => t);
   let pages: PageServer;
   let janus: EmbeddedJanus;
   const janusDir = mkdtempSync(path.join(tmpdir(), 'external-janus-'));

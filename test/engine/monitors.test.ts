@@ -3,11 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { startEngineNode, type EngineSetup } from '../helpers/engine-node.js';
 import { getTask, sdkClient, waitFor, type TestNode } from '../helpers/node.js';
 import type { PageServer } from '../helpers/pages.js';
+import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
 
 const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
 
 describe('page monitors: blank, frozen, crashed', { timeout: 240_000 }, () => {
   let setup: EngineSetup;
+  printNodeLogsOnFailure(() => setup?.t);
   let t: TestNode;
   let pages: PageServer;
   before(async () => {

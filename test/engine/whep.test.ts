@@ -9,6 +9,7 @@ import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, typ
 import { PAGE_COLOR, TONE_HZ, near, startPageServer, type PageServer } from '../helpers/pages.js';
 import { renumberVp8, viewerFeaturesOff, WhepPlayer } from '../helpers/subscriber.js';
 import { viewerChromium } from '../helpers/viewer-priority.js';
+import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
 
 const CONSOLE = { 'x-webcast-console': '1', 'content-type': 'application/json' };
 
@@ -23,6 +24,7 @@ interface Envelope {
  */
 describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () => {
   let t: TestNode;
+  printNodeLogsOnFailure(() => t);
   let pages: PageServer;
   let token: string;
   const players: WhepPlayer[] = [];

@@ -7,6 +7,7 @@ import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../he
 import { PAGE_COLOR, TONE_HZ, near, startPageServer, type PageServer } from '../helpers/pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
 import { startWhipPeer, whipServerInstalled, type WhipPeer } from '../helpers/whip-server.js';
+import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
 
 const TOKEN = 'stage-token-6f1c';
 
@@ -17,6 +18,7 @@ const TOKEN = 'stage-token-6f1c';
 describe('publishing into any WHIP endpoint (WEBCAST_ROOM_BACKEND=whip)', { timeout: 240_000, skip: !whipServerInstalled() && 'simple-whip-server is not installed: run npm run setup' }, () => {
   let peer: WhipPeer;
   let t: TestNode;
+  printNodeLogsOnFailure(() => t);
   let pages: PageServer;
   const subscribers: Subscriber[] = [];
 

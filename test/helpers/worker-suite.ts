@@ -1,5 +1,6 @@
 import { after, before } from 'node:test';
 import type { RoomBackend } from '../../src/rooms/room-backend.js';
+import { printNodeLogsOnFailure } from './failure-logs.js';
 import { startTestNode, type TestNode } from './node.js';
 import { startPageServer, type PageServer } from './pages.js';
 import { Subscriber } from './subscriber.js';
@@ -23,6 +24,7 @@ export function workerSuite(env: Record<string, string> = {}): WorkerSuite {
     pages = await startPageServer();
     t = await startTestNode({ env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1', ...env } });
   });
+  printNodeLogsOnFailure(() => t);
   after(async () => {
     await Promise.all(subscribers.map((s) => s.leave().catch(() => undefined)));
     await t?.close();
