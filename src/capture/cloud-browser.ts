@@ -9,6 +9,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
+import { removeFolder } from './remove-folder.js';
 import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
@@ -226,10 +227,17 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   }
 
   private cleanUp(): void {
-    void this.cgroup?.remove();
-    this.onGone();
-    // Chromium's helpers may still be writing for a moment after the browser is gone.
-    setTimeout(() => rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }), 200).unref();
+    // Its helpers (the storage service flushing the profile) may outlive the browser's own
+    // process and write on: the folder goes once its group is empty, or a moment later without
+    // one. Its uid is free again only then, so that no browser shares a uid with a live helper.
+    const writersGone = this.cgroup ? this.cgroup.remove() : new Promise((r) => setTimeout(r, 200));
+    void writersGone
+      .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s cgroup could not be removed'))
+      .then(() => {
+        this.onGone();
+        return removeFolder(this.dir, FOLDER_REMOVAL_MS);
+      })
+      .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s folder could not be removed; the node\'s next start removes it'));
   }
 
   /** Ends it at once, as expected (the node stops): its processes are killed, no unload handler runs. */
@@ -262,6 +270,9 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
  * main thread never yields held that up for 30 s (measured), its slot and its CPU with it.
  */
 const CLOSE_GRACE_MS = 5_000;
+
+/** How long a browser's folder is tried to be removed while something still writes there. */
+const FOLDER_REMOVAL_MS = 3_000;
 
 /** A stable short name for this node's browser folders, cgroups and firewall rules, from its data folder. */
 export function nodeKey(dataDir: string): string {
@@ -481,7 +492,7 @@ export class BrowserPool {
       this.lastLaunchOk = false;
       this.o.uids.give(uid);
       await cgroup?.remove();
-      rmSync(dir, { recursive: true, force: true });
+      await removeFolder(dir, FOLDER_REMOVAL_MS).catch(() => undefined);
       throw err;
     }
   }
@@ -494,7 +505,7 @@ export class BrowserPool {
     if (launching > 0) this.o.log.debug({ browsers: launching }, 'warm browsers still launching are ended');
     await Promise.all(warm.map((spare) => spare.end()));
     try {
-      rmSync(this.root, { recursive: true, force: true, maxRetries: 30, retryDelay: 100 });
+      await removeFolder(this.root, FOLDER_REMOVAL_MS);
     } catch (err) {
       // A helper of a closing browser still writes there. No fault of the shutdown: the next
       // start of this node removes the folder before anything else.
