@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, chownSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -324,17 +324,19 @@ export class BrowserPool {
 
   constructor(private readonly o: BrowserPoolOptions) {
     this.root = path.join(tmpdir(), `webcast-browsers-${o.nodeKey}`);
-    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Clears what a killed run left (its cgroups, then its folders) and fills the warm pool; the first launch tells at once whether Chromium can run here. */
+  async start(): Promise<void> {
+    this.userAgent = this.o.look.userAgent ?? chromeUserAgent(await chromiumMajor(this.o.executablePath));
+    // The cgroups first: their removal ends what a killed earlier run left, which could
+    // otherwise still be writing into the folder removed next.
+    this.cgroups = await openCgroups(`webcast-${this.o.nodeKey}`);
+    await removeFolder(this.root, FOLDER_REMOVAL_MS);
     // Not recursive: if anyone made the folder again in between, this fails rather than use theirs.
     mkdirSync(this.root, { mode: 0o711 });
     // The browsers' uids pass through to their own folders, and see no one else's.
     chmodSync(this.root, 0o711);
-  }
-
-  /** Clears what a killed run left in the cgroups and fills the warm pool; the first launch tells at once whether Chromium can run here. */
-  async start(): Promise<void> {
-    this.userAgent = this.o.look.userAgent ?? chromeUserAgent(await chromiumMajor(this.o.executablePath));
-    this.cgroups = await openCgroups(`webcast-${this.o.nodeKey}`);
     if (!this.cgroups) this.o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
     else if (!this.cgroups.cpuCeilings) this.o.log.warn('this kernel has no CPU bandwidth control (CONFIG_CFS_BANDWIDTH): tasks get a fair share of CPU but no ceiling');
     this.refill();
