@@ -134,14 +134,17 @@ export interface PageServer {
   url: string;
   /** What pages posted to /report, in order. */
   reports: Record<string, unknown>[];
-  /** Lets the page /navigates?on=`name` go on to /second. */
+  /** Lets the page /navigates?on=`name` go on to /second, and answers /held?on=`name`. */
   go(name: string): void;
+  /** Whether a browser asked for /held?on=`name` (whose answer waits for go(name)). */
+  asked(name: string): boolean;
   close(): Promise<void>;
 }
 
 export async function startPageServer(): Promise<PageServer> {
   const reports: Record<string, unknown>[] = [];
   const released = new Set<string>();
+  const asked = new Set<string>();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const html = (body: string, status = 200) => res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end(body);
@@ -157,6 +160,18 @@ export async function startPageServer(): Promise<PageServer> {
         return res.writeHead(released.has(new URL(req.url ?? '/', 'http://x').searchParams.get('on') ?? '') ? 200 : 204).end();
       case '/second':
         return html(tonePage(SECOND_COLOR, 'second'));
+      case '/held': {
+        // A page whose load the test holds, for something to happen while it is put on air.
+        const on = new URL(req.url ?? '/', 'http://x').searchParams.get('on') ?? '';
+        asked.add(on);
+        const answer = setInterval(() => {
+          if (!released.has(on)) return;
+          clearInterval(answer);
+          html(tonePage(PAGE_COLOR, 'held'));
+        }, 50);
+        res.on('close', () => clearInterval(answer));
+        return;
+      }
       case '/isolation':
         return html(isolationPage);
       case '/notify': {
@@ -232,6 +247,7 @@ document.addEventListener('visibilitychange', paint); addEventListener('blur', p
     url: `http://127.0.0.1:${port}`,
     reports,
     go: (name) => void released.add(name),
+    asked: (name) => asked.has(name),
     close: () => new Promise((r) => {
       server.closeAllConnections();
       server.close(() => r());
