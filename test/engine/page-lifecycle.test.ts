@@ -65,10 +65,10 @@ describe('a page on air, from start to end', { timeout: 180_000 }, () => {
     const second = { AppId: 'app1', RoomId: 'same', TaskId: 'second' };
     const body = { UserId: 'twin', SourceURL: `${s.pages.url}/tone`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
     await sdkClient(s.t.host).start({ ...first, ...body });
-    await waitFor('first on air', async () => (await getTask(s.t.host, first))?.Status === 2);
+    await waitFor('first on air', async () => (await getTask(s.t.host, first))?.Status === 2, 30_000);
     const firstFeed = (await rooms().publishers({ appId: 'app1', roomId: 'same' }))[0]?.id;
     await sdkClient(s.t.host).start({ ...second, ...body });
-    await waitFor('second on air', async () => (await getTask(s.t.host, second))?.Status === 2);
+    await waitFor('second on air', async () => (await getTask(s.t.host, second))?.Status === 2, 30_000);
     const ended = await waitFor('first ended', async () => {
       const task = await getTask(s.t.host, first);
       return task?.Status === 3 && task;
