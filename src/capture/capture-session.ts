@@ -174,6 +174,14 @@ const PAGE_GUARD = `(() => {
 export type Render = CapturePlan['render'];
 
 /** The size most tasks ask for (no VideoSolutions): the warm pool captures at it ahead of need. */
+/**
+ * The rate a tab is captured at for a task of `frameRate`. A capture held to a rate under the
+ * default 15 delivered far less (10 → 5.3-7.3 fps at the viewer, 12 → 4.6, 5 → 2.3-2.7; 15 and
+ * over were kept): it is captured at 15 instead, and the encoder (each layer's maxFramerate)
+ * sends the task's rate.
+ */
+const captureRate = (frameRate: number): number => Math.max(frameRate, DEFAULT_VIDEO_SOLUTION.FrameRate);
+
 const DEFAULT_RENDER: Render = { width: DEFAULT_VIDEO_SOLUTION.Width, height: DEFAULT_VIDEO_SOLUTION.Height, frameRate: DEFAULT_VIDEO_SOLUTION.FrameRate };
 
 /**
@@ -211,7 +219,7 @@ async function captureTab(stage: Stage, captureTitle: string, render: Render, vi
   await page.evaluate((title) => (document.title = title), captureTitle);
   await page.bringToFront();
   await fitWindow(context, page, render.width, render.height);
-  await controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, videoDelayMs });
+  await controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, frameRate: captureRate(render.frameRate), videoDelayMs });
   await page.evaluate(() => (document.title = ''));
   // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
   // keep its exact size, so wait for the bar and make the window taller by as much.
@@ -220,7 +228,7 @@ async function captureTab(stage: Stage, captureTitle: string, render: Render, vi
     await new Promise((r) => setTimeout(r, 50));
   }
   await fitWindow(context, page, render.width, render.height);
-  stage.captured = render;
+  stage.captured = { ...render, frameRate: captureRate(render.frameRate) };
 }
 
 /**
@@ -386,18 +394,21 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   }
 
   /**
-   * The warm stage captured the page's tab at the default size already. A task of another
-   * size is captured afresh (still before any of its code has run); one of another frame
-   * rate only has the capture retuned.
+   * The warm stage captured the page's tab at the default size already. A task of that size or
+   * a smaller one has its window fitted and the capture held to its size and rate; only a larger
+   * one is captured afresh (still before any of its code has run), as a capture scales down but
+   * never up.
    */
   private async capture(): Promise<void> {
     const { render } = this.plan;
     const { captured } = this.stage;
-    if (captured.width !== render.width || captured.height !== render.height) {
+    const wanted = { ...render, frameRate: captureRate(render.frameRate) };
+    if (render.width > captured.width || render.height > captured.height) {
       await captureTab(this.stage, this.browser.captureTitle, render, this.spec.videoDelayMs);
-    } else if (captured.frameRate !== render.frameRate) {
-      await this.controller.evaluate((fps) => (window as unknown as WebcastController).webcast.retune(fps), render.frameRate);
-      this.stage.captured = render;
+    } else if (captured.width !== wanted.width || captured.height !== wanted.height || captured.frameRate !== wanted.frameRate) {
+      await fitWindow(this.context, this.page, render.width, render.height);
+      await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.retune(r), wanted);
+      this.stage.captured = wanted;
     }
     // Its CDP session stays attached (nothing detaches it) until the browser closes.
     await screenOfPageSize(this.context, this.page, render.width, render.height);
@@ -641,7 +652,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
 interface WebcastController {
   webcast: {
     capture(r: { width: number; height: number; frameRate: number; videoDelayMs: number }): Promise<unknown>;
-    retune(frameRate: number): Promise<void>;
+    retune(r: { width: number; height: number; frameRate: number }): Promise<void>;
     offer(o: { layers: CapturePlan['layers']; codec: string }): Promise<string>;
     answer(sdp: string): Promise<void>;
     stats(): Promise<PublishStats>;

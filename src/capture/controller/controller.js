@@ -27,10 +27,13 @@ async function capture({ width, height, frameRate, videoDelayMs }) {
   return { video: video.getSettings(), audio: stream.getAudioTracks().map((t) => t.label) };
 }
 
-/** A task at the captured size but another frame rate: the capture runs at that rate instead. */
-async function retune(frameRate) {
+/**
+ * A task of the captured size or smaller, or of another frame rate: the capture is held to its
+ * size and rate instead of started afresh (its window is fitted to the size first).
+ */
+async function retune({ width, height, frameRate }) {
   const [video] = state.stream.getVideoTracks();
-  await video.applyConstraints({ ...video.getConstraints(), frameRate: { max: frameRate } });
+  await video.applyConstraints({ width: { max: width }, height: { max: height }, frameRate: { max: frameRate } });
 }
 
 function preferCodec(transceiver, mimeType) {
