@@ -67,7 +67,11 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
       const viewer = await join(`slow${frameRate}`, `slow${frameRate}`);
       const video = await viewer.waitForVideo((v) => v.framesDecoded > 2 * frameRate);
       assert.deepEqual([video.width, video.height], [width, height]);
-      const fps = await viewer.measuredFps(4000);
+      // The rate the task keeps, not its first seconds, which can be slower while the new
+      // publication and its viewer settle (one CI run: 10.4 fps of 12 from its 2nd second; by
+      // hand 11.9-12.1).
+      await new Promise((r) => setTimeout(r, 2000));
+      const fps = await viewer.measuredFps(5000);
       assert.ok(fps >= 0.9 * frameRate && fps <= 1.15 * frameRate, `${fps.toFixed(1)} fps at the viewer, asked ${frameRate}`);
       await sdkClient(s.t.host).stop(key);
     });
