@@ -31,6 +31,9 @@ describe('a page published into a real Janus room by a real Chromium', { timeout
     const v1 = await big.waitForVideo((v) => v.width === 1280 && v.framesDecoded > 30);
     assert.deepEqual([v1.width, v1.height], [1280, 720]);
     assert.equal(v1.codec, 'video/VP8');
+    // As below: the rate the task keeps once its publication settled (ci61 decoded 8.3 fps of 30
+    // from its first second, right after the hostile suite; ci40 17.1, ci52 6.8 of 15).
+    await new Promise((r) => setTimeout(r, 2000));
     const fpsBig = await big.measuredFps(3000);
     assert.ok(fpsBig >= 0.8 * 30, `big layer at ${fpsBig.toFixed(1)} fps, asked 30`);
     const colour = await big.pixel(0.5, 0.8);
