@@ -173,15 +173,15 @@ const PAGE_GUARD = `(() => {
 /** What the controller captures: the page's tab at this size and at most this rate. */
 export type Render = CapturePlan['render'];
 
-/** The size most tasks ask for (no VideoSolutions): the warm pool captures at it ahead of need. */
 /**
- * The rate a tab is captured at for a task of `frameRate`. A capture held to a rate under the
- * default 15 delivered far less (10 → 5.3-7.3 fps at the viewer, 12 → 4.6, 5 → 2.3-2.7; 15 and
- * over were kept): it is captured at 15 instead, and the encoder (each layer's maxFramerate)
- * sends the task's rate.
+ * What a tab is captured at for a task that renders at `render`: its size, and its rate but no
+ * less than the default 15. A capture held to a rate under 15 delivered far less (10 → 5.3-7.3
+ * fps at the viewer, 12 → 4.6, 5 → 2.3-2.7; 15 and over were kept): the encoder (each layer's
+ * maxFramerate) sends the task's rate instead.
  */
-const captureRate = (frameRate: number): number => Math.max(frameRate, DEFAULT_VIDEO_SOLUTION.FrameRate);
+const capturedAt = (render: Render): Render => ({ ...render, frameRate: Math.max(render.frameRate, DEFAULT_VIDEO_SOLUTION.FrameRate) });
 
+/** The size most tasks ask for (no VideoSolutions): the warm pool captures at it ahead of need. */
 const DEFAULT_RENDER: Render = { width: DEFAULT_VIDEO_SOLUTION.Width, height: DEFAULT_VIDEO_SOLUTION.Height, frameRate: DEFAULT_VIDEO_SOLUTION.FrameRate };
 
 /**
@@ -208,27 +208,27 @@ export async function prepareStage(browser: TaskBrowser, videoDelayMs: number): 
 }
 
 /**
- * Captures the stage's page tab at `render`. Only ever before any of the customer's code has
+ * Captures the stage's page tab at `at` (capturedAt). Only ever before any of the customer's code has
  * run in this browser: the tab wears the browser's capture title only for this moment, and a
  * page that waits in getDisplayMedia for that title never sees it again.
  */
-async function captureTab(stage: Stage, captureTitle: string, render: Render, videoDelayMs: number): Promise<void> {
+async function captureTab(stage: Stage, captureTitle: string, at: Render, videoDelayMs: number): Promise<void> {
   const { context, controller, page } = stage;
   await showWindow(context, page);
   await page.goto('about:blank');
   await page.evaluate((title) => (document.title = title), captureTitle);
   await page.bringToFront();
-  await fitWindow(context, page, render.width, render.height);
-  await controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...render, frameRate: captureRate(render.frameRate), videoDelayMs });
+  await fitWindow(context, page, at.width, at.height);
+  await controller.evaluate((r) => (window as unknown as WebcastController).webcast.capture(r), { ...at, videoDelayMs });
   await page.evaluate(() => (document.title = ''));
   // Capturing adds a "sharing this tab" bar above the page, a moment later; the page must
   // keep its exact size, so wait for the bar and make the window taller by as much.
   const deadline = Date.now() + 2000;
-  while (Date.now() < deadline && (await pageInnerSize(page))[1] === render.height) {
+  while (Date.now() < deadline && (await pageInnerSize(page))[1] === at.height) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  await fitWindow(context, page, render.width, render.height);
-  stage.captured = { ...render, frameRate: captureRate(render.frameRate) };
+  await fitWindow(context, page, at.width, at.height);
+  stage.captured = at;
 }
 
 /**
@@ -402,9 +402,9 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   private async capture(): Promise<void> {
     const { render } = this.plan;
     const { captured } = this.stage;
-    const wanted = { ...render, frameRate: captureRate(render.frameRate) };
+    const wanted = capturedAt(render);
     if (render.width > captured.width || render.height > captured.height) {
-      await captureTab(this.stage, this.browser.captureTitle, render, this.spec.videoDelayMs);
+      await captureTab(this.stage, this.browser.captureTitle, wanted, this.spec.videoDelayMs);
     } else if (captured.width !== wanted.width || captured.height !== wanted.height || captured.frameRate !== wanted.frameRate) {
       await fitWindow(this.context, this.page, render.width, render.height);
       await this.controller.evaluate((r) => (window as unknown as WebcastController).webcast.retune(r), wanted);

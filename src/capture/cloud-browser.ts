@@ -227,16 +227,14 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   }
 
   private cleanUp(): void {
+    // A uid still owned by a live helper is never handed out again (BrowserUidPool.take).
+    this.onGone();
     // Its helpers (the storage service flushing the profile) may outlive the browser's own
-    // process and write on: the folder goes once its group is empty, or a moment later without
-    // one. Its uid is free again only then, so that no browser shares a uid with a live helper.
+    // process and write on: the folder goes once its group is empty, or a moment later without one.
     const writersGone = this.cgroup ? this.cgroup.remove() : new Promise((r) => setTimeout(r, 200));
     void writersGone
       .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s cgroup could not be removed'))
-      .then(() => {
-        this.onGone();
-        return removeFolder(this.dir, FOLDER_REMOVAL_MS);
-      })
+      .then(() => removeFolder(this.dir, FOLDER_REMOVAL_MS))
       .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s folder could not be removed; the node\'s next start removes it'));
   }
 
@@ -258,9 +256,8 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
         await settlesWithin(closed, 1000);
       }
     }
-    // The browser's own process ends first; its helpers (the storage service flushing the
-    // profile, the crash handler) outlived it and wrote into its folder while a node's stop
-    // removed the folders (a test saw ENOTEMPTY under load, 1 stop in 5).
+    // The browser's own process ends first; its helpers (the storage service, the crash
+    // handler) outlived it under load: a closed task holds its slot until they are gone too.
     await this.cgroup?.remove();
   }
 }

@@ -145,6 +145,8 @@ export async function startPageServer(): Promise<PageServer> {
   const reports: Record<string, unknown>[] = [];
   const released = new Set<string>();
   const asked = new Set<string>();
+  /** Answers to /held?on=name, sent by go(name). */
+  const held = new Map<string, (() => void)[]>();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const html = (body: string, status = 200) => res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end(body);
@@ -164,12 +166,9 @@ export async function startPageServer(): Promise<PageServer> {
         // A page whose load the test holds, for something to happen while it is put on air.
         const on = new URL(req.url ?? '/', 'http://x').searchParams.get('on') ?? '';
         asked.add(on);
-        const answer = setInterval(() => {
-          if (!released.has(on)) return;
-          clearInterval(answer);
-          html(tonePage(PAGE_COLOR, 'held'));
-        }, 50);
-        res.on('close', () => clearInterval(answer));
+        const answer = () => html(tonePage(PAGE_COLOR, 'held'));
+        if (released.has(on)) return answer();
+        held.set(on, [...(held.get(on) ?? []), answer]);
         return;
       }
       case '/isolation':
@@ -246,7 +245,11 @@ document.addEventListener('visibilitychange', paint); addEventListener('blur', p
   return {
     url: `http://127.0.0.1:${port}`,
     reports,
-    go: (name) => void released.add(name),
+    go: (name) => {
+      released.add(name);
+      for (const answer of held.get(name) ?? []) answer();
+      held.delete(name);
+    },
     asked: (name) => asked.has(name),
     close: () => new Promise((r) => {
       server.closeAllConnections();
