@@ -12,6 +12,7 @@ import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
 import { SendRate } from './send-rate.js';
+import { startBitrateKbps, withStartBitrate } from './start-bitrate.js';
 import { dressContext } from './user-agent-data.js';
 import { settlesWithin } from './settles.js';
 import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize, showWindow } from './page-window.js';
@@ -462,7 +463,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     this.publication = publication;
     this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp), this.browser.uid);
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
-    await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), publication.answerSdp);
+    const answer = withStartBitrate(publication.answerSdp, startBitrateKbps(this.plan.layers));
+    await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), answer);
   }
 
   /** A JPEG of what is published right now, `width` pixels wide. */
