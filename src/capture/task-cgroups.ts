@@ -6,14 +6,16 @@ import { procStat, TICKS_PER_SECOND } from './proc-stat.js';
 /**
  * One control group per task's browser, so that the kernel bounds what a page can take: its
  * memory (the OOM killer ends a process of that browser alone, usually the page's renderer,
- * when the task is over its limit) and its CPU. Every task weighs the same, and each has a
- * ceiling: a fair share alone kept the throughput of a task beside a page that spins every
- * core, but not its timing (its frames come through a chain of processes, each waiting its
- * turn behind the spinning ones: 13.3–14.0 of 15 fps at a viewer), while a ceiling leaves the
- * other tasks cores the hog cannot touch (15.0 fps).
+ * when the task is over its limit), its CPU, and how many processes it may have
+ * (BROWSER_MAX_PIDS). Every task weighs the same, and each has a CPU ceiling: a fair share
+ * alone kept the throughput of a task beside a page that spins every core, but not its timing
+ * (its frames come through a chain of processes, each waiting its turn behind the spinning
+ * ones: 13.3–14.0 of 15 fps at a viewer), while a ceiling leaves the other tasks cores the hog
+ * cannot touch (15.0 fps).
  *
  * Both layouts are handled: cgroup v2 (a Debian 12 host with systemd; the service needs a
- * delegated cgroup, `Delegate=yes`, or root) and the v1 `memory` and `cpu` hierarchies.
+ * delegated cgroup, `Delegate=yes`, or root) and the v1 `memory`, `cpu` and (where mounted)
+ * `pids` hierarchies.
  */
 export interface TaskCgroup {
   /** `cgroup.procs` files a process writes its pid into to join (one per hierarchy). */
@@ -60,6 +62,15 @@ const CPU_PERIOD_US = 100_000;
 const quotaUs = (cores: number): number => Math.max(1000, Math.round(cores * CPU_PERIOD_US));
 
 const processCpuSeconds = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + (procStat(pid)?.ticks ?? 0), 0) / TICKS_PER_SECOND;
+
+/**
+ * Threads and processes one browser may have at once (the kernel's `pids.max`). Chromium keeps
+ * about 105-115 with a page; this leaves room for a page's workers and frames of other sites,
+ * and holds code that got out of the renderer's sandbox to it: without it, a fork loop fills
+ * the machine's table of processes (32768 here), and no browser, Janus or helper of any task
+ * can start until it is cleared.
+ */
+export const BROWSER_MAX_PIDS = 1024;
 
 const pidsIn = (dir: string): number[] => read(path.join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 
@@ -125,7 +136,13 @@ class V1Groups implements CgroupSupport {
   readonly cpuCeilings: boolean;
   /** cpuacct counts for our groups where it is mounted with cpu; mounted apart, it has no group of ours. */
   private readonly cpuacct: boolean;
-  constructor(private readonly memoryBase: string, private readonly cpuBase: string, private readonly prefix: string) {
+  constructor(
+    private readonly memoryBase: string,
+    private readonly cpuBase: string,
+    /** Undefined where the kernel has no pids controller for us. */
+    private readonly pidsBase: string | undefined,
+    private readonly prefix: string,
+  ) {
     this.cpuCeilings = existsSync(path.join(cpuBase, 'cpu.cfs_quota_us'));
     this.cpuacct = existsSync(path.join(cpuBase, 'cpuacct.usage'));
   }
@@ -133,8 +150,13 @@ class V1Groups implements CgroupSupport {
   create(name: string, memoryBytes: number): TaskCgroup {
     const memory = path.join(this.memoryBase, `${this.prefix}-${name}`);
     const cpu = path.join(this.cpuBase, `${this.prefix}-${name}`);
+    const pids = this.pidsBase && path.join(this.pidsBase, `${this.prefix}-${name}`);
     mkdirSync(memory);
     mkdirSync(cpu);
+    if (pids) {
+      mkdirSync(pids);
+      writeFileSync(path.join(pids, 'pids.max'), String(BROWSER_MAX_PIDS));
+    }
     writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(memoryBytes));
     // Swap would let a page outgrow its limit slowly instead of being stopped.
     if (existsSync(path.join(memory, 'memory.memsw.limit_in_bytes'))) writeFileSync(path.join(memory, 'memory.memsw.limit_in_bytes'), String(memoryBytes));
@@ -150,12 +172,13 @@ class V1Groups implements CgroupSupport {
       runIdle: () => writeFileSync(path.join(cpu, 'cpu.shares'), '2'),
       throttledSeconds: () => field(read(path.join(cpu, 'cpu.stat')), 'throttled_time') / 1e9,
       cpuSeconds: () => (this.cpuacct ? Number(read(path.join(cpu, 'cpuacct.usage'))) / 1e9 : processCpuSeconds(pidsIn(memory))),
-      procsFiles: [path.join(memory, 'cgroup.procs'), path.join(cpu, 'cgroup.procs')],
+      procsFiles: [memory, cpu, ...(pids ? [pids] : [])].map((dir) => path.join(dir, 'cgroup.procs')),
       oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
       pids: () => pidsIn(memory),
       remove: removedOnce(async () => {
         await removeGroup(memory);
         await removeGroup(cpu);
+        if (pids) await removeGroup(pids);
       }),
     };
   }
@@ -172,6 +195,7 @@ class V2Groups implements CgroupSupport {
     mkdirSync(dir);
     writeFileSync(path.join(dir, 'memory.max'), String(memoryBytes));
     writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+    if (existsSync(path.join(dir, 'pids.max'))) writeFileSync(path.join(dir, 'pids.max'), String(BROWSER_MAX_PIDS));
     writeFileSync(path.join(dir, 'cpu.weight'), '1');
     return {
       runAsTask: (ceilingCores) => {
@@ -209,7 +233,8 @@ function prepareV2(base: string): boolean {
       mkdirSync(leaf, { recursive: true });
       for (const pid of pidsIn(base)) writeFileSync(path.join(leaf, 'cgroup.procs'), String(pid));
     }
-    writeFileSync(path.join(base, 'cgroup.subtree_control'), '+memory +cpu');
+    const pids = read(path.join(base, 'cgroup.controllers')).split(/\s+/).includes('pids') ? ' +pids' : '';
+    writeFileSync(path.join(base, 'cgroup.subtree_control'), `+memory +cpu${pids}`);
     return true;
   } catch {
     return false;
@@ -234,7 +259,10 @@ export async function openCgroups(prefix: string): Promise<CgroupSupport | undef
   const cpuBase = path.join('/sys/fs/cgroup/cpu', own.get('cpu') ?? '/');
   if (!existsSync(path.join(memoryBase, 'cgroup.procs')) || !existsSync(path.join(cpuBase, 'cgroup.procs'))) return undefined;
   if (!writable(memoryBase) || !writable(cpuBase)) return undefined;
+  const ownPids = path.join('/sys/fs/cgroup/pids', own.get('pids') ?? '/');
+  const pidsBase = existsSync(path.join(ownPids, 'cgroup.procs')) && writable(ownPids) ? ownPids : undefined;
   await removeStale(memoryBase, prefix);
   await removeStale(cpuBase, prefix);
-  return new V1Groups(memoryBase, cpuBase, prefix);
+  if (pidsBase) await removeStale(pidsBase, prefix);
+  return new V1Groups(memoryBase, cpuBase, pidsBase, prefix);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,6 +7,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nodeKey } from '../../src/capture/cloud-browser.js';
+import { BROWSER_MAX_PIDS } from '../../src/capture/task-cgroups.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
@@ -222,6 +223,45 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const crashes = Number(/webcast_page_crashes_total\{cause="memory",node="[^"]+"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     assert.ok(crashes >= 2, `${crashes} out-of-memory crashes counted`);
     await victimOnAir();
+  });
+
+  // No page can fork: its renderer's seccomp filter refuses it (checked above). This plays code
+  // that got out of the sandbox into its browser's own processes, as the browser's uid, and
+  // forks as fast as it can.
+  it('code that got out of a page\'s sandbox cannot fill the machine with processes: its browser holds at most BROWSER_MAX_PIDS, and none outlive the task', async (t2) => {
+    const key = attacker('forks');
+    await start(key, '/steady');
+    const browser = browserOf(key);
+    const [first] = browser.pids();
+    assert.ok(first !== undefined && browser.uid !== undefined);
+    // The browser's own groups, which the loop joins before it becomes the browser's uid.
+    const procsFiles = readFileSync(`/proc/${first}/cgroup`, 'utf8')
+      .split('\n')
+      .map((line) => /^\d+:([^:]*):(.*webcast-.*)$/.exec(line))
+      .flatMap((m) => (m ? [path.join('/sys/fs/cgroup', m[1] ?? '', m[2] ?? '', 'cgroup.procs')] : []));
+    assert.ok(procsFiles.length >= 2, procsFiles.join(' '));
+    const forks = 2 * BROWSER_MAX_PIDS;
+    const loop = `$| = 1; for (1..${forks}) { my $p = fork(); if (!defined $p) { $failed++ } elsif ($p == 0) { sleep 600; exit 0 } } print "failed $failed\\n"; sleep 600`;
+    const bomb = spawn('/bin/sh', ['-c', 'for f in "$@"; do echo $$ > "$f"; done; exec /usr/bin/setpriv --reuid=$0 --regid=$0 --clear-groups -- /usr/bin/perl -e "$LOOP"', String(browser.uid), ...procsFiles], {
+      env: { PATH: '/usr/bin:/bin', LOOP: loop },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    bomb.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await waitFor('the fork loop done', async () => out.includes('failed'), 60_000, 200);
+      const failed = Number(/failed (\d*)/.exec(out)?.[1] || 0);
+      const theirs = browser.pids();
+      const alive = () => theirs.filter((pid) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/usr/bin/perl'));
+      t2.diagnostic(`${failed} of ${forks} forks refused; ${alive().length} forked processes in the browser's group`);
+      assert.ok(failed > 0, `all ${forks} forks went through (${theirs.length} processes in the browser's group)`);
+      assert.ok(alive().length < BROWSER_MAX_PIDS, `${alive().length} forked processes`);
+      await victimOnAir();
+      await stop(key);
+      await waitFor('no forked process left', async () => alive().length === 0, 10_000);
+    } finally {
+      bomb.kill('SIGKILL');
+    }
   });
 
   // The hog's task is a small layer: its CPU ceiling is the least there is, one core of two.
