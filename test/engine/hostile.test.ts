@@ -200,8 +200,18 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.ok(kb < 20 * 1024, `the browser's folder holds ${kb} KiB`);
     assert.deepEqual(readdirSync(path.join(folder, 'downloads')), [], 'nothing was downloaded');
     assert.deepEqual(readdirSync(tmpdir()).filter((d) => d.startsWith('playwright-artifacts-') && !artifactsBefore.includes(d)), []);
+    // Code out of the sandbox, as the browser's uid, points links in its folder at the node's
+    // files: the service removes the folder as root, and must remove the links, not what they name.
+    const node = mkdtempSync(path.join(tmpdir(), 'webcast-not-the-browsers-'));
+    writeFileSync(path.join(node, 'keep.txt'), 'the node\'s');
+    const uid = String(browserOf(key).uid);
+    const asBrowser = (...cmd: string[]) => execFileSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...cmd]);
+    asBrowser('/bin/ln', '-s', node, path.join(folder, 'profile', 'to-a-folder'));
+    asBrowser('/bin/ln', '-s', path.join(node, 'keep.txt'), path.join(folder, 'tmp', 'to-a-file'));
     await stop(key);
     await waitFor('the folder removed', async () => !existsSync(folder), 5000);
+    assert.deepEqual(readdirSync(node), ['keep.txt'], 'what the links named is still there');
+    assert.equal(readFileSync(path.join(node, 'keep.txt'), 'utf8'), 'the node\'s');
     await victimOnAir();
   });
 
