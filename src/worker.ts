@@ -5,6 +5,7 @@ import { BrowserPool, nodeKey } from './capture/cloud-browser.js';
 import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.js';
 import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js';
 import { BrowserUidPool } from './capture/browser-user.js';
+import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
 import { EgressPolicy } from './capture/egress-policy.js';
 import { EgressProxy } from './capture/egress-proxy.js';
@@ -83,6 +84,10 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     throw err;
   }
   const { rooms, janus, reconnect } = opened;
+  const privateMounts = uids.range !== undefined && hasCapabilities(['SYS_ADMIN']);
+  if (uids.range && !privateMounts) {
+    log.warn('no CAP_SYS_ADMIN: each browser writes its folder to the node\'s disk and sees the node\'s /tmp, /var/tmp and /dev/shm (code out of a page\'s sandbox could fill them)');
+  }
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,
     nodeKey: key,
@@ -91,6 +96,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     log: log.child({ module: 'chromium' }),
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
+    privateMounts,
     warm: config.browserPool,
     prepare: (browser) => prepareStage(browser, config.videoDelayMs),
     look: { locale: config.browserLocale, timezone: config.browserTimezone, userAgent: config.browserUserAgent },

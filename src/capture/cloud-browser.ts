@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
+import { mountFolderInMemory, privateTmpCommand, unmountUnder } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
@@ -136,6 +137,11 @@ export interface BrowserPoolOptions {
   uids: BrowserUidPool;
   /** The most memory one task's browser (page, controller and Chromium's helpers) may use. */
   memoryBytes: number;
+  /**
+   * Whether each browser's folder and its /tmp, /var/tmp and /dev/shm are in memory of its own
+   * (browser-mounts.ts). Needs browsers of their own uids and CAP_SYS_ADMIN.
+   */
+  privateMounts: boolean;
   /** Browsers launched ahead, ready for the next task. */
   warm: number;
   /** Readies a launched browser for a task (its context and tabs), ahead of need. */
@@ -177,6 +183,8 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     private readonly log: Logger,
     /** The uid it runs as, its own; undefined = the service's. */
     readonly uid: number | undefined,
+    /** Whether its folder is a tmpfs of its own, unmounted when it is gone. */
+    private readonly inMemory: boolean,
     private readonly onGone: () => void,
   ) {
     super();
@@ -234,7 +242,10 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     const writersGone = this.cgroup ? this.cgroup.remove() : new Promise((r) => setTimeout(r, 200));
     void writersGone
       .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s cgroup could not be removed'))
-      .then(() => removeFolder(this.dir, FOLDER_REMOVAL_MS))
+      .then(async () => {
+        if (this.inMemory) await unmountUnder(this.dir);
+        await removeFolder(this.dir, FOLDER_REMOVAL_MS);
+      })
       .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s folder could not be removed; the node\'s next start removes it'));
   }
 
@@ -329,6 +340,7 @@ export class BrowserPool {
     // The cgroups first: their removal ends what a killed earlier run left, which could
     // otherwise still be writing into the folder removed next.
     this.cgroups = await openCgroups(`webcast-${this.o.nodeKey}`);
+    if (this.o.privateMounts) await unmountUnder(this.root);
     await removeFolder(this.root, FOLDER_REMOVAL_MS);
     // Not recursive: if anyone made the folder again in between, this fails rather than use theirs.
     mkdirSync(this.root, { mode: 0o711 });
@@ -456,10 +468,17 @@ export class BrowserPool {
   private async launch(id: string, cgroup: TaskCgroup | undefined): Promise<TaskBrowser> {
     const dir = path.join(this.root, id);
     const sub = ['profile', 'home', 'tmp', 'downloads'];
-    mkdirSync(dir, { mode: 0o700 });
-    for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
     const uid = this.o.uids.take();
-    if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
+    const inMemory = this.o.privateMounts && uid !== undefined;
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      if (inMemory) await mountFolderInMemory(dir, this.o.memoryBytes, uid);
+      for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
+      if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
+    } catch (err) {
+      this.o.uids.give(uid);
+      throw err;
+    }
     const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
     // A service that is not root holds its capabilities as ambient ones, which a change between
@@ -472,6 +491,7 @@ export class BrowserPool {
         ignoreDefaultArgs: true,
         args: [
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
+          ...(inMemory ? privateTmpCommand(dir, this.o.memoryBytes) : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),
@@ -486,11 +506,12 @@ export class BrowserPool {
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
       this.lastLaunchOk = true;
-      return new TaskBrowser(browser, captureTitle, this.o.proxyUrl, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
+      return new TaskBrowser(browser, captureTitle, this.o.proxyUrl, dir, cgroup, this.o.log, uid, inMemory, () => this.o.uids.give(uid));
     } catch (err) {
       this.lastLaunchOk = false;
       this.o.uids.give(uid);
       await cgroup?.remove();
+      if (inMemory) await unmountUnder(dir).catch(() => undefined);
       await removeFolder(dir, FOLDER_REMOVAL_MS).catch(() => undefined);
       throw err;
     }
@@ -504,6 +525,7 @@ export class BrowserPool {
     if (launching > 0) this.o.log.debug({ browsers: launching }, 'warm browsers still launching are ended');
     await Promise.all(warm.map((spare) => spare.end()));
     try {
+      if (this.o.privateMounts) await unmountUnder(this.root);
       await removeFolder(this.root, FOLDER_REMOVAL_MS);
     } catch (err) {
       // A helper of a closing browser still writes there. No fault of the shutdown: the next

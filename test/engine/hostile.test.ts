@@ -208,8 +208,16 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const asBrowser = (...cmd: string[]) => execFileSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...cmd]);
     asBrowser('/bin/ln', '-s', node, path.join(folder, 'profile', 'to-a-folder'));
     asBrowser('/bin/ln', '-s', path.join(node, 'keep.txt'), path.join(folder, 'tmp', 'to-a-file'));
+    // Nor can such code fill the node's disk or leave memory behind: its folder is in memory its
+    // cgroup pays for, and the world-writable folders it sees are its own, in memory, gone with it.
+    assert.equal(execFileSync('/usr/bin/stat', ['-f', '-c', '%T', folder], { encoding: 'utf8' }).trim(), 'tmpfs', 'the browser\'s folder is in memory');
+    const mark = `escaped-${process.pid}`;
+    const [browserPid] = browserOf(key).pids();
+    execFileSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', `for d in /tmp /var/tmp /dev/shm; do echo x > $d/${mark} || exit 1; done`]);
+    for (const d of ['/tmp', '/var/tmp', '/dev/shm']) assert.equal(existsSync(path.join(d, mark)), false, `the browser's file is in the node's ${d}`);
     await stop(key);
     await waitFor('the folder removed', async () => !existsSync(folder), 5000);
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(folder), 'the browser\'s folder is unmounted');
     assert.deepEqual(readdirSync(node), ['keep.txt'], 'what the links named is still there');
     assert.equal(readFileSync(path.join(node, 'keep.txt'), 'utf8'), 'the node\'s');
     await victimOnAir();

@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+/**
+ * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
+ * Its folder (profile, home, temp) is a tmpfs of its own, and it sees /tmp, /var/tmp and
+ * /dev/shm as tmpfs of its own, in a mount namespace of its own. No page can write anything
+ * (its renderer's sandbox has no file system), but code that got out of the sandbox into the
+ * browser's processes could otherwise fill the node's disk through its folder or the
+ * world-writable folders, or leave files in /dev/shm that hold memory after the task. Needs
+ * CAP_SYS_ADMIN (root has it).
+ */
+
+/**
+ * Run by `unshare --mount` before the browser drops to its uid: the world-writable folders
+ * become tmpfs of this browser's, then its own folder, hidden by the new /tmp, is mounted back
+ * where it was from the working directory, which still holds it (`--no-canonicalize`: mount
+ * would otherwise turn "." into its path, which now names the new /tmp's empty folder).
+ */
+const PRIVATE_TMP = [
+  'dir=$1; bytes=$2; shift 3',
+  'cd "$dir" || exit 96',
+  'umask 022',
+  'for d in /tmp /var/tmp /dev/shm; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
+  'mkdir -p "$dir" && mount --no-canonicalize --bind . "$dir" || exit 96',
+  'cd / && exec "$@"',
+].join('\n');
+
+/** The command that runs the rest of a browser's launch line with its own /tmp, /var/tmp and /dev/shm of at most `bytes` each. */
+export function privateTmpCommand(dir: string, bytes: number): string[] {
+  return ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_TMP, 'webcast-private-tmp', dir, String(bytes), '--'];
+}
+
+const run = promisify(execFile);
+
+/** Puts a browser's (empty) folder in memory: a tmpfs of at most `bytes`, its uid's alone. */
+export async function mountFolderInMemory(dir: string, bytes: number, uid: number): Promise<void> {
+  await run('/usr/bin/mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700,uid=${uid},gid=${uid},nosuid,nodev`, 'webcast-browser', dir]);
+}
+
+/** Mount points at or under `root`, deepest first, from this process's mountinfo. */
+function mountsUnder(root: string): string[] {
+  const unescape = (p: string): string => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => unescape(line.split(' ')[4] ?? ''))
+    .filter((p) => p === root || p.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Unmounts what is mounted at or under `root` (a closed browser's folder, or all of a killed
+ * run's). Lazily: a process that still held a file there would otherwise keep the folder, and
+ * its memory, from going; the memory goes with its last user.
+ */
+export async function unmountUnder(root: string): Promise<void> {
+  for (const point of mountsUnder(root)) await run('/usr/bin/umount', ['--lazy', point]);
+}
