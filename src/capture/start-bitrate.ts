@@ -1,4 +1,5 @@
 import { parse, write } from 'sdp-transform';
+import { AUX_CODECS } from '../rooms/sdp-bridge.js';
 import type { Layer } from './layers.js';
 
 /**
@@ -37,7 +38,6 @@ export function startBitrateKbps(layers: readonly Pick<Layer, 'width' | 'height'
   return Math.max(300, Math.round(0.9 * sum));
 }
 
-const NOT_A_CODEC = new Set(['rtx', 'red', 'ulpfec', 'flexfec-03']);
 const PARAM = 'x-google-start-bitrate';
 
 /**
@@ -50,7 +50,7 @@ export function withStartBitrate(answerSdp: string, kbps: number): string {
     if (m.type !== 'video') continue;
     m.fmtp ??= [];
     for (const { payload, codec } of m.rtp) {
-      if (NOT_A_CODEC.has(codec.toLowerCase())) continue;
+      if (AUX_CODECS.has(codec.toLowerCase())) continue;
       const param = `${PARAM}=${Math.round(kbps)}`;
       const fmtp = m.fmtp.find((f) => f.payload === payload);
       if (!fmtp) m.fmtp.push({ payload, config: param });
