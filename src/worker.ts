@@ -86,7 +86,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   const { rooms, janus, reconnect } = opened;
   const privateMounts = uids.range !== undefined && hasCapabilities(['SYS_ADMIN']);
   if (uids.range && !privateMounts) {
-    log.warn('no CAP_SYS_ADMIN: each browser writes its folder to the node\'s disk and sees the node\'s /tmp, /var/tmp and /dev/shm (code out of a page\'s sandbox could fill them)');
+    log.warn('no CAP_SYS_ADMIN: each browser writes its folder to the node\'s disk and sees the node\'s world-writable folders (code out of a page\'s sandbox could fill them)');
   }
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,

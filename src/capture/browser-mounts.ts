@@ -4,8 +4,9 @@ import { promisify } from 'node:util';
 
 /**
  * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
- * Its folder (profile, home, temp) is a tmpfs of its own, and it sees /tmp, /var/tmp and
- * /dev/shm as tmpfs of its own, in a mount namespace of its own. No page can write anything
+ * Its folder (profile, home, temp) is a tmpfs of its own, and it sees the world-writable
+ * folders (/tmp, /var/tmp, /dev/shm, /run/lock) as tmpfs of its own, in a mount namespace of
+ * its own. No page can write anything
  * (its renderer's sandbox has no file system), but code that got out of the sandbox into the
  * browser's processes could otherwise fill the node's disk through its folder or the
  * world-writable folders, or leave files in /dev/shm that hold memory after the task. Needs
@@ -22,12 +23,12 @@ const PRIVATE_TMP = [
   'dir=$1; bytes=$2; shift 3',
   'cd "$dir" || exit 96',
   'umask 022',
-  'for d in /tmp /var/tmp /dev/shm; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
+  'for d in /tmp /var/tmp /dev/shm /run/lock; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
   'mkdir -p "$dir" && mount --no-canonicalize --bind . "$dir" || exit 96',
   'cd / && exec "$@"',
 ].join('\n');
 
-/** The command that runs the rest of a browser's launch line with its own /tmp, /var/tmp and /dev/shm of at most `bytes` each. */
+/** The command that runs the rest of a browser's launch line with its own world-writable folders of at most `bytes` each. */
 export function privateTmpCommand(dir: string, bytes: number): string[] {
   return ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_TMP, 'webcast-private-tmp', dir, String(bytes), '--'];
 }

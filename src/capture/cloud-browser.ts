@@ -138,7 +138,7 @@ export interface BrowserPoolOptions {
   /** The most memory one task's browser (page, controller and Chromium's helpers) may use. */
   memoryBytes: number;
   /**
-   * Whether each browser's folder and its /tmp, /var/tmp and /dev/shm are in memory of its own
+   * Whether each browser's folder and the world-writable folders it sees are in memory of its own
    * (browser-mounts.ts). Needs browsers of their own uids and CAP_SYS_ADMIN.
    */
   privateMounts: boolean;

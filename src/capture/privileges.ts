@@ -18,7 +18,7 @@ export const CAPABILITIES = {
   /** The browsers' firewall rules. */
   NET_ADMIN: 12,
   NET_RAW: 13,
-  /** Each browser's folder and its /tmp, /var/tmp and /dev/shm in memory of its own (browser-mounts.ts). */
+  /** Each browser's folder and world-writable folders in memory of its own (browser-mounts.ts). */
   SYS_ADMIN: 21,
 } as const;
 export type Capability = keyof typeof CAPABILITIES;

@@ -213,8 +213,8 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.equal(execFileSync('/usr/bin/stat', ['-f', '-c', '%T', folder], { encoding: 'utf8' }).trim(), 'tmpfs', 'the browser\'s folder is in memory');
     const mark = `escaped-${process.pid}`;
     const [browserPid] = browserOf(key).pids();
-    execFileSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', `for d in /tmp /var/tmp /dev/shm; do echo x > $d/${mark} || exit 1; done`]);
-    for (const d of ['/tmp', '/var/tmp', '/dev/shm']) assert.equal(existsSync(path.join(d, mark)), false, `the browser's file is in the node's ${d}`);
+    execFileSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', `for d in /tmp /var/tmp /dev/shm /run/lock; do echo x > $d/${mark} || exit 1; done`]);
+    for (const d of ['/tmp', '/var/tmp', '/dev/shm', '/run/lock']) assert.equal(existsSync(path.join(d, mark)), false, `the browser's file is in the node's ${d}`);
     await stop(key);
     await waitFor('the folder removed', async () => !existsSync(folder), 5000);
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(folder), 'the browser\'s folder is unmounted');
