@@ -52,7 +52,7 @@ function mountsUnder(root: string): string[] {
 
 /**
  * Unmounts what is mounted at or under `root` (a closed browser's folder, or all of a killed
- * run's). Lazily: a process that still held a file there would otherwise keep the folder, and
+ * run's; removeFolder does it first). Lazily: a process that still held a file there would otherwise keep the folder, and
  * its memory, from going; the memory goes with its last user.
  */
 export async function unmountUnder(root: string): Promise<void> {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
-import { mountFolderInMemory, privateTmpCommand, unmountUnder } from './browser-mounts.js';
+import { mountFolderInMemory, privateTmpCommand } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
@@ -183,8 +183,6 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     private readonly log: Logger,
     /** The uid it runs as, its own; undefined = the service's. */
     readonly uid: number | undefined,
-    /** Whether its folder is a tmpfs of its own, unmounted when it is gone. */
-    private readonly inMemory: boolean,
     private readonly onGone: () => void,
   ) {
     super();
@@ -242,10 +240,7 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     const writersGone = this.cgroup ? this.cgroup.remove() : new Promise((r) => setTimeout(r, 200));
     void writersGone
       .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s cgroup could not be removed'))
-      .then(async () => {
-        if (this.inMemory) await unmountUnder(this.dir);
-        await removeFolder(this.dir, FOLDER_REMOVAL_MS);
-      })
+      .then(() => removeFolder(this.dir, FOLDER_REMOVAL_MS))
       .catch((err: unknown) => this.log.warn({ err, browser: path.basename(this.dir) }, 'a closed browser\'s folder could not be removed; the node\'s next start removes it'));
   }
 
@@ -340,7 +335,6 @@ export class BrowserPool {
     // The cgroups first: their removal ends what a killed earlier run left, which could
     // otherwise still be writing into the folder removed next.
     this.cgroups = await openCgroups(`webcast-${this.o.nodeKey}`);
-    if (this.o.privateMounts) await unmountUnder(this.root);
     await removeFolder(this.root, FOLDER_REMOVAL_MS);
     // Not recursive: if anyone made the folder again in between, this fails rather than use theirs.
     mkdirSync(this.root, { mode: 0o711 });
@@ -506,12 +500,11 @@ export class BrowserPool {
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
       this.lastLaunchOk = true;
-      return new TaskBrowser(browser, captureTitle, this.o.proxyUrl, dir, cgroup, this.o.log, uid, inMemory, () => this.o.uids.give(uid));
+      return new TaskBrowser(browser, captureTitle, this.o.proxyUrl, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
     } catch (err) {
       this.lastLaunchOk = false;
       this.o.uids.give(uid);
       await cgroup?.remove();
-      if (inMemory) await unmountUnder(dir).catch(() => undefined);
       await removeFolder(dir, FOLDER_REMOVAL_MS).catch(() => undefined);
       throw err;
     }
@@ -525,7 +518,6 @@ export class BrowserPool {
     if (launching > 0) this.o.log.debug({ browsers: launching }, 'warm browsers still launching are ended');
     await Promise.all(warm.map((spare) => spare.end()));
     try {
-      if (this.o.privateMounts) await unmountUnder(this.root);
       await removeFolder(this.root, FOLDER_REMOVAL_MS);
     } catch (err) {
       // A helper of a closing browser still writes there. No fault of the shutdown: the next

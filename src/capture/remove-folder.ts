@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { unmountUnder } from './browser-mounts.js';
 
 const RETRY_MS = 100;
 
@@ -10,8 +11,12 @@ const RETRY_MS = 100;
  * and sleeps between tries on the event loop's thread: 30 tries at 100 ms held a node's every
  * task, timer and request for up to 46 s, and still failed (measured: a folder written into
  * every 5 ms, 5 tries held the loop 1.9 s and failed).
+ *
+ * What is mounted in it (a browser's folder in memory, browser-mounts.ts) is unmounted first:
+ * a recursive removal would empty the mount and then fail on its mount point, for ever.
  */
 export async function removeFolder(dir: string, withinMs: number): Promise<void> {
+  await unmountUnder(dir);
   const deadline = Date.now() + withinMs;
   for (;;) {
     try {
