@@ -56,5 +56,10 @@ function mountsUnder(root: string): string[] {
  * its memory, from going; the memory goes with its last user.
  */
 export async function unmountUnder(root: string): Promise<void> {
-  for (const point of mountsUnder(root)) await run('/usr/bin/umount', ['--lazy', point]);
+  for (const point of mountsUnder(root)) {
+    // Another removal (a browser's own folder's, beside the pool's root's) may have unmounted it first.
+    await run('/usr/bin/umount', ['--lazy', point]).catch((err: unknown) => {
+      if (mountsUnder(point).includes(point)) throw err;
+    });
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +14,9 @@ const keys = { accessKey: 'AKLEFTOVERS000001', secretKey: 'leftovers-test-secret
 /** The OUTPUT rules that send a node's browser uids into the browsers' chain, by the node's pid. */
 const jumpsOf = (pid: number | undefined): string[] =>
   execFileSync('iptables', ['-S', 'OUTPUT'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('-j WEBCAST-BROWSER') && l.includes(`:${pid ?? -1}"`));
+
+/** What is mounted at or under `root` (browsers' folders are tmpfs where the service may mount). */
+const mountsUnder = (root: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === root || p.startsWith(`${root}/`));
 
 describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
   let pages: PageServer;
@@ -54,6 +57,7 @@ describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
       await second.stop();
     }
     assert.equal(existsSync(browsersRoot), false, 'a clean stop leaves no browser folder');
+    assert.deepEqual(mountsUnder(browsersRoot), [], 'nor a browser folder\'s tmpfs');
     assert.deepEqual(jumpsOf(second.child.pid), [], 'nor its firewall jump: a later user of those uids is not held back');
   });
 
@@ -64,6 +68,7 @@ describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
     const errors = service.output().split('\n').filter((l) => /"level":50|died/.test(l));
     assert.deepEqual(errors, []);
     await waitFor('every Chromium and Janus gone', async () => ours().length === 0, 5000, 100);
+    assert.deepEqual(mountsUnder(browsersRoot), [], 'no browser folder\'s tmpfs is left mounted');
   });
 });
 
