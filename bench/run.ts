@@ -290,7 +290,7 @@ async function main(): Promise<void> {
     if (section('webgl')) {
       // No GPU on these machines: WebGL is drawn by SwiftShader, on the CPU, in the GPU process.
       // (The classic pipeline's Chromium draws no WebGL at all in Xvfb: no baseline to compare.)
-      // It wants more than a task's CPU ceiling (one core at this size): the price of the
+      // It wants more than a task's CPU ceiling (1.4 cores at this size): the price of the
       // ceiling is measured here against the same page without one.
       log('\nA WebGL page (a full-window animated shader, drawn at 60 fps), 1280x720@30, ours:');
       const line = (m: Awaited<ReturnType<typeof measureOurs>>, what: string) =>

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { SendRate } from '../../src/capture/send-rate.js';
 import { Admission, measuredCostFactor, ProcLoadGauge, TASK_MEMORY_BYTES, taskCost, taskCpuCeiling, taskToMoveOff, tasksLag, type AdmissionOptions, type LoadGauge } from '../../src/scheduler/admission.js';
+import type { VideoSolution } from '../../src/tasks/types.js';
 
 const LIGHT_LAYER = { Width: 1280, Height: 720, FrameRate: 15, Bitrate: 0 };
 const LIGHT = [LIGHT_LAYER];
@@ -25,13 +26,21 @@ test('a task costs more with more pixels a second, and a second layer adds its o
   assert.ok(taskCost([...LIGHT, { Width: 640, Height: 360, FrameRate: 15, Bitrate: 0 }]) > light);
 });
 
-test('a task may use one core, or twice its cost where that is more: room above what its layers were measured to take', () => {
-  assert.equal(taskCpuCeiling(LIGHT), 1);
+test('a task may use one core, or twice what a moving page takes at its layers where that is more', () => {
+  assert.ok(Math.abs(taskCpuCeiling(LIGHT) - 1) < 0.01, `720p15 may use ${taskCpuCeiling(LIGHT).toFixed(2)} cores`);
+  // The hostile suite's hog runs at 320x180@10: one core, however little its layers cost.
   assert.equal(taskCpuCeiling([{ Width: 320, Height: 180, FrameRate: 10, Bitrate: 0 }]), 1);
-  // 1080p30 measured 0.94 cores on this project's machine (README, the bench).
-  const full = taskCpuCeiling([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }]);
-  assert.ok(full > 1.2 && full < 2, `1080p30 may use ${full.toFixed(2)} cores`);
-  assert.ok(taskCpuCeiling([{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }, { Width: 960, Height: 540, FrameRate: 30, Bitrate: 0 }]) > full);
+  // The tone page alone (README, Security model): 1.01-1.14 cores at 720p30, 1.00-1.21 with a
+  // 360p15 layer beside it, 1.33-1.42 at 1080p30; each gets a fifth more than its most.
+  const cases: [VideoSolution[], number][] = [
+    [[{ ...LIGHT_LAYER, FrameRate: 30 }], 1.14],
+    [[{ ...LIGHT_LAYER, FrameRate: 30 }, { Width: 640, Height: 360, FrameRate: 15, Bitrate: 0 }], 1.21],
+    [[{ Width: 1920, Height: 1080, FrameRate: 30, Bitrate: 0 }], 1.42],
+  ];
+  for (const [layers, measured] of cases) {
+    const ceiling = taskCpuCeiling(layers);
+    assert.ok(ceiling >= 1.2 * measured, `${layers.map((l) => `${l.Width}x${l.Height}@${l.FrameRate}`).join('+')} may use ${ceiling.toFixed(2)} cores, measured at ${measured}`);
+  }
 });
 
 test('an overloaded node moves off the task furthest over twice its expected cost, else the newest that loses frames, else the newest', () => {
