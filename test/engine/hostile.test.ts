@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -215,6 +215,25 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const [browserPid] = browserOf(key).pids();
     execFileSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', `for d in /tmp /var/tmp /dev/shm /run/lock; do echo x > $d/${mark} || exit 1; done`]);
     for (const d of ['/tmp', '/var/tmp', '/dev/shm', '/run/lock']) assert.equal(existsSync(path.join(d, mark)), false, `the browser's file is in the node's ${d}`);
+    // Nor through another process's view of the files: /proc/PID/root of a process outside its
+    // namespace (the machine's first process, the service) needs rights over that process.
+    const nodeFile = path.join('/tmp', `${mark}-node`);
+    writeFileSync(nodeFile, 'the node\'s /tmp');
+    try {
+      const inNamespace = (script: string) =>
+        spawnSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
+      // The path itself leads there: root, in the same namespace, reads the file through the service's.
+      assert.equal(execFileSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/bin/cat', `/proc/${process.pid}/root${nodeFile}`], { encoding: 'utf8' }), 'the node\'s /tmp');
+      for (const pid of [1, process.pid]) {
+        const read = inNamespace(`cat /proc/${pid}/root${nodeFile}`);
+        assert.notEqual(read.status, 0, `the browser's uid read the node's /tmp through /proc/${pid}/root: ${read.stdout}`);
+        assert.doesNotMatch(read.stdout, /the node's/);
+        assert.notEqual(inNamespace(`echo x > /proc/${pid}/root/tmp/${mark}-put`).status, 0, `the browser's uid wrote to the node's /tmp through /proc/${pid}/root`);
+      }
+      assert.equal(existsSync(`/tmp/${mark}-put`), false);
+    } finally {
+      rmSync(nodeFile, { force: true });
+    }
     await stop(key);
     await waitFor('the folder removed', async () => !existsSync(folder), 5000);
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(folder), 'the browser\'s folder is unmounted');
@@ -258,6 +277,26 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       .map((line) => /^\d+:([^:]*):(.*webcast-.*)$/.exec(line))
       .flatMap((m) => (m ? [path.join('/sys/fs/cgroup', m[1] ?? '', m[2] ?? '', 'cgroup.procs')] : []));
     assert.ok(procsFiles.length >= 2, procsFiles.join(' '));
+    // Such code cannot leave its groups for their parent (the service's), nor lift their limits:
+    // the groups' files are root's.
+    const asBrowserInGroups = (file: string, value: string) =>
+      spawnSync('/bin/sh', ['-c', 'for f in "$@"; do echo $$ > "$f"; done; exec /usr/bin/setpriv --reuid=$0 --regid=$0 --clear-groups -- /bin/sh -c \'v=$V; [ "$v" = self ] && v=$$; echo "$v" > "$T"\'', String(browser.uid), ...procsFiles], {
+        env: { PATH: '/usr/bin:/bin', V: value, T: file },
+        encoding: 'utf8',
+      });
+    assert.equal(asBrowserInGroups('/dev/null', 'self').status, 0, 'the same command writes where the uid may');
+    for (const procs of procsFiles) {
+      const group = path.dirname(procs);
+      const parent = asBrowserInGroups(path.join(path.dirname(group), 'cgroup.procs'), 'self');
+      assert.notEqual(parent.status, 0, `the browser's uid moved itself out of ${group}`);
+      assert.match(parent.stderr, /Permission denied/);
+      for (const [limit, value] of [['pids.max', 'max'], ['memory.limit_in_bytes', '-1'], ['memory.max', 'max'], ['cpu.cfs_quota_us', '-1'], ['cpu.max', 'max']] as const) {
+        if (!existsSync(path.join(group, limit))) continue;
+        const before = readFileSync(path.join(group, limit), 'utf8');
+        assert.notEqual(asBrowserInGroups(path.join(group, limit), value).status, 0, `the browser's uid lifted its ${limit}`);
+        assert.equal(readFileSync(path.join(group, limit), 'utf8'), before);
+      }
+    }
     const forks = 2 * BROWSER_MAX_PIDS;
     const loop = `$| = 1; for (1..${forks}) { my $p = fork(); if (!defined $p) { $failed++ } elsif ($p == 0) { sleep 600; exit 0 } } print "failed $failed\\n"; sleep 600`;
     const bomb = spawn('/bin/sh', ['-c', 'for f in "$@"; do echo $$ > "$f"; done; exec /usr/bin/setpriv --reuid=$0 --regid=$0 --clear-groups -- /usr/bin/perl -e "$LOOP"', String(browser.uid), ...procsFiles], {
