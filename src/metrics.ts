@@ -31,7 +31,7 @@ export class Metrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly pageCrashes = new Counter({ name: 'webcast_page_crashes_total', help: 'Pages that crashed (cause=crash), went over WEBCAST_PAGE_MEMORY_MB (cause=memory) or stopped answering while put on air (cause=hang); each is rescheduled', labelNames: ['cause'] as const, registers: [this.registry] });
+  readonly pageCrashes = new Counter({ name: 'webcast_page_crashes_total', help: 'Pages that crashed (cause=crash), went over WEBCAST_PAGE_MEMORY_MB (cause=memory), crashed at the most threads and processes a browser may have (cause=threads) or stopped answering while put on air (cause=hang); each is rescheduled', labelNames: ['cause'] as const, registers: [this.registry] });
   readonly cpuThrottled = new Counter({ name: 'webcast_task_cpu_throttled_seconds_total', help: 'Seconds tasks\' browsers were held back by their CPU ceiling (WEBCAST_TASK_CPU_MILLICORES), all tasks together', registers: [this.registry] });
   readonly framesPublished = new Counter({ name: 'webcast_frames_published_total', help: 'Video frames sent into rooms, all tasks and simulcast layers together', registers: [this.registry] });
 

@@ -15,6 +15,7 @@ import { SendRate } from './send-rate.js';
 import { startBitrateKbps, withStartBitrate } from './start-bitrate.js';
 import { dressContext } from './user-agent-data.js';
 import { settlesWithin } from './settles.js';
+import { BROWSER_MAX_PIDS, type LimitsHit } from './task-cgroups.js';
 import { fitWindow, minimizeWindow, pageInnerSize, screenOfPageSize, showWindow } from './page-window.js';
 
 export type VideoCodec = 'VP8' | 'H264';
@@ -46,11 +47,16 @@ export interface SessionLoss {
   reschedule?: Exclude<StopReason, ''>;
 }
 
-/** Why the page went away, in words a customer can act on. */
-export function crashReason(oomKills: number, memoryLimitMb: number, what: string): { cause: 'memory' | 'crash'; reason: string } {
-  return oomKills > 0
-    ? { cause: 'memory', reason: `the page used more than its ${memoryLimitMb} MB of memory (WEBCAST_PAGE_MEMORY_MB) and was stopped` }
-    : { cause: 'crash', reason: what };
+export type CrashCause = 'memory' | 'threads' | 'crash';
+
+/**
+ * Why the page went away, in words a customer can act on: a limit the page ran into says more
+ * than the crash it caused (a renderer that cannot start a thread ends itself).
+ */
+export function crashReason(hits: LimitsHit, memoryLimitMb: number, what: string): { cause: CrashCause; reason: string } {
+  if (hits.oomKills > 0) return { cause: 'memory', reason: `the page used more than its ${memoryLimitMb} MB of memory (WEBCAST_PAGE_MEMORY_MB) and was stopped` };
+  if (hits.pidsLimitHits > 0) return { cause: 'threads', reason: `${what}: its browser had reached the ${BROWSER_MAX_PIDS} threads and processes it may have (each of a page's workers is a thread)` };
+  return { cause: 'crash', reason: what };
 }
 
 /** What a session tells its owner while it starts and runs. */
@@ -75,7 +81,7 @@ export interface SessionDeps {
   /** Counts each monitor finding that led to an action. */
   onMonitor?(check: 'blank' | 'freeze' | 'crash', action: 'refresh' | 'reschedule'): void;
   /** Counts pages that crashed, ran out of memory, or hung while put on air (each one is rescheduled). */
-  onPageCrash?(cause: 'memory' | 'crash' | 'hang'): void;
+  onPageCrash?(cause: CrashCause | 'hang'): void;
   /** Counts video frames sent to the room since the last call, all layers together. */
   onFramesSent?(frames: number): void;
   /** Counts the seconds a task's CPU ceiling held its browser back since the last call. */
@@ -335,18 +341,19 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       started.catch(() => undefined);
       return await Promise.race([started, browser.gone]);
     } catch (err) {
-      const oom = browser.oomKills();
+      const hits = browser.limitsHit();
       await (session ? session.close() : browser.close());
       if (hooks.signal?.aborted) throw new Error('the start was stopped');
       // A page that runs out of memory while it loads is rescheduled like one that does so on air.
-      if (oom > 0 && !(err instanceof RescheduleError)) {
+      if (hits.oomKills > 0 && !(err instanceof RescheduleError)) {
         deps.onPageCrash?.('memory');
-        throw new RescheduleError(StopReason.PageCrash, crashReason(oom, deps.memoryLimitMb, '').reason);
+        throw new RescheduleError(StopReason.PageCrash, crashReason(hits, deps.memoryLimitMb, '').reason);
       }
       // The page's own crash is the page's fault, not an error of the node to retry as one.
       if (session?.crashedWhileStarting && !(err instanceof RescheduleError)) {
-        deps.onPageCrash?.('crash');
-        throw new RescheduleError(StopReason.PageCrash, 'the page crashed while it was being put on air');
+        const { cause, reason } = crashReason(hits, deps.memoryLimitMb, 'the page crashed while it was being put on air');
+        deps.onPageCrash?.(cause);
+        throw new RescheduleError(StopReason.PageCrash, reason);
       }
       throw err;
     } finally {
@@ -503,7 +510,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     // CrashCheckInterval asks for the hang check: a page that crashes again and again must end.
     const crashed = (what: string): void => {
       if (this.closed) return;
-      const { cause, reason } = crashReason(this.browser.oomKills(), this.deps.memoryLimitMb, what);
+      const { cause, reason } = crashReason(this.browser.limitsHit(), this.deps.memoryLimitMb, what);
       this.deps.onPageCrash?.(cause);
       this.lose(reason, false, StopReason.PageCrash);
     };

@@ -11,7 +11,7 @@ import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
 import { mountFolderInMemory, privateTmpCommand } from './browser-mounts.js';
-import { openCgroups, type CgroupSupport, type TaskCgroup } from './task-cgroups.js';
+import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
 export interface BrowserLook {
@@ -212,9 +212,9 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     return this.browser.newContext({ viewport: null, acceptDownloads: false, serviceWorkers: 'allow', proxy: { server: this.proxyUrl } });
   }
 
-  /** Processes the kernel ended in this browser for want of memory. */
-  oomKills(): number {
-    return this.cgroup?.oomKills() ?? 0;
+  /** What the kernel refused or ended in this browser at its limits so far (crashReason). */
+  limitsHit(): LimitsHit {
+    return { oomKills: this.cgroup?.oomKills() ?? 0, pidsLimitHits: this.cgroup?.pidsLimitHits() ?? 0 };
   }
 
   /** How long its CPU ceiling has held this browser back, in seconds. */

@@ -22,6 +22,8 @@ export interface TaskCgroup {
   readonly procsFiles: readonly string[];
   /** Processes the kernel killed in this group for memory so far. */
   oomKills(): number;
+  /** Threads or processes the kernel refused the group so far, at BROWSER_MAX_PIDS. */
+  pidsLimitHits(): number;
   /** The processes in the group now. */
   pids(): number[];
   /**
@@ -37,6 +39,14 @@ export interface TaskCgroup {
   cpuSeconds(): number;
   /** Kills what is left in the group and removes it. */
   remove(): Promise<void>;
+}
+
+/** What the kernel refused or ended in a browser's group at its limits so far. */
+export interface LimitsHit {
+  /** Processes ended for want of memory. */
+  oomKills: number;
+  /** Threads or processes refused at BROWSER_MAX_PIDS. */
+  pidsLimitHits: number;
 }
 
 export interface CgroupSupport {
@@ -174,6 +184,7 @@ class V1Groups implements CgroupSupport {
       cpuSeconds: () => (this.cpuacct ? Number(read(path.join(cpu, 'cpuacct.usage'))) / 1e9 : processCpuSeconds(pidsIn(memory))),
       procsFiles: [memory, cpu, ...(pids ? [pids] : [])].map((dir) => path.join(dir, 'cgroup.procs')),
       oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
+      pidsLimitHits: () => (pids ? field(read(path.join(pids, 'pids.events')), 'max') : 0),
       pids: () => pidsIn(memory),
       remove: removedOnce(async () => {
         await removeGroup(memory);
@@ -207,6 +218,7 @@ class V2Groups implements CgroupSupport {
       cpuSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'usage_usec') / 1e6,
       procsFiles: [path.join(dir, 'cgroup.procs')],
       oomKills: () => field(read(path.join(dir, 'memory.events')), 'oom_kill'),
+      pidsLimitHits: () => field(read(path.join(dir, 'pids.events')), 'max'),
       pids: () => pidsIn(dir),
       remove: removedOnce(() => removeGroup(dir)),
     };
