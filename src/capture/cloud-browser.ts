@@ -310,6 +310,9 @@ interface Spare {
   end(): Promise<void>;
 }
 
+/** About how long a start takes on the node from taking a warm browser to its first frame sent (0.7-1.0 s here, README: Benchmarks). */
+const REFILL_AFTER_START_MS = 1000;
+
 /**
  * Launches an isolated Chromium per task, keeping `warm` of them ready. Everything a browser
  * writes lives in its own folder under a root of this node's, which a start clears of what a
@@ -324,6 +327,7 @@ export class BrowserPool {
   /** Whether the last launch worked, for health checks while no spare is kept. */
   private lastLaunchOk: boolean | undefined;
   private userAgent = '';
+  private refillTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: BrowserPoolOptions) {
     this.root = path.join(tmpdir(), `webcast-browsers-${o.nodeKey}`);
@@ -367,9 +371,23 @@ export class BrowserPool {
   }
 
   /**
+   * The next spare is launched once the start that took one is past its busiest part: its
+   * launch (folder, cgroups, mount and Chromium's spawn, each a step on this event loop) would
+   * otherwise run inside that start. A start that finds no spare meanwhile launches its own, as
+   * it would with an empty pool.
+   */
+  private refillAfterStart(): void {
+    if (this.refillTimer) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, REFILL_AFTER_START_MS);
+  }
+
+  /**
    * A browser of the task's own, readied for its page. Spares launch and wait at idle CPU
-   * weight (their cgroup's), so refilling the pool slows neither a start nor anything else the
-   * node runs; the one taken gets a task's share at once, even while it is still launching,
+   * weight (their cgroup's), and the pool is refilled after the start (refillAfterStart), so
+   * refilling it slows neither a start nor anything else the node runs; the one taken gets a task's share at once, even while it is still launching,
    * and at most `ceilingCores` of CPU (0: no ceiling).
    */
   async acquire(ceilingCores: number): Promise<ReadyBrowser> {
@@ -378,7 +396,7 @@ export class BrowserPool {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const spare = this.spares.shift() ?? this.spare();
       spare.takeUp(ceilingCores);
-      this.refill();
+      this.refillAfterStart();
       try {
         const ready = await spare.ready;
         if (ready.browser.connected) return ready;
@@ -513,6 +531,7 @@ export class BrowserPool {
   /** Closes the warm browsers; the tasks' own are closed by their sessions first. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.refillTimer);
     const warm = this.spares.splice(0);
     const launching = warm.filter((spare) => spare.launching).length;
     if (launching > 0) this.o.log.debug({ browsers: launching }, 'warm browsers still launching are ended');
