@@ -387,8 +387,9 @@ export class BrowserPool {
   /**
    * A browser of the task's own, readied for its page. Spares launch and wait at idle CPU
    * weight (their cgroup's), and the pool is refilled after the start (refillAfterStart), so
-   * refilling it slows neither a start nor anything else the node runs; the one taken gets a task's share at once, even while it is still launching,
-   * and at most `ceilingCores` of CPU (0: no ceiling).
+   * refilling it slows neither a start nor anything else the node runs; the one taken gets a
+   * task's share at once, even while it is still launching, and at most `ceilingCores` of CPU
+   * (0: no ceiling).
    */
   async acquire(ceilingCores: number): Promise<ReadyBrowser> {
     let failure: unknown;

@@ -23,26 +23,26 @@ export function taskCost(solutions: readonly VideoSolution[]): number {
 const OVER_COST = 2;
 
 /**
- * Cores per megapixel a second of a page whose picture changes in every frame: its encoder
- * works on every frame, where the model's light page (calibrated mostly still) costs little
- * more at 30 fps than at 15. Measured alone with the test suite's tone page (a moving square
- * and a sine tone, 2026-11-27): 0.40-0.45 cores at 640x360@15, 0.65-0.72 at 1280x720@15,
- * 1.01-1.14 at 1280x720@30 (1.00-1.21 with a 640x360@15 layer beside it), 1.33-1.42 at
- * 1920x1080@30.
+ * What a task's ceiling adds per megapixel a second. A page whose picture changes in every frame
+ * has its encoder work on every frame, where the model's light page (calibrated mostly still)
+ * costs little more at 30 fps than at 15. Set so that the ceiling is at least a fifth over what
+ * the tests' tone page (a moving square and a sine tone) took alone on 2026-11-27: 0.40-0.45
+ * cores at 640x360@15, 0.65-0.72 at 1280x720@15, 1.01-1.14 at 1280x720@30 (1.00-1.21 with a
+ * 640x360@15 layer beside it), 1.33-1.42 at 1920x1080@30.
  */
-const MOVING_CORES_PER_MEGAPIXEL_PER_SECOND = 0.0145;
+const CEILING_CORES_PER_MEGAPIXEL_PER_SECOND = 0.0145;
 
 /**
  * The most CPU a task's browser may use unless WEBCAST_TASK_CPU_MILLICORES says otherwise:
- * twice what a page that moves in every frame takes at these layers, and at least one core, so
- * that neither a light page's own scripts nor its encoder are what holds it back. That is one
- * core up to 1280x720@15 and 320x180@60, 1.4 cores at 1280x720@30 and 2.4 at 1920x1080@30.
+ * twice the model's fixed part and CEILING_CORES_PER_MEGAPIXEL_PER_SECOND, at least one core,
+ * so that neither a light page's own scripts nor its encoder are what holds it back. That is
+ * one core up to 1280x720@15 and 320x180@60, 1.4 cores at 1280x720@30 and 2.4 at 1920x1080@30.
  * (Twice the model's cost held a moving 1280x720@30 page to one core: throttled 0.5-1.2 s of
  * every 3, its sound broke.)
  */
 export function taskCpuCeiling(solutions: readonly VideoSolution[]): number {
   const megapixelsPerSecond = solutions.reduce((sum, s) => sum + (s.Width * s.Height * s.FrameRate) / 1e6, 0);
-  return Math.max(1, OVER_COST * (FIXED_CORES + MOVING_CORES_PER_MEGAPIXEL_PER_SECOND * megapixelsPerSecond));
+  return Math.max(1, OVER_COST * (FIXED_CORES + CEILING_CORES_PER_MEGAPIXEL_PER_SECOND * megapixelsPerSecond));
 }
 
 /** What a node knows of a task on air, for admission and for the choice of one to move off. */
