@@ -6,10 +6,10 @@ import { promisify } from 'node:util';
  * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
  * Its folder (profile, home, temp) is a tmpfs of its own, and it sees the world-writable
  * folders (/tmp, /var/tmp, /dev/shm, /run/lock) as tmpfs of its own, in a mount namespace of
- * its own. No page can write anything
- * (its renderer's sandbox has no file system), but code that got out of the sandbox into the
- * browser's processes could otherwise fill the node's disk through its folder or the
- * world-writable folders, or leave files in /dev/shm that hold memory after the task. Needs
+ * its own. No page can write anything (its renderer's sandbox has no file system), but code
+ * that got out of the sandbox into the browser's processes could otherwise fill the node's disk
+ * through its folder or the world-writable folders, or leave files in /dev/shm that hold memory
+ * after the task. Needs
  * CAP_SYS_ADMIN (root has it).
  */
 
@@ -41,7 +41,7 @@ export async function mountFolderInMemory(dir: string, bytes: number, uid: numbe
 }
 
 /** Mount points at or under `root`, deepest first, from this process's mountinfo. */
-function mountsUnder(root: string): string[] {
+export function mountsUnder(root: string): string[] {
   const unescape = (p: string): string => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -52,8 +52,8 @@ function mountsUnder(root: string): string[] {
 
 /**
  * Unmounts what is mounted at or under `root` (a closed browser's folder, or all of a killed
- * run's; removeFolder does it first). Lazily: a process that still held a file there would otherwise keep the folder, and
- * its memory, from going; the memory goes with its last user.
+ * run's; removeFolder does it first). Lazily: a process that still held a file there would
+ * otherwise keep the folder, and its memory, from going; the memory goes with its last user.
  */
 export async function unmountUnder(root: string): Promise<void> {
   for (const point of mountsUnder(root)) {

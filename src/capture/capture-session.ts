@@ -344,13 +344,9 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       const hits = browser.limitsHit();
       await (session ? session.close() : browser.close());
       if (hooks.signal?.aborted) throw new Error('the start was stopped');
-      // A page that runs out of memory while it loads is rescheduled like one that does so on air.
-      if (hits.oomKills > 0 && !(err instanceof RescheduleError)) {
-        deps.onPageCrash?.('memory');
-        throw new RescheduleError(StopReason.PageCrash, crashReason(hits, deps.memoryLimitMb, '').reason);
-      }
-      // The page's own crash is the page's fault, not an error of the node to retry as one.
-      if (session?.crashedWhileStarting && !(err instanceof RescheduleError)) {
+      // A page that runs out of memory or crashes while it is put on air is rescheduled like one
+      // that does so on air: the page's fault, not an error of the node to retry as one.
+      if ((hits.oomKills > 0 || session?.crashedWhileStarting) && !(err instanceof RescheduleError)) {
         const { cause, reason } = crashReason(hits, deps.memoryLimitMb, 'the page crashed while it was being put on air');
         deps.onPageCrash?.(cause);
         throw new RescheduleError(StopReason.PageCrash, reason);

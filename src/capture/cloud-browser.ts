@@ -122,7 +122,7 @@ async function chromiumMajor(executablePath: string): Promise<number> {
  * the task's groups. `setpriv` drops to the browser's own uid and ties the browser's life to
  * the service's (--pdeathsig): a killed service leaves no browser behind.
  */
-const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
+export const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
 
 export interface BrowserPoolOptions {
   executablePath: string;
@@ -214,7 +214,7 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
 
   /** What the kernel refused or ended in this browser at its limits so far (crashReason). */
   limitsHit(): LimitsHit {
-    return { oomKills: this.cgroup?.oomKills() ?? 0, pidsLimitHits: this.cgroup?.pidsLimitHits() ?? 0 };
+    return this.cgroup?.limitsHit() ?? { oomKills: 0, pidsLimitHits: 0 };
   }
 
   /** How long its CPU ceiling has held this browser back, in seconds. */

@@ -20,10 +20,8 @@ import { procStat, TICKS_PER_SECOND } from './proc-stat.js';
 export interface TaskCgroup {
   /** `cgroup.procs` files a process writes its pid into to join (one per hierarchy). */
   readonly procsFiles: readonly string[];
-  /** Processes the kernel killed in this group for memory so far. */
-  oomKills(): number;
-  /** Threads or processes the kernel refused the group so far, at BROWSER_MAX_PIDS. */
-  pidsLimitHits(): number;
+  /** What the kernel refused or ended in this group at its limits so far. */
+  limitsHit(): LimitsHit;
   /** The processes in the group now. */
   pids(): number[];
   /**
@@ -183,8 +181,10 @@ class V1Groups implements CgroupSupport {
       throttledSeconds: () => field(read(path.join(cpu, 'cpu.stat')), 'throttled_time') / 1e9,
       cpuSeconds: () => (this.cpuacct ? Number(read(path.join(cpu, 'cpuacct.usage'))) / 1e9 : processCpuSeconds(pidsIn(memory))),
       procsFiles: [memory, cpu, ...(pids ? [pids] : [])].map((dir) => path.join(dir, 'cgroup.procs')),
-      oomKills: () => field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
-      pidsLimitHits: () => (pids ? field(read(path.join(pids, 'pids.events')), 'max') : 0),
+      limitsHit: () => ({
+        oomKills: field(read(path.join(memory, 'memory.oom_control')), 'oom_kill'),
+        pidsLimitHits: pids ? field(read(path.join(pids, 'pids.events')), 'max') : 0,
+      }),
       pids: () => pidsIn(memory),
       remove: removedOnce(async () => {
         await removeGroup(memory);
@@ -217,8 +217,7 @@ class V2Groups implements CgroupSupport {
       throttledSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'throttled_usec') / 1e6,
       cpuSeconds: () => field(read(path.join(dir, 'cpu.stat')), 'usage_usec') / 1e6,
       procsFiles: [path.join(dir, 'cgroup.procs')],
-      oomKills: () => field(read(path.join(dir, 'memory.events')), 'oom_kill'),
-      pidsLimitHits: () => field(read(path.join(dir, 'pids.events')), 'max'),
+      limitsHit: () => ({ oomKills: field(read(path.join(dir, 'memory.events')), 'oom_kill'), pidsLimitHits: field(read(path.join(dir, 'pids.events')), 'max') }),
       pids: () => pidsIn(dir),
       remove: removedOnce(() => removeGroup(dir)),
     };

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { nodeKey } from '../../src/capture/cloud-browser.js';
+import { JOIN_AND_EXEC, nodeKey } from '../../src/capture/cloud-browser.js';
 import { BROWSER_MAX_PIDS } from '../../src/capture/task-cgroups.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
@@ -102,6 +102,14 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.ok(browser, `${key.TaskId} has a browser`);
     return browser;
   };
+
+  /** Runs `script` as the browser's uid inside the mount namespace of its process `pid`: code out of its sandbox. */
+  const inBrowserNamespace = (pid: number | undefined, uid: number | undefined, script: string) =>
+    spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
+  /** The command line that joins the listed cgroups as a browser's launch does, then runs `command` as `uid`: code out of a browser's sandbox, in its groups. */
+  const inBrowserGroups = (uid: number | undefined, procsFiles: readonly string[], ...command: string[]): string[] => [
+    '/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-test-join', ...procsFiles, '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...command,
+  ];
 
   it('a start removes what a killed run left in its browser folders', () => {
     assert.equal(existsSync(stale.file), false);
@@ -213,15 +221,14 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.equal(execFileSync('/usr/bin/stat', ['-f', '-c', '%T', folder], { encoding: 'utf8' }).trim(), 'tmpfs', 'the browser\'s folder is in memory');
     const mark = `escaped-${process.pid}`;
     const [browserPid] = browserOf(key).pids();
-    execFileSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', `for d in /tmp /var/tmp /dev/shm /run/lock; do echo x > $d/${mark} || exit 1; done`]);
+    assert.equal(inBrowserNamespace(browserPid, browserOf(key).uid, `for d in /tmp /var/tmp /dev/shm /run/lock; do echo x > $d/${mark} || exit 1; done`).status, 0);
     for (const d of ['/tmp', '/var/tmp', '/dev/shm', '/run/lock']) assert.equal(existsSync(path.join(d, mark)), false, `the browser's file is in the node's ${d}`);
     // Nor through another process's view of the files: /proc/PID/root of a process outside its
     // namespace (the machine's first process, the service) needs rights over that process.
     const nodeFile = path.join('/tmp', `${mark}-node`);
     writeFileSync(nodeFile, 'the node\'s /tmp');
     try {
-      const inNamespace = (script: string) =>
-        spawnSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
+      const inNamespace = (script: string) => inBrowserNamespace(browserPid, browserOf(key).uid, script);
       // The path itself leads there: root, in the same namespace, reads the file through the service's.
       assert.equal(execFileSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--', '/bin/cat', `/proc/${process.pid}/root${nodeFile}`], { encoding: 'utf8' }), 'the node\'s /tmp');
       for (const pid of [1, process.pid]) {
@@ -279,11 +286,10 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.ok(procsFiles.length >= 2, procsFiles.join(' '));
     // Such code cannot leave its groups for their parent (the service's), nor lift their limits:
     // the groups' files are root's.
-    const asBrowserInGroups = (file: string, value: string) =>
-      spawnSync('/bin/sh', ['-c', 'for f in "$@"; do echo $$ > "$f"; done; exec /usr/bin/setpriv --reuid=$0 --regid=$0 --clear-groups -- /bin/sh -c \'v=$V; [ "$v" = self ] && v=$$; echo "$v" > "$T"\'', String(browser.uid), ...procsFiles], {
-        env: { PATH: '/usr/bin:/bin', V: value, T: file },
-        encoding: 'utf8',
-      });
+    const asBrowserInGroups = (file: string, value: string) => {
+      const [command = '', ...args] = inBrowserGroups(browser.uid, procsFiles, '/bin/sh', '-c', 'v=$V; [ "$v" = self ] && v=$$; echo "$v" > "$T"');
+      return spawnSync(command, args, { env: { PATH: '/usr/bin:/bin', V: value, T: file }, encoding: 'utf8' });
+    };
     assert.equal(asBrowserInGroups('/dev/null', 'self').status, 0, 'the same command writes where the uid may');
     for (const procs of procsFiles) {
       const group = path.dirname(procs);
@@ -299,8 +305,9 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     }
     const forks = 2 * BROWSER_MAX_PIDS;
     const loop = `$| = 1; for (1..${forks}) { my $p = fork(); if (!defined $p) { $failed++ } elsif ($p == 0) { sleep 600; exit 0 } } print "failed $failed\\n"; sleep 600`;
-    const bomb = spawn('/bin/sh', ['-c', 'for f in "$@"; do echo $$ > "$f"; done; exec /usr/bin/setpriv --reuid=$0 --regid=$0 --clear-groups -- /usr/bin/perl -e "$LOOP"', String(browser.uid), ...procsFiles], {
-      env: { PATH: '/usr/bin:/bin', LOOP: loop },
+    const [command = '', ...args] = inBrowserGroups(browser.uid, procsFiles, '/usr/bin/perl', '-e', loop);
+    const bomb = spawn(command, args, {
+      env: { PATH: '/usr/bin:/bin' },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     let out = '';

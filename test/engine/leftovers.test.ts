@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { mountsUnder } from '../../src/capture/browser-mounts.js';
 import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
@@ -14,9 +15,6 @@ const keys = { accessKey: 'AKLEFTOVERS000001', secretKey: 'leftovers-test-secret
 /** The OUTPUT rules that send a node's browser uids into the browsers' chain, by the node's pid. */
 const jumpsOf = (pid: number | undefined): string[] =>
   execFileSync('iptables', ['-S', 'OUTPUT'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('-j WEBCAST-BROWSER') && l.includes(`:${pid ?? -1}"`));
-
-/** What is mounted at or under `root` (browsers' folders are tmpfs where the service may mount). */
-const mountsUnder = (root: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === root || p.startsWith(`${root}/`));
 
 describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
   let pages: PageServer;
