@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
+import { mountsUnder } from '../../src/capture/browser-mounts.js';
+import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { JanusRoomBackend } from '../../src/rooms/janus/janus-rooms.js';
-import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, type TestCluster, type TestWorker } from '../helpers/cluster.js';
 import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { PAGE_COLOR, near, startPageServer, type PageServer } from '../helpers/pages.js';
 import { CallbackReceiver } from '../helpers/receiver.js';
@@ -21,6 +25,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const run = promisify(execFile);
 const SIZE = { Width: 320, Height: 180, FrameRate: 10 };
 const LEASE_SECONDS = 3;
+
+/** Task cgroups whose names start with `prefix`, in any controller's tree, a few levels deep. */
+function cgroupsNamed(prefix: string, dir = '/sys/fs/cgroup', depth = 3): string[] {
+  if (depth < 0 || !existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) =>
+    e.name.startsWith(prefix) ? [path.join(dir, e.name)] : cgroupsNamed(prefix, path.join(dir, e.name), depth - 1));
+}
 describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_000 }, () => {
   let c: TestCluster;
   let pages: PageServer;
@@ -35,6 +46,7 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
   const watch = (TaskId: string) => c.watch('app1', `room-${TaskId}`, `u-${TaskId}`);
   const listNodes = async () => ((await sdkClient(api.host).api('ListWebcastNodes', 'GET')({})) as { Result: { Nodes: { NodeId: string; Draining: boolean; Running: number }[] } }).Result.Nodes;
   const framesAgain = (TaskId: string, since: number) => c.framesAgain('app1', `room-${TaskId}`, `u-${TaskId}`, since);
+  let killed: TestWorker | undefined;
 
   before(async () => {
     pages = await startPageServer();
@@ -44,6 +56,9 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     api = await startTestNode({ env: { ...c.env, WEBCAST_WORKER: 'false' } });
   });
   after(async () => {
+    // Tasks still on air would make each stopping worker wait for a successor (see close()).
+    for (const id of ['s1', 's2', 'c3']) await sdkClient(api.host).stop(keyOf(id)).catch(() => undefined);
+    await waitFor('no task on air', async () => (await listNodes()).every((n) => n.Running === 0), 15_000).catch(() => undefined);
     await api.close();
     await c.close();
     await receiver.close();
@@ -119,6 +134,7 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
 
     const killedAt = Date.now();
     await victim.svc.stop('SIGKILL');
+    killed = victim;
     const seconds = (await framesAgain('c3', killedAt)) / 1000;
     console.log(`# cluster: SIGKILL of the owner → frames at a new viewer after ${seconds.toFixed(1)} s`);
     assert.ok(seconds < 20, `frames again after ${seconds} s`);
@@ -203,5 +219,20 @@ describe('a cluster of nodes on one PostgreSQL and one Janus', { timeout: 300_00
     // Draining a node that only answers the API, or one that is not there, says why.
     const refused = await sdkClient(api.host).api('DrainWebcastNode', 'POST')({ NodeId: 'no-such-node' });
     assert.match(JSON.stringify(refused.ResponseMetadata.Error), /no live node no-such-node/);
+  });
+
+  it('clears what a SIGKILLed worker’s browsers left when it starts again on its data folder: their folders in memory and their cgroups', async () => {
+    assert.ok(killed, 'the SIGKILL test ran');
+    const key = nodeKey(killed.dataDir);
+    const root = path.join(tmpdir(), `webcast-browsers-${key}`);
+    const leftMounts = mountsUnder(root);
+    const leftGroups = cgroupsNamed(`webcast-${key}-`);
+    // What this test is about: a kill leaves them (a task's browser and a spare).
+    assert.ok(leftMounts.length > 0, `nothing mounted under ${root} after the kill`);
+    await c.restartWorker(killed);
+    const stillThere = mountsUnder(root).filter((m) => leftMounts.includes(m));
+    assert.deepEqual(stillThere, [], 'the killed run’s browser folders are unmounted');
+    assert.deepEqual(leftMounts.filter((m) => existsSync(m)), [], 'and removed');
+    assert.deepEqual(leftGroups.filter((g) => existsSync(g)), [], 'its cgroups are gone');
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { HAND_OVER_TIMEOUT_MS } from '../../src/scheduler/cluster.js';
 import { EmbeddedJanus } from '../../src/rooms/janus/embedded-janus.js';
 import { JanusRoomBackend } from '../../src/rooms/janus/janus-rooms.js';
 import { ACCESS_KEY, SECRET_KEY } from './node.js';
@@ -22,6 +23,8 @@ export interface TestCluster {
   env: Record<string, string>;
   workers: TestWorker[];
   startWorker(maxTasks: number, env?: Record<string, string>): Promise<TestWorker>;
+  /** Starts a worker that has exited (a SIGKILL, say) again on its data folder and browser uids, as a deployment's restart would. */
+  restartWorker(w: TestWorker): Promise<TestWorker>;
   /** The node that holds the task, from the database. */
   ownerOf(TaskId: string): Promise<string | undefined>;
   /** A viewer of the room's UserId; left at close(). */
@@ -35,6 +38,8 @@ export interface TestWorker {
   svc: ServiceProcess;
   dataDir: string;
   nodeId: string;
+  /** How it was started, for a restart on the same folder and uids. */
+  env: Record<string, string>;
 }
 
 export async function startCluster(env: Record<string, string> = {}): Promise<TestCluster> {
@@ -62,12 +67,14 @@ export async function startCluster(env: Record<string, string> = {}): Promise<Te
       // Workers on one machine must not share browser uids: a range of their own each, inside
       // the default range, which no other test gives to anything but browsers.
       const first = 2_000_900_000 + workers.length * 10_000;
-      const svc = await spawnService(
-        { ...clusterEnv, WEBCAST_DATA_DIR: dataDir, WEBCAST_WORKER: 'true', WEBCAST_ADMISSION: 'count', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY, WEBCAST_BROWSER_UIDS: `${first}-${first + 9_999}`, ...extra },
-        60_000,
-      );
-      const w = { svc, dataDir, nodeId: readFileSync(path.join(dataDir, 'node-id'), 'utf8').trim() };
+      const env = { ...clusterEnv, WEBCAST_DATA_DIR: dataDir, WEBCAST_WORKER: 'true', WEBCAST_ADMISSION: 'count', WEBCAST_MAX_TASKS: String(maxTasks), WEBCAST_ACCESS_KEY: ACCESS_KEY, WEBCAST_SECRET_KEY: SECRET_KEY, WEBCAST_BROWSER_UIDS: `${first}-${first + 9_999}`, ...extra };
+      const w = { svc: await spawnService(env, 60_000), dataDir, nodeId: readFileSync(path.join(dataDir, 'node-id'), 'utf8').trim(), env };
       workers.push(w);
+      return w;
+    },
+    async restartWorker(w) {
+      if (w.svc.child.exitCode === null && w.svc.child.signalCode === null) throw new Error(`worker ${w.nodeId} still runs`);
+      w.svc = await spawnService(w.env, 60_000);
       return w;
     },
     ownerOf: async (TaskId) => (await pg.query<{ owner: string }>('SELECT owner FROM tasks WHERE task_id = $1', [TaskId]))[0]?.owner,
@@ -87,9 +94,11 @@ export async function startCluster(env: Record<string, string> = {}): Promise<Te
     },
     async close() {
       await Promise.all(subscribers.map((s) => s.leave().catch(() => undefined)));
-      // A clean stop, which takes each worker's firewall rules away; a kill if it hangs.
+      // A clean stop, which takes each worker's firewall rules, folders and cgroups away; a kill
+      // if it hangs. A worker that still has tasks hands them over and waits for a successor
+      // that, with every worker stopping, never comes: stop the tasks first to spare that wait.
       await Promise.all(workers.map(async (w) => {
-        const kill = setTimeout(() => w.svc.child.kill('SIGKILL'), 15_000);
+        const kill = setTimeout(() => w.svc.child.kill('SIGKILL'), HAND_OVER_TIMEOUT_MS + 10_000);
         await w.svc.stop('SIGTERM');
         clearTimeout(kill);
       }));
