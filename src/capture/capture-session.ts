@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Logger } from 'pino';
-import { RoomError, type Publication, type RoomBackend, type RoomRef } from '../rooms/room-backend.js';
+import { RoomError, printableLine, type Publication, type RoomBackend, type RoomRef } from '../rooms/room-backend.js';
 import { DEFAULT_VIDEO_SOLUTION, StopReason, type MonitorConfig, type VideoSolution } from '../tasks/types.js';
 import { FREEZE_MAX_MEAN_DIFF, HitCounter, SAMPLE_HEIGHT, SAMPLE_WIDTH, isBlank, meanAbsDiff } from './monitors.js';
 import { redactUrl } from '../log.js';
@@ -466,8 +466,16 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     this.publication = publication;
     this.closeMedia = await this.deps.media?.open(udpCandidates(publication.answerSdp), this.browser.uid);
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
-    const answer = withStartBitrate(publication.answerSdp, startBitrateKbps(this.plan.layers));
-    await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), answer);
+    // A room (a WHIP endpoint above all) may answer with anything that starts like SDP: the
+    // browser's own parser says whether it is usable, and the customer is told what it said.
+    let answer = publication.answerSdp;
+    try {
+      answer = withStartBitrate(answer, startBitrateKbps(this.plan.layers));
+    } catch {
+      // Left as the room sent it: the browser says what is wrong with it.
+    }
+    const { refused } = await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), answer);
+    if (refused !== undefined) throw new PublishError(`the room's answer to the publisher is not usable SDP: ${printableLine(refused)}`, false);
   }
 
   /** A JPEG of what is published right now, `width` pixels wide. */
@@ -659,7 +667,7 @@ interface WebcastController {
     capture(r: { width: number; height: number; frameRate: number; videoDelayMs: number }): Promise<unknown>;
     retune(r: { width: number; height: number; frameRate: number }): Promise<void>;
     offer(o: { layers: CapturePlan['layers']; codec: string }): Promise<string>;
-    answer(sdp: string): Promise<void>;
+    answer(sdp: string): Promise<{ refused?: string }>;
     stats(): Promise<PublishStats>;
     sample(width: number, height: number): Promise<number[]>;
     thumbnail(width: number): Promise<string>;

@@ -70,3 +70,6 @@ export class RoomError extends Error {
     this.name = 'RoomError';
   }
 }
+
+/** Text a room or its endpoint sent (an error, a reason), as one short printable line for a log or a FailureDetail. */
+export const printableLine = (text: string): string => text.replace(/[^\x20-\x7e\u00a0-\uffff]+/g, ' ').trim().slice(0, 200);

@@ -129,8 +129,13 @@ async function offer({ layers, codec }) {
   return pc.localDescription.sdp;
 }
 
+/** Applies the room's answer; what the browser says of an answer it cannot use is returned, not thrown (it is the room's fault, not ours). */
 async function answer(sdp) {
-  await state.pc.setRemoteDescription({ type: 'answer', sdp });
+  try {
+    await state.pc.setRemoteDescription({ type: 'answer', sdp });
+  } catch (err) {
+    return { refused: String(err?.message ?? err) };
+  }
   // A captured tab keeps its size when the machine is busy (WebRTC drops frames instead), as a
   // tab capture track does by itself; the held-back track of `delayed` must be told so.
   const sender = state.pc.getSenders().find((s) => s.track?.kind === 'video');
@@ -139,6 +144,7 @@ async function answer(sdp) {
     parameters.degradationPreference = 'maintain-resolution';
     await sender.setParameters(parameters);
   }
+  return {};
 }
 
 async function stats() {

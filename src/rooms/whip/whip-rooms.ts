@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { RoomError, type Publication, type PublicationLoss, type PublishRequest, type RoomBackend, type RoomPublisher, type RoomRef, type Subscription } from '../room-backend.js';
+import { RoomError, printableLine, type Publication, type PublicationLoss, type PublishRequest, type RoomBackend, type RoomPublisher, type RoomRef, type Subscription } from '../room-backend.js';
 import { fillWhipTemplate, type WhipEndpoints } from './whip-endpoints.js';
 
 /** An answer is a few kilobytes; an endpoint that sends more is broken or hostile. */
@@ -11,8 +11,6 @@ const roomKey = (room: RoomRef): string => `${room.appId}/${room.roomId}`;
 /** What of an endpoint URL may be logged: no query (it may hold a token), no user info. */
 const shown = (url: URL): string => `${url.origin}${url.pathname}`;
 
-/** An endpoint's error text, as one short printable line. */
-const printable = (text: string): string => text.replace(/[^\x20-\x7e\u00a0-\uffff]+/g, ' ').trim().slice(0, 200);
 
 async function readCapped(response: Response, from: URL): Promise<string> {
   const reader = response.body?.getReader();
@@ -69,7 +67,7 @@ export class WhipRoomBackend implements RoomBackend {
     }
     const body = await readCapped(response, url);
     if (response.status !== 201) {
-      const text = printable(body);
+      const text = printableLine(body);
       // A 4xx is the endpoint's answer to this publisher (its token, its URL); a timeout, a rate
       // limit or a 5xx may pass.
       const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
