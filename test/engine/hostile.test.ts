@@ -29,6 +29,7 @@ const PAGES_HOST = '127.0.0.2';
 const FRAME_HOST = '127.0.0.3';
 const VICTIM = { AppId: 'victim', RoomId: 'lobby', TaskId: 'steady' };
 const VICTIM_LAYER = { Width: 640, Height: 360, FrameRate: 15 };
+const PAGE_MEMORY_MB = 1024;
 const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,7 +53,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     writeFileSync(stale.file, Buffer.alloc(1 << 20));
     t = await startTestNode({
       dataDir,
-      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `${PAGES_HOST},${FRAME_HOST}`, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: '1024', WEBCAST_MAX_RESCHEDULES: '1' },
+      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `${PAGES_HOST},${FRAME_HOST}`, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: String(PAGE_MEMORY_MB), WEBCAST_MAX_RESCHEDULES: '1' },
     });
     await start(VICTIM, '/steady', { VideoSolutions: [VICTIM_LAYER] });
     // The page settles at its size (the "sharing this tab" bar comes a moment after capture).
@@ -221,6 +222,17 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.equal(execFileSync('/usr/bin/stat', ['-f', '-c', '%T', folder], { encoding: 'utf8' }).trim(), 'tmpfs', 'the browser\'s folder is in memory');
     const mark = `escaped-${process.pid}`;
     const [browserPid] = browserOf(key).pids();
+    // Each of them holds at most the page's memory (WEBCAST_PAGE_MEMORY_MB), whoever fills it.
+    const mib = (statfs: string) => {
+      const [blocks, size] = statfs.trim().split(' ').map(Number);
+      return ((blocks ?? 0) * (size ?? 0)) / 2 ** 20;
+    };
+    assert.equal(mib(execFileSync('/usr/bin/stat', ['-f', '-c', '%b %S', folder], { encoding: 'utf8' })), PAGE_MEMORY_MB, 'the size of the browser\'s folder');
+    for (const d of ['/tmp', '/var/tmp', '/dev/shm', '/run/lock']) {
+      const seen = inBrowserNamespace(browserPid, browserOf(key).uid, `stat -f -c '%T %b %S' ${d}`);
+      assert.equal(seen.stdout.split(' ')[0], 'tmpfs', `the browser's ${d}`);
+      assert.equal(mib(seen.stdout.split(' ').slice(1).join(' ')), PAGE_MEMORY_MB, `the size of the browser's ${d}`);
+    }
     assert.equal(inBrowserNamespace(browserPid, browserOf(key).uid, `for d in /tmp /var/tmp /dev/shm /run/lock; do echo x > $d/${mark} || exit 1; done`).status, 0);
     for (const d of ['/tmp', '/var/tmp', '/dev/shm', '/run/lock']) assert.equal(existsSync(path.join(d, mark)), false, `the browser's file is in the node's ${d}`);
     // Nor through another process's view of the files: /proc/PID/root of a process outside its
@@ -259,7 +271,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     }, 90_000, 500);
     assert.equal(ended.StopReason, 'PageCrash');
     const stored = await t.node.store.get(key);
-    assert.match(stored?.FailureDetail ?? '', /more than its 1024 MB of memory \(WEBCAST_PAGE_MEMORY_MB\)/);
+    assert.match(stored?.FailureDetail ?? '', new RegExp(`more than its ${PAGE_MEMORY_MB} MB of memory \\(WEBCAST_PAGE_MEMORY_MB\\)`));
     const reschedules = (await t.node.store.callbacksOf(key)).filter((c) => c.event.EventType === 'WebcastReschedule');
     assert.equal(reschedules.length, 1, 'the one reschedule WEBCAST_MAX_RESCHEDULES allows is told');
     assert.equal(reschedules[0]?.event.EventData.Reason, 'PageCrash');
