@@ -14,7 +14,10 @@ import { promisify } from 'node:util';
  */
 
 /**
- * Run by `unshare --mount` before the browser drops to its uid: the world-writable folders
+ * Run by `unshare --mount --ipc` before the browser drops to its uid. The IPC namespace of its
+ * own holds the System V shared memory and message queues its processes make, which in the
+ * node's would outlive the task, charged to a cgroup that is gone: they end with its last
+ * process. The mount namespace: the world-writable folders
  * become tmpfs of this browser's, then its own folder, hidden by the new /tmp, is mounted back
  * where it was from the working directory, which still holds it (`--no-canonicalize`: mount
  * would otherwise turn "." into its path, which now names the new /tmp's empty folder).
@@ -28,9 +31,9 @@ const PRIVATE_TMP = [
   'cd / && exec "$@"',
 ].join('\n');
 
-/** The command that runs the rest of a browser's launch line with its own world-writable folders of at most `bytes` each. */
+/** The command that runs the rest of a browser's launch line with its own world-writable folders of at most `bytes` each, and System V IPC of its own. */
 export function privateTmpCommand(dir: string, bytes: number): string[] {
-  return ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_TMP, 'webcast-private-tmp', dir, String(bytes), '--'];
+  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_TMP, 'webcast-private-tmp', dir, String(bytes), '--'];
 }
 
 const run = promisify(execFile);

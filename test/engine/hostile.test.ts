@@ -261,6 +261,31 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     await victimOnAir();
   });
 
+  it('code out of a page\'s sandbox leaves nothing in the node\'s System V IPC: its shared memory and message queues are its browser\'s own, and go with it', async () => {
+    const key = attacker('ipc');
+    await start(key, '/steady');
+    const { uid } = browserOf(key);
+    const [browserPid] = browserOf(key).pids();
+    // As the browser's uid, in its namespaces: 64 MiB of shared memory nobody attaches (which
+    // would otherwise outlive the task, charged to nobody's cgroup), and a message queue.
+    const made = spawnSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--ipc', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', 'ipcmk -M 67108864 && ipcmk -Q'], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(made.stdout, /Shared memory id: \d+[\s\S]*Message queue id: \d+/);
+    /** The node's System V IPC objects that the browser's uid made: `-m id` or `-q id`, as ipcrm takes them. */
+    const theirs = () => ['-m', '-q'].flatMap((kind) => execFileSync('/usr/bin/ipcs', [kind, '-c'], { encoding: 'utf8' }).split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((cols) => cols[2] === String(uid))
+      .map((cols) => `${kind} ${cols[0] ?? ''}`));
+    try {
+      assert.deepEqual(theirs(), [], 'the node sees the browser\'s IPC objects while it runs');
+      await stop(key);
+      assert.deepEqual(theirs(), [], 'the browser\'s IPC objects outlived it');
+    } finally {
+      for (const object of theirs()) spawnSync('/usr/bin/ipcrm', object.split(' '));
+    }
+    await victimOnAir();
+  });
+
   it('a page over its memory limit is rescheduled, then fails saying why, whether or not CrashCheckInterval is set', async () => {
     const key = attacker('memory');
     const res = await sdkClient(t.host).start({ ...key, UserId: 'memory', SourceURL: `${pages.url}/memory`, ...small });
