@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startClassic } from './classic.js';
 import { chromiumRole, cmdline, measureCores, pidsWhere, tree } from '../test/helpers/procfs.js';
 import { uncapturedCost } from './uncaptured.js';
+import { encoderSetupMs, firstTouchMicros } from './machine.js';
 import { taskCpuCeiling } from '../src/scheduler/admission.js';
 import { apiThroughput, failover } from './cluster.js';
 import { measureSync, type SyncResult } from './sync.js';
@@ -264,6 +265,10 @@ async function main(): Promise<void> {
       const p95 = sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)] ?? NaN;
       log(`  median ${fmt(median(lat), 0)} ms, 95th percentile ${fmt(p95, 0)} ms  (runs: ${lat.map((x) => x.toFixed(0)).join(', ')})`);
       log(`  where a start goes, mean ms per phase on the node: ${await startPhases()}`);
+      // The machine's part of it, to read the figures of different days against each other.
+      log(`  this machine: memory touched for the first time costs ${fmt(firstTouchMicros(), 1)} µs per 4 KiB page (well under 1 µs on common hardware)`);
+      const [big, small] = [await encoderSetupMs(t.config.chromiumPath, 1280, 720), await encoderSetupMs(t.config.chromiumPath, 320, 180)];
+      log(`  a bare Chromium, answer applied → first frame encoded over loopback: 1280x720 ${fmt(big, 0)} ms, 320x180 ${fmt(small, 0)} ms (VP8's set-up, part of firstFrame above)`);
     }
 
     const rows: Row[] = [];
