@@ -17,10 +17,12 @@ import { promisify } from 'node:util';
  * Run by `unshare --mount --ipc` before the browser drops to its uid. The IPC namespace of its
  * own holds the System V shared memory and message queues its processes make, which in the
  * node's would outlive the task, charged to a cgroup that is gone: they end with its last
- * process. The mount namespace: the world-writable folders
- * become tmpfs of this browser's, then its own folder, hidden by the new /tmp, is mounted back
- * where it was from the working directory, which still holds it (`--no-canonicalize`: mount
- * would otherwise turn "." into its path, which now names the new /tmp's empty folder).
+ * process. The mount namespace: the world-writable folders become tmpfs of this browser's,
+ * then its own folder, hidden by the new /tmp, is mounted back where it was from the working
+ * directory, which still holds it (`--no-canonicalize`: mount would otherwise turn "." into its
+ * path, which now names the new /tmp's empty folder). Its /proc shows only processes of its own
+ * uid (`hidepid=invisible`): not the service, Janus or another task's browser, whose command
+ * line holds that browser's capture title.
  */
 const PRIVATE_TMP = [
   'dir=$1; bytes=$2; shift 3',
@@ -28,6 +30,7 @@ const PRIVATE_TMP = [
   'umask 022',
   'for d in /tmp /var/tmp /dev/shm /run/lock; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
   'mkdir -p "$dir" && mount --no-canonicalize --bind . "$dir" || exit 96',
+  'mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc /proc || exit 96',
   'cd / && exec "$@"',
 ].join('\n');
 

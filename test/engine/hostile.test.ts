@@ -261,6 +261,25 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     await victimOnAir();
   });
 
+  it('code out of a page\'s sandbox sees no process but its own browser\'s: not the service, not Janus, not another task\'s browser', async () => {
+    const key = attacker('procs');
+    await start(key, '/steady');
+    const own = browserOf(key);
+    const [browserPid] = own.pids();
+    const listed = inBrowserNamespace(browserPid, own.uid, 'for p in /proc/[0-9]*; do echo ${p#/proc/}; done');
+    assert.equal(listed.status, 0, listed.stderr);
+    const seen = listed.stdout.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+    const others = [process.pid, ...browserOf(VICTIM).pids()];
+    assert.ok(others.length > 1, 'the victim\'s browser has processes');
+    assert.deepEqual(seen.filter((pid) => others.includes(pid)), [], 'processes of the node and of the other task are seen');
+    assert.ok(seen.includes(browserPid ?? -1), `its own browser is seen (${seen.length} processes)`);
+    // Nor their command lines (another browser's capture title is in its own).
+    const read = inBrowserNamespace(browserPid, own.uid, `cat /proc/${browserOf(VICTIM).pids()[0] ?? 0}/cmdline`);
+    assert.notEqual(read.status, 0, 'the other task\'s browser\'s command line was read');
+    await stop(key);
+    await victimOnAir();
+  });
+
   it('code out of a page\'s sandbox leaves nothing in the node\'s System V IPC: its shared memory and message queues are its browser\'s own, and go with it', async () => {
     const key = attacker('ipc');
     await start(key, '/steady');
