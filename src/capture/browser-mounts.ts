@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -12,6 +13,12 @@ import { promisify } from 'node:util';
  * after the task. Needs
  * CAP_SYS_ADMIN (root has it).
  */
+
+/** Left in a browser's folder when its namespace could not have a /proc of its own. */
+const SHARED_PROC_MARKER = '.proc-shared';
+
+/** Whether the browser whose folder is `dir` runs with the node's /proc (PRIVATE_TMP could not mount its own). */
+export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir, SHARED_PROC_MARKER));
 
 /**
  * Run by `unshare --mount --ipc` before the browser drops to its uid. The IPC namespace of its
@@ -30,7 +37,9 @@ const PRIVATE_TMP = [
   'umask 022',
   'for d in /tmp /var/tmp /dev/shm /run/lock; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
   'mkdir -p "$dir" && mount --no-canonicalize --bind . "$dir" || exit 96',
-  'mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc /proc || exit 96',
+  // A container that masks parts of /proc forbids a fresh one: the browser then runs with the
+  // node's, and says so in its folder (sharesNodeProc) for the service to log.
+  `mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc /proc 2>/dev/null || : > "$dir/${SHARED_PROC_MARKER}"`,
   'cd / && exec "$@"',
 ].join('\n');
 

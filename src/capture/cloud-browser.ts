@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
-import { mountFolderInMemory, privateTmpCommand } from './browser-mounts.js';
+import { mountFolderInMemory, privateTmpCommand, sharesNodeProc } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
@@ -328,6 +328,7 @@ export class BrowserPool {
   private lastLaunchOk: boolean | undefined;
   private userAgent = '';
   private refillTimer: NodeJS.Timeout | undefined;
+  private warnedSharedProc = false;
 
   constructor(private readonly o: BrowserPoolOptions) {
     this.root = path.join(tmpdir(), `webcast-browsers-${o.nodeKey}`);
@@ -518,6 +519,10 @@ export class BrowserPool {
         handleSIGHUP: false,
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
+      if (inMemory && !this.warnedSharedProc && sharesNodeProc(dir)) {
+        this.warnedSharedProc = true;
+        this.o.log.warn('a browser\'s namespace cannot have a /proc of its own here (a container that masks parts of /proc?): code out of a page\'s sandbox would see every process of the machine (README: Security model)');
+      }
       this.lastLaunchOk = true;
       return new TaskBrowser(browser, captureTitle, this.o.proxyUrl, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
     } catch (err) {
