@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { getTask, sdkClient, signedFetch, startTestNode, waitFor, type ApiResponse, type TestNode } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
+import { pidsWhere } from '../helpers/procfs.js';
 
 const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
 const workerEnv = { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: '127.0.0.1' };
@@ -92,6 +93,12 @@ describe('capacity, restarts and failures of the media side', { timeout: 240_000
         const key = { AppId: 'app1', RoomId: 'busy', TaskId: 'busy1' };
         assert.equal((await sdkClient(t.host).start({ ...key, UserId: 'busy-bot', SourceURL: `${pages.url}/tone`, ...small })).Result, 'ok');
         await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2, 30_000);
+        // The spare that replaces the task's browser is launched a moment after the start took
+        // one (REFILL_AFTER_START_MS); a small page can be on air before that.
+        const folder = t.node.worker?.browsers.folder ?? '';
+        const own = t.node.worker?.engine.session(key)?.browser.dir ?? '';
+        assert.ok(folder && own);
+        await waitFor('a spare launching', async () => pidsWhere((c) => c.includes(folder) && !c.includes(own)).length > 0, 10_000, 50);
         await sdkClient(t.host).stop(key);
         // It stops promptly too: the warm browser it was launching at idle weight held that up for
         // minutes, and then, launched at a task's weight, for 12-17 s: now the launch is ended.
