@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { chromeUserAgent, chromiumArgs } from '../src/capture/cloud-browser.js';
 import { startBitrateKbps } from '../src/capture/start-bitrate.js';
+import { launchBareChromium } from './bare-chromium.js';
+import { median } from './median.js';
 
 /**
  * What this machine charges for memory a process touches for the first time, in µs per 4 KiB
@@ -21,8 +18,7 @@ export function firstTouchMicros(runs = 5): number {
     for (let i = 0; i < buffer.length; i += 4096) buffer[i] = 1;
     each.push(Number(process.hrtime.bigint() - started) / 1000 / pages);
   }
-  each.sort((a, b) => a - b);
-  return each[Math.floor(each.length / 2)] ?? NaN;
+  return median(each);
 }
 
 /**
@@ -32,9 +28,7 @@ export function firstTouchMicros(runs = 5): number {
  * between its answer and its first frame, and grows with the picture.
  */
 export async function encoderSetupMs(executablePath: string, width: number, height: number, runs = 3): Promise<number> {
-  const profile = mkdtempSync(path.join(tmpdir(), 'bench-encoder-'));
-  const args = [...chromiumArgs({ userDataDir: profile, ownProxyUrl: 'http://127.0.0.1:9', captureTitle: 'none', locale: 'zh-CN', userAgent: chromeUserAgent(156) }).filter((a) => !a.startsWith('--proxy')), '--no-sandbox'];
-  const browser = await chromium.launch({ executablePath, ignoreDefaultArgs: true, args });
+  const { browser, close } = await launchBareChromium(executablePath, 'encoder');
   try {
     const page = await browser.newPage();
     const each: number[] = [];
@@ -82,10 +76,8 @@ export async function encoderSetupMs(executablePath: string, width: number, heig
         return ms;
       }, [width, height, startBitrateKbps([{ width, height, maxBitrate: undefined }])] as const));
     }
-    each.sort((x, y) => x - y);
-    return each[Math.floor(each.length / 2)] ?? NaN;
+    return median(each);
   } finally {
-    await browser.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }

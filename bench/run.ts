@@ -20,6 +20,7 @@ import { measureSync, type SyncResult } from './sync.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../test/helpers/node.js';
 import { startPageServer, type PageServer } from '../test/helpers/pages.js';
 import { Subscriber } from '../test/helpers/subscriber.js';
+import { median } from './median.js';
 
 const WINDOW_MS = Number(process.env.BENCH_SECONDS ?? 15) * 1000;
 const SYNC_MS = Number(process.env.BENCH_SYNC_SECONDS ?? 60) * 1000;
@@ -28,10 +29,6 @@ const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const SECTIONS = (process.env.BENCH_ONLY ?? 'latency,one-task,webgl,capacity,h264,sync,admission,cluster-api,failover').split(',').map((s) => s.trim());
 const section = (name: string): boolean => SECTIONS.includes(name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return ((s[(s.length - 1) >> 1] ?? 0) + (s[s.length >> 1] ?? 0)) / 2;
-};
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 let t: TestNode;

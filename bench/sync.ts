@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { median } from './median.js';
 
 /**
  * Audio/video offset in a recording of the sync page: when each white flash starts (video
@@ -50,10 +51,6 @@ function* ffmpegSamples(lines: string[], key: string): Generator<[number, number
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? ((s[(s.length - 1) >> 1] ?? 0) + (s[s.length >> 1] ?? 0)) / 2 : NaN;
-};
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
 
 /** The receiver's jitter buffer and lip sync settle in the first seconds; drift is judged after. */

@@ -1,8 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { chromeUserAgent, chromiumArgs } from '../src/capture/cloud-browser.js';
+import { launchBareChromium } from './bare-chromium.js';
 import { fitWindow } from '../src/capture/page-window.js';
 import { chromiumRole, measureCores, pidsWhere, tree } from '../test/helpers/procfs.js';
 
@@ -12,10 +8,7 @@ import { chromiumRole, measureCores, pidsWhere, tree } from '../test/helpers/pro
  * Chromium's cost is the capture itself.
  */
 export async function uncapturedCost(executablePath: string, url: string, width: number, height: number, ms: number): Promise<{ cores: number; gpu: number; renderers: number }> {
-  const profile = mkdtempSync(path.join(tmpdir(), 'bench-uncaptured-'));
-  // The page is on loopback and nothing here loads anything else, so no SSRF proxy.
-  const args = [...chromiumArgs({ userDataDir: profile, ownProxyUrl: 'http://127.0.0.1:9', captureTitle: 'none', locale: 'zh-CN', userAgent: chromeUserAgent(156) }).filter((a) => !a.startsWith('--proxy')), '--no-sandbox'];
-  const browser = await chromium.launch({ executablePath, ignoreDefaultArgs: true, args });
+  const { browser, profile, close } = await launchBareChromium(executablePath, 'uncaptured');
   try {
     const context = await browser.newContext({ viewport: null });
     const page = await context.newPage();
@@ -30,7 +23,6 @@ export async function uncapturedCost(executablePath: string, url: string, width:
     ]);
     return { cores: total.cores, gpu: gpu.cores, renderers: renderers.cores };
   } finally {
-    await browser.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }

@@ -468,12 +468,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
     // A room (a WHIP endpoint above all) may answer with anything that starts like SDP: the
     // browser's own parser says whether it is usable, and the customer is told what it said.
-    let answer = publication.answerSdp;
-    try {
-      answer = withStartBitrate(answer, startBitrateKbps(this.plan.layers));
-    } catch {
-      // Left as the room sent it: the browser says what is wrong with it.
-    }
+    const answer = withStartBitrate(publication.answerSdp, startBitrateKbps(this.plan.layers));
     const { refused } = await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), answer);
     if (refused !== undefined) throw new PublishError(`the room's answer to the publisher is not usable SDP: ${printableLine(refused)}`, false);
   }

@@ -104,9 +104,9 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     return browser;
   };
 
-  /** Runs `script` as the browser's uid inside the mount namespace of its process `pid`: code out of its sandbox. */
+  /** Runs `script` as the browser's uid inside the mount and IPC namespaces of its process `pid`: code out of its sandbox. */
   const inBrowserNamespace = (pid: number | undefined, uid: number | undefined, script: string) =>
-    spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
+    spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--ipc', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
   /** The command line that joins the listed cgroups as a browser's launch does, then runs `command` as `uid`: code out of a browser's sandbox, in its groups. */
   const inBrowserGroups = (uid: number | undefined, procsFiles: readonly string[], ...command: string[]): string[] => [
     '/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-test-join', ...procsFiles, '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...command,
@@ -287,7 +287,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const [browserPid] = browserOf(key).pids();
     // As the browser's uid, in its namespaces: 64 MiB of shared memory nobody attaches (which
     // would otherwise outlive the task, charged to nobody's cgroup), and a message queue.
-    const made = spawnSync('/usr/bin/nsenter', [`--target=${browserPid}`, '--mount', '--ipc', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', 'ipcmk -M 67108864 && ipcmk -Q'], { encoding: 'utf8' });
+    const made = inBrowserNamespace(browserPid, uid, 'ipcmk -M 67108864 && ipcmk -Q');
     assert.equal(made.status, 0, made.stderr);
     assert.match(made.stdout, /Shared memory id: \d+[\s\S]*Message queue id: \d+/);
     /** The node's System V IPC objects that the browser's uid made: `-m id` or `-q id`, as ipcrm takes them. */

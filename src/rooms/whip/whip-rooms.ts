@@ -11,7 +11,6 @@ const roomKey = (room: RoomRef): string => `${room.appId}/${room.roomId}`;
 /** What of an endpoint URL may be logged: no query (it may hold a token), no user info. */
 const shown = (url: URL): string => `${url.origin}${url.pathname}`;
 
-
 async function readCapped(response: Response, from: URL): Promise<string> {
   const reader = response.body?.getReader();
   if (!reader) return '';
