@@ -11,6 +11,8 @@ APT_PACKAGES=(chromium janus iptables iproute2)
 # What pages need to look right: Chinese (both scripts), Japanese and Korean; colour emoji;
 # metric-compatible stand-ins for Arial, Times New Roman and Courier New.
 APT_PACKAGES+=(fonts-noto-cjk fonts-noto-color-emoji fonts-liberation2)
+# The browsers' Landlock helper is built from its C source (src/capture/confine).
+APT_PACKAGES+=(gcc libc6-dev)
 # Several nodes share one PostgreSQL; the tests start their own server from Debian's.
 APT_PACKAGES+=(postgresql)
 # The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
@@ -39,6 +41,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet janus 2>/dev/null; then
     $SUDO systemctl disable --now janus || true
   fi
+fi
+
+# Each browser runs in a Landlock domain (src/capture/browser-confinement.ts); the kernel's
+# interface is system calls that Node.js cannot make, so a small C program sets it up. Rebuilt
+# whenever its source is newer. Root's, and writable by nobody else: the service runs it as root.
+CONFINE_SRC=src/capture/confine/webcast-confine.c
+CONFINE_BIN=.deps/webcast-confine
+if [ ! -x "$CONFINE_BIN" ] || [ "$CONFINE_SRC" -nt "$CONFINE_BIN" ]; then
+  echo "install-deps: building $CONFINE_BIN"
+  mkdir -p .deps
+  cc -O2 -Wall -Wextra -Werror -o "$CONFINE_BIN.new" "$CONFINE_SRC"
+  chmod 0755 "$CONFINE_BIN.new"
+  mv "$CONFINE_BIN.new" "$CONFINE_BIN"
 fi
 
 echo "install-deps: npm ci"

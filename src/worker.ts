@@ -5,6 +5,7 @@ import { BrowserPool, nodeKey } from './capture/cloud-browser.js';
 import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.js';
 import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js';
 import { BrowserUidPool } from './capture/browser-user.js';
+import { probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
 import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
 import { EgressPolicy } from './capture/egress-policy.js';
@@ -88,6 +89,12 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   if (uids.range && !privateMounts) {
     log.warn('no CAP_SYS_ADMIN: each browser writes its folder to the node\'s disk and sees the node\'s world-writable folders (code out of a page\'s sandbox could fill them)');
   }
+  const { confinement, missing } = await probeConfinement();
+  if (!confinement) {
+    log.warn({ reason: missing }, 'no Landlock domain for the browsers: code out of a page\'s sandbox could read what any local user may read, and reach UNIX sockets in the abstract namespace');
+  } else if (confinement.abi < SCOPED_ABI) {
+    log.warn({ landlockAbi: confinement.abi }, 'this kernel\'s Landlock (before Linux 6.12) confines the browsers\' files but not abstract UNIX sockets or signals');
+  }
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,
     nodeKey: key,
@@ -97,6 +104,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
     privateMounts,
+    confinement,
     warm: config.browserPool,
     prepare: (browser) => prepareStage(browser, config.videoDelayMs),
     look: { locale: config.browserLocale, timezone: config.browserTimezone, userAgent: config.browserUserAgent },

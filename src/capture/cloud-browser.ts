@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
+import { confineCommand, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateTmpCommand, sharesNodeProc } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
 
@@ -142,6 +143,8 @@ export interface BrowserPoolOptions {
    * (browser-mounts.ts). Needs browsers of their own uids and CAP_SYS_ADMIN.
    */
   privateMounts: boolean;
+  /** The Landlock domain each browser runs in (browser-confinement.ts), where the kernel has one. */
+  confinement?: Confinement;
   /** Browsers launched ahead, ready for the next task. */
   warm: number;
   /** Readies a launched browser for a task (its context and tabs), ahead of need. */
@@ -506,6 +509,8 @@ export class BrowserPool {
         args: [
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
           ...(inMemory ? privateTmpCommand(dir, this.o.memoryBytes) : []),
+          // After the mounts (no process in a domain may mount) and before the uid drops.
+          ...(this.o.confinement ? confineCommand(this.o.confinement, dir, inMemory) : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),

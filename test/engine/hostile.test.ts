@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { JOIN_AND_EXEC, nodeKey } from '../../src/capture/cloud-browser.js';
 import { BROWSER_MAX_PIDS } from '../../src/capture/task-cgroups.js';
+import { confineCommand, probeConfinement, SCOPED_ABI } from '../../src/capture/browser-confinement.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
@@ -302,6 +303,58 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     } finally {
       for (const object of theirs()) spawnSync('/usr/bin/ipcrm', object.split(' '));
     }
+    await victimOnAir();
+  });
+
+  it('code out of a page\'s sandbox reads only the system\'s folders and its own, and reaches no UNIX socket in the abstract namespace', async (t2) => {
+    const { confinement } = await probeConfinement();
+    if (!confinement || confinement.abi < SCOPED_ABI) return t2.skip(`needs Landlock ABI ${SCOPED_ABI} (Linux 6.12): ${confinement ? `ABI ${confinement.abi}` : 'none'}`);
+    const key = attacker('landlock');
+    await start(key, '/steady');
+    const own = browserOf(key);
+    const [browserPid] = own.pids();
+    // World-readable, outside the system's own folders: what the node has installed.
+    const secret = '/var/lib/dpkg/status';
+    // The browser itself runs in the domain: its own file:// loads read through its processes.
+    const context = await own.browser.newContext();
+    try {
+      const tab = await context.newPage();
+      await tab.goto('file:///etc/os-release');
+      assert.match(await tab.content(), /Debian/, 'the browser reads the system\'s folders');
+      await assert.rejects(tab.goto(`file://${secret}`), /ERR_ACCESS_DENIED|ERR_FILE_NOT_FOUND/, `the browser read ${secret}`);
+    } finally {
+      await context.close();
+    }
+    // Code as its uid, in its namespaces and in a domain as its launch makes one.
+    const domain = confineCommand(confinement, own.dir, true);
+    const inDomain = (script: string) => inBrowserNamespace(browserPid, own.uid, `exec ${domain.map((a) => `'${a}'`).join(' ')} /bin/sh -c '${script}'`);
+    assert.equal(inBrowserNamespace(browserPid, own.uid, `head -c 1 ${secret}`).status, 0, `outside the domain, ${secret} is world-readable`);
+    const read = inDomain(`head -c 1 ${secret}`);
+    assert.notEqual(read.status, 0, `${secret} was read in the domain`);
+    assert.match(read.stderr, /Permission denied/);
+    // Nor the other tasks' cgroups: which pids their browsers hold, how much memory they use.
+    const victimGroup = readFileSync(`/proc/${browserOf(VICTIM).pids()[0] ?? 0}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'))?.split(':')[2];
+    assert.ok(victimGroup, 'the victim\'s browser has a memory cgroup');
+    assert.equal(inBrowserNamespace(browserPid, own.uid, `cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'outside the domain another browser\'s cgroup is readable');
+    assert.notEqual(inDomain(`cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'another browser\'s cgroup was read in the domain');
+    // A socket in the abstract namespace has no permissions: anyone on the machine may connect.
+    const name = `webcast-hostile-${process.pid}`;
+    let connections = 0;
+    const listener = net.createServer((c) => { connections += 1; c.destroy(); });
+    await new Promise<void>((resolve) => listener.listen({ path: `\0${name}` }, resolve));
+    try {
+      const dial = `${process.execPath} -e "require(\\"net\\").connect({ path: \\"\\\\0${name}\\" }).on(\\"connect\\", () => { console.log(\\"connected\\"); process.exit(0); }).on(\\"error\\", (e) => { console.log(e.code); process.exit(1); })"`;
+      const outside = inBrowserNamespace(browserPid, own.uid, dial);
+      assert.equal(outside.stdout.trim(), 'connected', `outside the domain: ${outside.stdout}${outside.stderr}`);
+      const inside = inDomain(dial);
+      assert.equal(inside.stdout.trim(), 'EPERM', `in the domain: ${inside.stdout}${inside.stderr}`);
+      await waitFor('the connection from outside the domain', async () => connections === 1, 5000);
+      await sleep(300);
+      assert.equal(connections, 1, 'the connection from the domain reached the listener');
+    } finally {
+      listener.close();
+    }
+    await stop(key);
     await victimOnAir();
   });
 

@@ -62,12 +62,14 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
         // give nothing outside it; every process in the machine's own namespace holds none.
         if (readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user')) continue;
         for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) assert.equal(BigInt(`0x${field(pid, set)}`), 0n, `pid ${pid} keeps no capability (${set} ${field(pid, set)})`);
+        // No capability to enter a Landlock domain without: the helper asked for no_new_privs first.
+        assert.equal(field(pid, 'NoNewPrivs'), '1', `pid ${pid} is in the browser's Landlock domain`);
         outside += 1;
         assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`webcast-${nodeKey(dataDir)}-`), 'in a cgroup of its task');
       }
       assert.ok(outside >= 2, 'the browser process and its helpers outside the sandbox were checked');
       assert.ok(execFileSync('iptables', ['-w', '-S', 'WEBCAST-BROWSER-ALLOW']).toString().includes(`webcast-node:${nodeKey(dataDir)}`), 'its firewall openings are in place');
-      assert.doesNotMatch(service.output(), /not confined|not bounded|can not run browsers|cannot be made/);
+      assert.doesNotMatch(service.output(), /not confined|not bounded|can not run browsers|cannot be made|no Landlock domain/);
       // The unit's capabilities leave out CAP_SYS_ADMIN: no private mounts, and the operator is told.
       assert.match(service.output(), /no CAP_SYS_ADMIN: each browser writes its folder to the node's disk/);
       assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'nothing is mounted for a browser without CAP_SYS_ADMIN');

@@ -1,0 +1,62 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+/**
+ * A Landlock domain around each browser (confine/webcast-confine.c, built by `npm run setup`).
+ * Its uid, namespaces and folders keep code that got out of a page's sandbox from the other
+ * tasks, but not from what any local user may read: the service's install folder, other
+ * programs' files, the cgroups of the other browsers (which pids they hold, how much memory they
+ * use), or a UNIX socket in the abstract namespace, which has no permissions at all. Inside the
+ * domain the browser reads only the system's own folders and writes only its own, and (Linux
+ * 6.12 and later) reaches no abstract socket and signals no process made outside it.
+ */
+
+/** Where `npm run setup` builds the helper. */
+export const CONFINE_HELPER = fileURLToPath(new URL('../../.deps/webcast-confine', import.meta.url));
+
+/** Landlock ABI 6 (Linux 6.12) scopes abstract UNIX sockets and signals to the domain. */
+export const SCOPED_ABI = 6;
+
+export interface Confinement {
+  helper: string;
+  /** The kernel's Landlock ABI (1 or more). */
+  abi: number;
+}
+
+/** What the machine allows: a confinement, or why there is none. */
+export async function probeConfinement(helper = CONFINE_HELPER): Promise<{ confinement?: Confinement; missing?: string }> {
+  if (!existsSync(helper)) return { missing: `${helper} is not built (npm run setup builds it)` };
+  try {
+    const { stdout } = await promisify(execFile)(helper, ['--abi'], { encoding: 'utf8', timeout: 5000 });
+    const abi = Number(stdout.trim());
+    if (!Number.isInteger(abi) || abi < 1) return { missing: 'the kernel has no Landlock (Linux 5.13 or later, with landlock among its security modules)' };
+    return { confinement: { helper, abi } };
+  } catch (err) {
+    return { missing: `${helper} --abi failed: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * What Chromium reads: its program and libraries, fonts, locales, certificates and the system's
+ * settings (/usr, /etc and the merged-/usr links), the font cache, the machine id, the resolver's
+ * file where /etc/resolv.conf points into /run, and of /sys only devices (CPUs, memory nodes),
+ * not its cgroups, kernel or firmware.
+ */
+const READ_ONLY = [
+  '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32',
+  '/var/cache/fontconfig', '/var/lib/dbus', '/run/systemd/resolve', '/run/resolvconf',
+  '/sys/devices', '/sys/bus', '/sys/class', '/sys/dev',
+];
+
+/**
+ * What it writes: its own folder, /dev (/dev/null, /dev/shm; the permissions of the files
+ * there still apply), /proc (its sandbox writes its namespaces' uid maps and its renderers'
+ * OOM scores, which the kernel allows only for its own processes), and the world-writable
+ * folders where they are tmpfs of its own (browser-mounts.ts): elsewhere they are the node's.
+ */
+export function confineCommand(c: Confinement, dir: string, privateTmp: boolean): string[] {
+  const writable = [dir, '/dev', '/proc', ...(privateTmp ? ['/tmp', '/var/tmp', '/run/lock'] : [])];
+  return [c.helper, ...READ_ONLY.flatMap((p) => ['--ro', p]), ...writable.flatMap((p) => ['--rw', p]), '--'];
+}
