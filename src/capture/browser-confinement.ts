@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -39,6 +40,14 @@ export async function probeConfinement(helper = CONFINE_HELPER): Promise<{ confi
 }
 
 /**
+ * The helper runs from a copy in the browser's folder (made by the launch, root's): where the
+ * service is installed under /tmp or /var/tmp (a CI's clone), the browser's mount namespace has
+ * hidden its own path by the time the helper runs, and its folder is the one path of the node's
+ * it still sees.
+ */
+export const confineHelperIn = (dir: string): string => path.join(dir, '.webcast-confine');
+
+/**
  * What Chromium reads: its program and libraries, fonts, locales, certificates and the system's
  * settings (/usr, /etc and the merged-/usr links), the font cache, the machine id, the resolver's
  * file where /etc/resolv.conf points into /run, and of /sys only devices (CPUs, memory nodes),
@@ -56,7 +65,7 @@ const READ_ONLY = [
  * OOM scores, which the kernel allows only for its own processes), and the world-writable
  * folders where they are tmpfs of its own (browser-mounts.ts): elsewhere they are the node's.
  */
-export function confineCommand(c: Confinement, dir: string, privateTmp: boolean): string[] {
+export function confineCommand(dir: string, privateTmp: boolean): string[] {
   const writable = [dir, '/dev', '/proc', ...(privateTmp ? ['/tmp', '/var/tmp', '/run/lock'] : [])];
-  return [c.helper, ...READ_ONLY.flatMap((p) => ['--ro', p]), ...writable.flatMap((p) => ['--rw', p]), '--'];
+  return [confineHelperIn(dir), ...READ_ONLY.flatMap((p) => ['--ro', p]), ...writable.flatMap((p) => ['--rw', p]), '--'];
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, chownSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
-import { confineCommand, type Confinement } from './browser-confinement.js';
+import { confineCommand, confineHelperIn, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateTmpCommand, sharesNodeProc } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
 
@@ -492,6 +492,10 @@ export class BrowserPool {
       if (inMemory) await mountFolderInMemory(dir, this.o.memoryBytes, uid);
       for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
       if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
+      if (this.o.confinement) {
+        copyFileSync(this.o.confinement.helper, confineHelperIn(dir));
+        chmodSync(confineHelperIn(dir), 0o755);
+      }
     } catch (err) {
       this.o.uids.give(uid);
       throw err;
@@ -510,7 +514,7 @@ export class BrowserPool {
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
           ...(inMemory ? privateTmpCommand(dir, this.o.memoryBytes) : []),
           // After the mounts (no process in a domain may mount) and before the uid drops.
-          ...(this.o.confinement ? confineCommand(this.o.confinement, dir, inMemory) : []),
+          ...(this.o.confinement ? confineCommand(dir, inMemory) : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),

@@ -326,7 +326,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       await context.close();
     }
     // Code as its uid, in its namespaces and in a domain as its launch makes one.
-    const domain = confineCommand(confinement, own.dir, true);
+    const domain = confineCommand(own.dir, true);
     const inDomain = (script: string) => inBrowserNamespace(browserPid, own.uid, `exec ${domain.map((a) => `'${a}'`).join(' ')} /bin/sh -c '${script}'`);
     assert.equal(inBrowserNamespace(browserPid, own.uid, `head -c 1 ${secret}`).status, 0, `outside the domain, ${secret} is world-readable`);
     const read = inDomain(`head -c 1 ${secret}`);
