@@ -337,6 +337,15 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.ok(victimGroup, 'the victim\'s browser has a memory cgroup');
     assert.equal(inBrowserNamespace(browserPid, own.uid, `cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'outside the domain another browser\'s cgroup is readable');
     assert.notEqual(inDomain(`cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'another browser\'s cgroup was read in the domain');
+    // Nor signal a process made outside it, even one of its own uid.
+    const outsider = spawn('/usr/bin/setpriv', [`--reuid=${own.uid}`, `--regid=${own.uid}`, '--clear-groups', '--', '/bin/sleep', '30'], { stdio: 'ignore' });
+    try {
+      await waitFor('the outsider runs as the browser\'s uid', async () => readFileSync(`/proc/${outsider.pid}/status`, 'utf8').includes(`\nUid:\t${own.uid}\t`), 5000);
+      assert.equal(inBrowserNamespace(browserPid, own.uid, `kill -0 ${outsider.pid}`).status, 0, 'outside the domain, a process of its uid may be signalled');
+      assert.notEqual(inDomain(`kill -0 ${outsider.pid}`).status, 0, 'a process made outside the domain was signalled from it');
+    } finally {
+      outsider.kill('SIGKILL');
+    }
     // A socket in the abstract namespace has no permissions: anyone on the machine may connect.
     const name = `webcast-hostile-${process.pid}`;
     let connections = 0;
