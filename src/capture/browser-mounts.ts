@@ -24,8 +24,8 @@ export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir
  * Run by `unshare --mount --ipc` before the browser drops to its uid. The IPC namespace of its
  * own holds the System V shared memory and message queues its processes make, which in the
  * node's would outlive the task, charged to a cgroup that is gone: they end with its last
- * process. The mount namespace: the world-writable folders become tmpfs of this browser's,
- * then its own folder, hidden by the new /tmp, is mounted back where it was from the working
+ * process. The mount namespace: the world-writable folders and /run become tmpfs of this
+ * browser's, then its own folder, hidden by the new /tmp, is mounted back where it was from the working
  * directory, which still holds it (`--no-canonicalize`: mount would otherwise turn "." into its
  * path, which now names the new /tmp's empty folder). Its /proc shows only processes of its own
  * uid (`hidepid=invisible`): not the service, Janus or another task's browser, whose command
@@ -35,7 +35,13 @@ const PRIVATE_TMP = [
   'dir=$1; bytes=$2; shift 3',
   'cd "$dir" || exit 96',
   'umask 022',
-  'for d in /tmp /var/tmp /dev/shm /run/lock; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
+  'for d in /tmp /var/tmp /dev/shm; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
+  // /run holds the machine's UNIX socket files (PostgreSQL's, D-Bus's, the journal's), which
+  // Landlock does not keep it from connecting to: a tmpfs of its own, with a world-writable
+  // lock folder as on the node, and the resolver's file where /etc/resolv.conf points into it.
+  'resolv=$(readlink -f /etc/resolv.conf); case "$resolv" in /run/*) : > .resolv.conf && mount --bind "$resolv" .resolv.conf || exit 96;; *) resolv=;; esac',
+  'mount -t tmpfs -o "size=$bytes,mode=755,nosuid,nodev" webcast-run /run && mkdir -m 1777 /run/lock || exit 96',
+  '[ -z "$resolv" ] || { mkdir -p "${resolv%/*}" && : > "$resolv" && mount --move .resolv.conf "$resolv" && rm .resolv.conf; } || exit 96',
   'mkdir -p "$dir" && mount --no-canonicalize --bind . "$dir" || exit 96',
   // A container that masks parts of /proc forbids a fresh one: the browser then runs with the
   // node's, and says so in its folder (sharesNodeProc) for the service to log.

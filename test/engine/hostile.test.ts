@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -306,7 +306,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     await victimOnAir();
   });
 
-  it('code out of a page\'s sandbox reads only the system\'s folders and its own, and reaches no UNIX socket in the abstract namespace', async (t2) => {
+  it('code out of a page\'s sandbox reads only the system\'s folders and its own, signals nothing outside, and reaches no UNIX socket of the node\'s in /run or the abstract namespace', async (t2) => {
     const { confinement } = await probeConfinement();
     if (!confinement || confinement.abi < SCOPED_ABI) return t2.skip(`needs Landlock ABI ${SCOPED_ABI} (Linux 6.12): ${confinement ? `ABI ${confinement.abi}` : 'none'}`);
     const key = attacker('landlock');
@@ -346,22 +346,35 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     } finally {
       outsider.kill('SIGKILL');
     }
-    // A socket in the abstract namespace has no permissions: anyone on the machine may connect.
+    // UNIX sockets: one in the abstract namespace has no permissions, anyone on the machine may
+    // connect; a socket file in /run (where the machine keeps them) that any user may connect to.
     const name = `webcast-hostile-${process.pid}`;
+    const socketFile = `/run/${name}.sock`;
     let connections = 0;
-    const listener = net.createServer((c) => { connections += 1; c.destroy(); });
-    await new Promise<void>((resolve) => listener.listen({ path: `\0${name}` }, resolve));
+    const listen = async (at: string) => {
+      const listener = net.createServer((c) => { connections += 1; c.destroy(); });
+      await new Promise<void>((resolve) => listener.listen({ path: at }, resolve));
+      return listener;
+    };
+    const listeners = [await listen(`\0${name}`), await listen(socketFile)];
+    chmodSync(socketFile, 0o777);
+    const dial = (at: string) => `${process.execPath} -e "require(\\"net\\").connect({ path: \\"${at}\\" }).on(\\"connect\\", () => { console.log(\\"connected\\"); process.exit(0); }).on(\\"error\\", (e) => { console.log(e.code); process.exit(1); })"`;
     try {
-      const dial = `${process.execPath} -e "require(\\"net\\").connect({ path: \\"\\\\0${name}\\" }).on(\\"connect\\", () => { console.log(\\"connected\\"); process.exit(0); }).on(\\"error\\", (e) => { console.log(e.code); process.exit(1); })"`;
-      const outside = inBrowserNamespace(browserPid, own.uid, dial);
+      const outside = inBrowserNamespace(browserPid, own.uid, dial(`\\\\0${name}`));
       assert.equal(outside.stdout.trim(), 'connected', `outside the domain: ${outside.stdout}${outside.stderr}`);
-      const inside = inDomain(dial);
+      const inside = inDomain(dial(`\\\\0${name}`));
       assert.equal(inside.stdout.trim(), 'EPERM', `in the domain: ${inside.stdout}${inside.stderr}`);
-      await waitFor('the connection from outside the domain', async () => connections === 1, 5000);
+      // The socket file: the browser's uid reaches it from the node's mount namespace, not from its browser's.
+      const fromNode = spawnSync('/usr/bin/setpriv', [`--reuid=${own.uid}`, `--regid=${own.uid}`, '--clear-groups', '--', '/bin/sh', '-c', dial(socketFile)], { encoding: 'utf8' });
+      assert.equal(fromNode.stdout.trim(), 'connected', `from the node's namespace: ${fromNode.stdout}${fromNode.stderr}`);
+      const fromBrowser = inBrowserNamespace(browserPid, own.uid, dial(socketFile));
+      assert.equal(fromBrowser.stdout.trim(), 'ENOENT', `from the browser's namespace: ${fromBrowser.stdout}${fromBrowser.stderr}`);
+      await waitFor('the connections from outside', async () => connections === 2, 5000);
       await sleep(300);
-      assert.equal(connections, 1, 'the connection from the domain reached the listener');
+      assert.equal(connections, 2, 'a connection from the browser\'s namespace or domain reached a listener');
     } finally {
-      listener.close();
+      for (const l of listeners) l.close();
+      rmSync(socketFile, { force: true });
     }
     await stop(key);
     await victimOnAir();
