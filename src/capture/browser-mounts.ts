@@ -25,11 +25,11 @@ export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir
  * own holds the System V shared memory and message queues its processes make, which in the
  * node's would outlive the task, charged to a cgroup that is gone: they end with its last
  * process. The mount namespace: the world-writable folders and /run become tmpfs of this
- * browser's, then its own folder, hidden by the new /tmp, is mounted back where it was from the working
- * directory, which still holds it (`--no-canonicalize`: mount would otherwise turn "." into its
- * path, which now names the new /tmp's empty folder). Its /proc shows only processes of its own
- * uid (`hidepid=invisible`): not the service, Janus or another task's browser, whose command
- * line holds that browser's capture title.
+ * browser's, then its own folder, hidden by the new /tmp, is mounted back where it was from the
+ * working directory, which still holds it (`--no-canonicalize`: mount would otherwise turn "."
+ * into its path, which now names the new /tmp's empty folder). Its /proc shows only processes
+ * of its own uid (`hidepid=invisible`): not the service, Janus or another task's browser, whose
+ * command line holds that browser's capture title.
  */
 const PRIVATE_TMP = [
   'dir=$1; bytes=$2; shift 3',
