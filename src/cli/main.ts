@@ -232,8 +232,9 @@ async function watch(conn: Connection, key: KeyFlags, asJson: boolean, o: { inte
     }
     if (task.Status === 1 && !asJson) {
       const waited = ((Date.now() - task.StartTime) / 1000).toFixed(1);
-      // MaxRunningTime counts from the Start, waiting included: say so while it waits.
-      const left = Math.max(0, Math.round((task.StartTime + task.MaxRunningTime * 1000 - Date.now()) / 1000));
+      // MaxRunningTime counts from the Start, waiting included: say so while it waits. Rounded
+      // down, as a countdown is: 3599.5 s left is 59 min, not 1 h 0 min.
+      const left = Math.max(0, Math.floor((task.StartTime + task.MaxRunningTime * 1000 - Date.now()) / 1000));
       const line = place
         ? `waiting for a free slot: ${ordinal(place)} in line, ${waited} s so far; MaxRunningTime runs meanwhile (${duration(left)} left)`
         : `waiting for the first frame… ${waited} s`;
