@@ -105,12 +105,14 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     return browser;
   };
 
+  /** setpriv's arguments that make the rest of its command line run as `uid`, with no groups. */
+  const asUid = (uid: number | string | undefined) => [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
   /** Runs `script` as the browser's uid inside the mount and IPC namespaces of its process `pid`: code out of its sandbox. */
   const inBrowserNamespace = (pid: number | undefined, uid: number | undefined, script: string) =>
-    spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--ipc', '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
+    spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--ipc', '--', '/usr/bin/setpriv', ...asUid(uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
   /** The command line that joins the listed cgroups as a browser's launch does, then runs `command` as `uid`: code out of a browser's sandbox, in its groups. */
   const inBrowserGroups = (uid: number | undefined, procsFiles: readonly string[], ...command: string[]): string[] => [
-    '/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-test-join', ...procsFiles, '--', '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...command,
+    '/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-test-join', ...procsFiles, '--', '/usr/bin/setpriv', ...asUid(uid), ...command,
   ];
 
   it('a start removes what a killed run left in its browser folders', () => {
@@ -136,7 +138,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const victimUid = uidOf(pids[0] ?? 0);
     assert.ok(pids.every((p) => uidOf(p) === victimUid), 'one uid for the whole browser');
     assert.equal(browserOf(VICTIM).uid, victimUid);
-    const asBrowser = (...cmd: string[]) => execFileSync('/usr/bin/setpriv', [`--reuid=${victimUid}`, `--regid=${victimUid}`, '--clear-groups', '--', ...cmd], { stdio: 'ignore' });
+    const asBrowser = (...cmd: string[]) => execFileSync('/usr/bin/setpriv', [...asUid(victimUid), ...cmd], { stdio: 'ignore' });
     assert.throws(() => asBrowser('/bin/cat', path.join(t.dataDir, 'webcast.sqlite')), 'the browser\'s uid cannot read the task store');
     const neighbour = attacker('neighbour');
     await start(neighbour, '/steady');
@@ -215,7 +217,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const node = mkdtempSync(path.join(tmpdir(), 'webcast-not-the-browsers-'));
     writeFileSync(path.join(node, 'keep.txt'), 'the node\'s');
     const uid = String(browserOf(key).uid);
-    const asBrowser = (...cmd: string[]) => execFileSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...cmd]);
+    const asBrowser = (...cmd: string[]) => execFileSync('/usr/bin/setpriv', [...asUid(uid), ...cmd]);
     asBrowser('/bin/ln', '-s', node, path.join(folder, 'profile', 'to-a-folder'));
     asBrowser('/bin/ln', '-s', path.join(node, 'keep.txt'), path.join(folder, 'tmp', 'to-a-file'));
     // Nor can such code fill the node's disk or leave memory behind: its folder is in memory its
@@ -338,7 +340,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.equal(inBrowserNamespace(browserPid, own.uid, `cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'outside the domain another browser\'s cgroup is readable');
     assert.notEqual(inDomain(`cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'another browser\'s cgroup was read in the domain');
     // Nor signal a process made outside it, even one of its own uid.
-    const outsider = spawn('/usr/bin/setpriv', [`--reuid=${own.uid}`, `--regid=${own.uid}`, '--clear-groups', '--', '/bin/sleep', '30'], { stdio: 'ignore' });
+    const outsider = spawn('/usr/bin/setpriv', [...asUid(own.uid), '/bin/sleep', '30'], { stdio: 'ignore' });
     try {
       await waitFor('the outsider runs as the browser\'s uid', async () => readFileSync(`/proc/${outsider.pid}/status`, 'utf8').includes(`\nUid:\t${own.uid}\t`), 5000);
       assert.equal(inBrowserNamespace(browserPid, own.uid, `kill -0 ${outsider.pid}`).status, 0, 'outside the domain, a process of its uid may be signalled');
@@ -365,7 +367,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       const inside = inDomain(dial(`\\\\0${name}`));
       assert.equal(inside.stdout.trim(), 'EPERM', `in the domain: ${inside.stdout}${inside.stderr}`);
       // The socket file: the browser's uid reaches it from the node's mount namespace, not from its browser's.
-      const fromNode = spawnSync('/usr/bin/setpriv', [`--reuid=${own.uid}`, `--regid=${own.uid}`, '--clear-groups', '--', '/bin/sh', '-c', dial(socketFile)], { encoding: 'utf8' });
+      const fromNode = spawnSync('/usr/bin/setpriv', [...asUid(own.uid), '/bin/sh', '-c', dial(socketFile)], { encoding: 'utf8' });
       assert.equal(fromNode.stdout.trim(), 'connected', `from the node's namespace: ${fromNode.stdout}${fromNode.stderr}`);
       const fromBrowser = inBrowserNamespace(browserPid, own.uid, dial(socketFile));
       assert.equal(fromBrowser.stdout.trim(), 'ENOENT', `from the browser's namespace: ${fromBrowser.stdout}${fromBrowser.stderr}`);

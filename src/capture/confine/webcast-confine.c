@@ -126,8 +126,7 @@ int main(int argc, char **argv) {
     uint64_t handled = handled_for(abi);
     struct ruleset_attr attr = {.handled_access_fs = handled, .scoped = abi >= 6 ? SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL : 0};
     /* The size of the attribute as this ABI knows it: older kernels refuse fields they lack. */
-    size_t size = abi >= 6 ? sizeof attr : offsetof(struct ruleset_attr, scoped);
-    if (abi < 4) size = offsetof(struct ruleset_attr, handled_access_net);
+    size_t size = abi >= 6 ? sizeof attr : abi >= 4 ? offsetof(struct ruleset_attr, scoped) : offsetof(struct ruleset_attr, handled_access_net);
     int ruleset = (int)syscall(__NR_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0) return fail("landlock_create_ruleset");
     for (int i = 1; i + 1 < command; i += 2) {
