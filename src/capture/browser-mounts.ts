@@ -6,52 +6,74 @@ import { promisify } from 'node:util';
 /**
  * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
  * Its folder (profile, home, temp) is a tmpfs of its own, and it sees the world-writable
- * folders (/tmp, /var/tmp, /dev/shm, /run/lock) as tmpfs of its own, in a mount namespace of
- * its own. No page can write anything (its renderer's sandbox has no file system), but code
- * that got out of the sandbox into the browser's processes could otherwise fill the node's disk
- * through its folder or the world-writable folders, or leave files in /dev/shm that hold memory
- * after the task. Needs
- * CAP_SYS_ADMIN (root has it).
+ * folders (/tmp, /var/tmp, /dev/shm, /run/lock) as tmpfs of its own, in a mount namespace
+ * whose root holds nothing else of the node's but the system's folders, read-only. No page can
+ * write anything (its renderer's sandbox has no file system), but code that got out of the
+ * sandbox into the browser's processes could otherwise fill the node's disk through its folder
+ * or the world-writable folders, leave files in /dev/shm that hold memory after the task, or
+ * connect to the node's UNIX socket files. Needs CAP_SYS_ADMIN (root has it).
  */
 
 /** Left in a browser's folder when its namespace could not have a /proc of its own. */
 const SHARED_PROC_MARKER = '.proc-shared';
 
-/** Whether the browser whose folder is `dir` runs with the node's /proc (PRIVATE_TMP could not mount its own). */
+/** Whether the browser whose folder is `dir` runs with the node's /proc (PRIVATE_ROOT could not mount its own). */
 export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir, SHARED_PROC_MARKER));
 
 /**
  * Run by `unshare --mount --ipc` before the browser drops to its uid. The IPC namespace of its
  * own holds the System V shared memory and message queues its processes make, which in the
  * node's would outlive the task, charged to a cgroup that is gone: they end with its last
- * process. The mount namespace: the world-writable folders and /run become tmpfs of this
- * browser's, then its own folder, hidden by the new /tmp, is mounted back where it was from the
- * working directory, which still holds it (`--no-canonicalize`: mount would otherwise turn "."
- * into its path, which now names the new /tmp's empty folder). Its /proc shows only processes
- * of its own uid (`hidepid=invisible`): not the service, Janus or another task's browser, whose
- * command line holds that browser's capture title.
+ * process.
+ *
+ * The mount namespace gets a root of its own (pivot_root), a tmpfs that holds only what Chromium
+ * needs: the system's folders read-only (/usr and /etc without setuid, the merged-/usr links,
+ * /sys without the cgroups mounted on it, the font cache, the machine id), a /dev of the few
+ * devices it opens, /tmp, /var/tmp, /dev/shm and /run as tmpfs of its own, and its own folder
+ * at its path (mounted from the working directory, which still holds it once the new /tmp has
+ * hidden its path; `--no-canonicalize` keeps mount from turning "." into that path). Nothing
+ * else of the node's exists there: not its home folders, /opt, /var or /srv, and so no UNIX
+ * socket file of the node's, which neither file permissions nor Landlock keep it from
+ * connecting to, wherever a program put one (PostgreSQL's, D-Bus's, the journal's, /dev/log,
+ * Docker's). Its /proc shows only processes of its own uid (`hidepid=invisible`): not the
+ * service, Janus or another task's browser, whose command line holds that browser's capture
+ * title.
  */
-const PRIVATE_TMP = [
+const PRIVATE_ROOT = [
   'dir=$1; bytes=$2; shift 3',
   'cd "$dir" || exit 96',
   'umask 022',
-  'for d in /tmp /var/tmp /dev/shm; do [ -d "$d" ] || continue; mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$d" || exit 96; done',
-  // /run holds the machine's UNIX socket files (PostgreSQL's, D-Bus's, the journal's), which
-  // Landlock does not keep it from connecting to: a tmpfs of its own, with a world-writable
-  // lock folder as on the node, and the resolver's file where /etc/resolv.conf points into it.
-  'resolv=$(readlink -f /etc/resolv.conf); case "$resolv" in /run/*) : > .resolv.conf && mount --bind "$resolv" .resolv.conf || exit 96;; *) resolv=;; esac',
-  'mount -t tmpfs -o "size=$bytes,mode=755,nosuid,nodev" webcast-run /run && mkdir -m 1777 /run/lock || exit 96',
-  '[ -z "$resolv" ] || { mkdir -p "${resolv%/*}" && : > "$resolv" && mount --move .resolv.conf "$resolv" && rm .resolv.conf; } || exit 96',
-  'mkdir -p "$dir" && mount --no-canonicalize --bind . "$dir" || exit 96',
+  // Built on the node's /tmp, which the new root hides anyway.
+  'new=/tmp',
+  'mount -t tmpfs -o size=1m,mode=755,nosuid,nodev webcast-root "$new" || exit 96',
+  // A path of the node's, read-only: a folder, a file, or a link as it is (the merged-/usr ones).
+  'ro() { for p; do',
+  '  if [ -L "$p" ]; then mkdir -p "$new${p%/*}" && ln -s "$(readlink "$p")" "$new$p" || exit 96',
+  '  elif [ -d "$p" ]; then mkdir -p "$new$p" && mount --bind -o ro,nosuid,nodev "$p" "$new$p" || exit 96',
+  '  elif [ -e "$p" ]; then mkdir -p "$new${p%/*}" && : > "$new$p" && mount --bind -o ro,nosuid,nodev "$p" "$new$p" || exit 96',
+  '  fi; done; }',
+  'ro /usr /etc /bin /sbin /lib /lib32 /lib64 /libx32 /sys /var/cache/fontconfig /var/lib/dbus/machine-id',
+  'mkdir -p "$new/tmp" "$new/var/tmp" "$new/dev/shm" "$new/run" "$new/proc" || exit 96',
+  'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
+  'mount -t tmpfs -o size=64k,mode=755,nosuid webcast-dev "$new/dev" && mkdir -m 1777 "$new/dev/shm" || exit 96',
+  'mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new/dev/shm" || exit 96',
+  'for d in null zero full random urandom tty; do : > "$new/dev/$d" && mount --bind "/dev/$d" "$new/dev/$d" || exit 96; done',
+  'ln -s /proc/self/fd "$new/dev/fd" && ln -s fd/0 "$new/dev/stdin" && ln -s fd/1 "$new/dev/stdout" && ln -s fd/2 "$new/dev/stderr" || exit 96',
+  // A world-writable lock folder as on the node, and the resolver's file where /etc/resolv.conf
+  // points into /run (systemd-resolved, resolvconf).
+  'mount -t tmpfs -o "size=$bytes,mode=755,nosuid,nodev" webcast-run "$new/run" && mkdir -m 1777 "$new/run/lock" || exit 96',
+  'resolv=$(readlink -f /etc/resolv.conf); case "$resolv" in /run/*) mkdir -p "$new${resolv%/*}" && : > "$new$resolv" && mount --bind -o ro "$resolv" "$new$resolv" || exit 96;; esac',
+  'mkdir -p "$new$dir" && mount --no-canonicalize --bind . "$new$dir" || exit 96',
   // A container that masks parts of /proc forbids a fresh one: the browser then runs with the
   // node's, and says so in its folder (sharesNodeProc) for the service to log.
-  `mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc /proc 2>/dev/null || : > "$dir/${SHARED_PROC_MARKER}"`,
+  `mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc "$new/proc" 2>/dev/null || { mount --rbind /proc "$new/proc" && : > "$new$dir/${SHARED_PROC_MARKER}"; } || exit 96`,
+  'mkdir "$new/.node" && cd "$new" && /usr/sbin/pivot_root . .node && umount --lazy /.node && rmdir /.node || exit 96',
   'cd / && exec "$@"',
 ].join('\n');
 
-/** The command that runs the rest of a browser's launch line with its own world-writable folders of at most `bytes` each, and System V IPC of its own. */
-export function privateTmpCommand(dir: string, bytes: number): string[] {
-  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_TMP, 'webcast-private-tmp', dir, String(bytes), '--'];
+/** The command that runs the rest of a browser's launch line in a root of its own, with its own world-writable folders of at most `bytes` each, and System V IPC of its own. */
+export function privateRootCommand(dir: string, bytes: number): string[] {
+  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), '--'];
 }
 
 const run = promisify(execFile);

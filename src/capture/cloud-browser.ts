@@ -11,7 +11,7 @@ import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
 import { confineCommand, confineHelperIn, type Confinement } from './browser-confinement.js';
-import { mountFolderInMemory, privateTmpCommand, sharesNodeProc } from './browser-mounts.js';
+import { mountFolderInMemory, privateRootCommand, sharesNodeProc } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
@@ -516,7 +516,7 @@ export class BrowserPool {
         ignoreDefaultArgs: true,
         args: [
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
-          ...(inMemory ? privateTmpCommand(dir, this.o.memoryBytes) : []),
+          ...(inMemory ? privateRootCommand(dir, this.o.memoryBytes) : []),
           // After the mounts (no process in a domain may mount) and before the uid drops.
           ...(this.o.confinement ? confineCommand(dir, inMemory) : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',

@@ -308,7 +308,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     await victimOnAir();
   });
 
-  it('code out of a page\'s sandbox reads only the system\'s folders and its own, signals nothing outside, and reaches no UNIX socket of the node\'s in /run or the abstract namespace', async (t2) => {
+  it('code out of a page\'s sandbox sees only the system\'s folders and its own, signals nothing outside, and reaches no UNIX socket of the node\'s, wherever its file is, nor one in the abstract namespace', async (t2) => {
     const { confinement } = await probeConfinement();
     if (!confinement || confinement.abi < SCOPED_ABI) return t2.skip(`needs Landlock ABI ${SCOPED_ABI} (Linux 6.12): ${confinement ? `ABI ${confinement.abi}` : 'none'}`);
     const key = attacker('landlock');
@@ -317,7 +317,8 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const [browserPid] = own.pids();
     // World-readable, outside the system's own folders: what the node has installed.
     const secret = '/var/lib/dpkg/status';
-    // The browser itself runs in the domain: its own file:// loads read through its processes.
+    // The browser itself: its own file:// loads read through its processes. Where the service is
+    // root the file is not in its root at all; under the unit, the domain refuses it.
     const context = await own.browser.newContext();
     try {
       const tab = await context.newPage();
@@ -327,56 +328,68 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     } finally {
       await context.close();
     }
-    // Code as its uid, in its namespaces and in a domain as its launch makes one.
+    // The domain on its own: code as its uid in the node's namespaces, which show what the
+    // browser's root leaves out, with and without a domain as its launch makes one.
     const domain = confineCommand(own.dir, true);
-    const inDomain = (script: string) => inBrowserNamespace(browserPid, own.uid, `exec ${domain.map((a) => `'${a}'`).join(' ')} /bin/sh -c '${script}'`);
-    assert.equal(inBrowserNamespace(browserPid, own.uid, `head -c 1 ${secret}`).status, 0, `outside the domain, ${secret} is world-readable`);
+    const asItsUid = (script: string) => spawnSync('/usr/bin/setpriv', [...asUid(own.uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
+    const inDomain = (script: string) => asItsUid(`exec ${domain.map((a) => `'${a}'`).join(' ')} /bin/sh -c '${script}'`);
+    assert.equal(asItsUid(`head -c 1 ${secret}`).status, 0, `outside the domain, ${secret} is world-readable`);
     const read = inDomain(`head -c 1 ${secret}`);
     assert.notEqual(read.status, 0, `${secret} was read in the domain`);
     assert.match(read.stderr, /Permission denied/);
     // Nor the other tasks' cgroups: which pids their browsers hold, how much memory they use.
     const victimGroup = readFileSync(`/proc/${browserOf(VICTIM).pids()[0] ?? 0}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'))?.split(':')[2];
     assert.ok(victimGroup, 'the victim\'s browser has a memory cgroup');
-    assert.equal(inBrowserNamespace(browserPid, own.uid, `cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'outside the domain another browser\'s cgroup is readable');
+    assert.equal(asItsUid(`cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'outside the domain another browser\'s cgroup is readable');
     assert.notEqual(inDomain(`cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'another browser\'s cgroup was read in the domain');
     // Nor signal a process made outside it, even one of its own uid.
     const outsider = spawn('/usr/bin/setpriv', [...asUid(own.uid), '/bin/sleep', '30'], { stdio: 'ignore' });
     try {
       await waitFor('the outsider runs as the browser\'s uid', async () => readFileSync(`/proc/${outsider.pid}/status`, 'utf8').includes(`\nUid:\t${own.uid}\t`), 5000);
-      assert.equal(inBrowserNamespace(browserPid, own.uid, `kill -0 ${outsider.pid}`).status, 0, 'outside the domain, a process of its uid may be signalled');
+      assert.equal(asItsUid(`kill -0 ${outsider.pid}`).status, 0, 'outside the domain, a process of its uid may be signalled');
       assert.notEqual(inDomain(`kill -0 ${outsider.pid}`).status, 0, 'a process made outside the domain was signalled from it');
     } finally {
       outsider.kill('SIGKILL');
     }
+    // The node's folders outside the system's do not exist in its root: not even their names.
+    const nodeOnly = ['/home', '/root', '/opt', '/srv', '/var/lib/dpkg', '/var/log', process.cwd()].filter((p) => existsSync(p));
+    assert.ok(nodeOnly.length >= 3, `the node has folders of its own (${nodeOnly.join(', ')})`);
+    for (const p of nodeOnly) assert.notEqual(inBrowserNamespace(browserPid, own.uid, `test -e '${p}'`).status, 0, `${p} exists in the browser's root`);
     // UNIX sockets: one in the abstract namespace has no permissions, anyone on the machine may
-    // connect; a socket file in /run (where the machine keeps them) that any user may connect to.
+    // connect; socket files that any user may connect to, in /run (where the machine keeps
+    // them) and in a folder of the node's elsewhere (as /var/lib/mysql, /home/*/.docker).
     const name = `webcast-hostile-${process.pid}`;
-    const socketFile = `/run/${name}.sock`;
+    const socketFolder = `/var/lib/${name}`;
+    mkdirSync(socketFolder, { mode: 0o755 });
+    const socketFiles = [`/run/${name}.sock`, `${socketFolder}/node.sock`];
     let connections = 0;
     const listen = async (at: string) => {
       const listener = net.createServer((c) => { connections += 1; c.destroy(); });
       await new Promise<void>((resolve) => listener.listen({ path: at }, resolve));
       return listener;
     };
-    const listeners = [await listen(`\0${name}`), await listen(socketFile)];
-    chmodSync(socketFile, 0o777);
+    const listeners = [await listen(`\0${name}`), ...(await Promise.all(socketFiles.map(listen)))];
+    for (const file of socketFiles) chmodSync(file, 0o777);
     const dial = (at: string) => `${process.execPath} -e "require(\\"net\\").connect({ path: \\"${at}\\" }).on(\\"connect\\", () => { console.log(\\"connected\\"); process.exit(0); }).on(\\"error\\", (e) => { console.log(e.code); process.exit(1); })"`;
     try {
-      const outside = inBrowserNamespace(browserPid, own.uid, dial(`\\\\0${name}`));
+      const outside = asItsUid(dial(`\\\\0${name}`));
       assert.equal(outside.stdout.trim(), 'connected', `outside the domain: ${outside.stdout}${outside.stderr}`);
       const inside = inDomain(dial(`\\\\0${name}`));
       assert.equal(inside.stdout.trim(), 'EPERM', `in the domain: ${inside.stdout}${inside.stderr}`);
-      // The socket file: the browser's uid reaches it from the node's mount namespace, not from its browser's.
-      const fromNode = spawnSync('/usr/bin/setpriv', [...asUid(own.uid), '/bin/sh', '-c', dial(socketFile)], { encoding: 'utf8' });
-      assert.equal(fromNode.stdout.trim(), 'connected', `from the node's namespace: ${fromNode.stdout}${fromNode.stderr}`);
-      const fromBrowser = inBrowserNamespace(browserPid, own.uid, dial(socketFile));
-      assert.equal(fromBrowser.stdout.trim(), 'ENOENT', `from the browser's namespace: ${fromBrowser.stdout}${fromBrowser.stderr}`);
-      await waitFor('the connections from outside', async () => connections === 2, 5000);
+      // The socket files: the browser's uid reaches them from the node's mount namespace, not from its browser's.
+      for (const file of socketFiles) {
+        const fromNode = asItsUid(dial(file));
+        assert.equal(fromNode.stdout.trim(), 'connected', `${file} from the node's namespace: ${fromNode.stdout}${fromNode.stderr}`);
+        const fromBrowser = inBrowserNamespace(browserPid, own.uid, dial(file));
+        assert.equal(fromBrowser.stdout.trim(), 'ENOENT', `${file} from the browser's namespace: ${fromBrowser.stdout}${fromBrowser.stderr}`);
+      }
+      await waitFor('the connections from outside', async () => connections === 1 + socketFiles.length, 5000);
       await sleep(300);
-      assert.equal(connections, 2, 'a connection from the browser\'s namespace or domain reached a listener');
+      assert.equal(connections, 1 + socketFiles.length, 'a connection from the browser\'s namespace or domain reached a listener');
     } finally {
       for (const l of listeners) l.close();
-      rmSync(socketFile, { force: true });
+      rmSync(socketFolder, { recursive: true, force: true });
+      for (const file of socketFiles) rmSync(file, { force: true });
     }
     await stop(key);
     await victimOnAir();
