@@ -15,6 +15,9 @@ APT_PACKAGES+=(fonts-noto-cjk fonts-noto-color-emoji fonts-liberation2)
 APT_PACKAGES+=(gcc libc6-dev)
 # Several nodes share one PostgreSQL; the tests start their own server from Debian's.
 APT_PACKAGES+=(postgresql)
+# The hostile suite sends datagrams to UNIX sockets, which Node.js cannot (python3 is on most
+# machines already).
+APT_PACKAGES+=(python3)
 # The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
 if [ "${1:-}" = "--bench" ]; then
   APT_PACKAGES+=(xvfb pulseaudio ffmpeg)

@@ -6,6 +6,7 @@ import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.j
 import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js';
 import { BrowserUidPool } from './capture/browser-user.js';
 import { probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
+import { canMakeUserNamespaces, type BrowserMounts } from './capture/browser-mounts.js';
 import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
 import { EgressPolicy } from './capture/egress-policy.js';
@@ -85,11 +86,15 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     throw err;
   }
   const { rooms, janus, reconnect } = opened;
-  const privateMounts = uids.range !== undefined && hasCapabilities(['SYS_ADMIN']);
-  if (uids.range && !privateMounts) {
-    log.warn('no CAP_SYS_ADMIN: each browser writes its folder to the node\'s disk and sees the node\'s world-writable folders (code out of a page\'s sandbox could fill them)');
-  }
   const { confinement, missing } = await probeConfinement();
+  let mounts: BrowserMounts = 'none';
+  if (uids.range && hasCapabilities(['SYS_ADMIN'])) mounts = 'root';
+  else if (uids.range && confinement && await canMakeUserNamespaces(confinement.helper, uids.range.first)) {
+    mounts = 'user-namespace';
+    log.info('no CAP_SYS_ADMIN: each browser gets a root of its own in a user namespace, but writes its folder to the node\'s disk (code out of a page\'s sandbox could fill it)');
+  } else if (uids.range) {
+    log.warn('no CAP_SYS_ADMIN and no user namespaces: each browser writes its folder to the node\'s disk and sees the node\'s files and world-writable folders (code out of a page\'s sandbox could fill them, and reach the node\'s UNIX socket files)');
+  }
   if (!confinement) {
     log.warn({ reason: missing }, 'no Landlock domain for the browsers: code out of a page\'s sandbox could read what any local user may read, and reach UNIX sockets in the abstract namespace');
   } else if (confinement.abi < SCOPED_ABI) {
@@ -103,7 +108,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     log: log.child({ module: 'chromium' }),
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
-    privateMounts,
+    mounts,
     confinement,
     warm: config.browserPool,
     prepare: (browser) => prepareStage(browser, config.videoDelayMs),

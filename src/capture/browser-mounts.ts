@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { confineHelperIn } from './browser-confinement.js';
 
 /**
  * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
@@ -13,6 +14,22 @@ import { promisify } from 'node:util';
  * or the world-writable folders, leave files in /dev/shm that hold memory after the task, or
  * connect to the node's UNIX socket files. Needs CAP_SYS_ADMIN (root has it).
  */
+
+/** How the browsers get a root of their own (BrowserPool's `mounts`). */
+export type BrowserMounts = 'root' | 'user-namespace' | 'none';
+
+/**
+ * Whether this machine lets the helper make a user namespace for a browser of uid `uid` (not
+ * where unprivileged user namespaces are switched off, as some distributions do).
+ */
+export async function canMakeUserNamespaces(helper: string, uid: number): Promise<boolean> {
+  try {
+    await run(helper, ['--namespaces', String(uid), '--', '/bin/true'], { timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Left in a browser's folder when its namespace could not have a /proc of its own. */
 const SHARED_PROC_MARKER = '.proc-shared';
@@ -49,7 +66,9 @@ const PRIVATE_ROOT = [
   // A path of the node's, read-only: a folder, a file, or a link as it is (the merged-/usr ones).
   'ro() { for p; do',
   '  if [ -L "$p" ]; then mkdir -p "$new${p%/*}" && ln -s "$(readlink "$p")" "$new$p" || exit 96',
-  '  elif [ -d "$p" ]; then mkdir -p "$new$p" && mount --bind -o ro,nosuid,nodev "$p" "$new$p" || exit 96',
+  // A folder with mounts under it (/sys) is bound with them in a user namespace, which would
+  // otherwise uncover what they hide.
+  '  elif [ -d "$p" ]; then mkdir -p "$new$p" && { mount --bind -o ro,nosuid,nodev "$p" "$new$p" 2>/dev/null || mount --rbind -o ro,nosuid,nodev "$p" "$new$p"; } || exit 96',
   '  elif [ -e "$p" ]; then mkdir -p "$new${p%/*}" && : > "$new$p" && mount --bind -o ro,nosuid,nodev "$p" "$new$p" || exit 96',
   '  fi; done; }',
   'ro /usr /etc /bin /sbin /lib /lib32 /lib64 /libx32 /sys /var/cache/fontconfig /var/lib/dbus/machine-id',
@@ -71,9 +90,19 @@ const PRIVATE_ROOT = [
   'cd / && exec "$@"',
 ].join('\n');
 
-/** The command that runs the rest of a browser's launch line in a root of its own, with its own world-writable folders of at most `bytes` each, and System V IPC of its own. */
-export function privateRootCommand(dir: string, bytes: number): string[] {
-  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), '--'];
+const privateRoot = (dir: string, bytes: number): string[] => ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), '--'];
+
+/**
+ * The command that runs the rest of a browser's launch line in a root of its own, with its own
+ * world-writable folders of at most `bytes` each, and System V IPC of its own. With `userNamespace`
+ * (a service without CAP_SYS_ADMIN), in a user namespace of its own, made by the browser's
+ * Landlock helper, where only the service's uid (as root) and the browser's exist: that root
+ * can mount in the namespaces it owns and nowhere else. It also gets a PID namespace, so its
+ * /proc shows nothing of the node's.
+ */
+export function privateRootCommand(dir: string, bytes: number, userNamespace?: { uid: number }): string[] {
+  if (userNamespace) return [confineHelperIn(dir), '--namespaces', String(userNamespace.uid), '--', ...privateRoot(dir, bytes)];
+  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...privateRoot(dir, bytes)];
 }
 
 const run = promisify(execFile);

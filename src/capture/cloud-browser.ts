@@ -11,7 +11,7 @@ import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
 import { confineCommand, confineHelperIn, type Confinement } from './browser-confinement.js';
-import { mountFolderInMemory, privateRootCommand, sharesNodeProc } from './browser-mounts.js';
+import { mountFolderInMemory, privateRootCommand, sharesNodeProc, type BrowserMounts } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
@@ -143,10 +143,12 @@ export interface BrowserPoolOptions {
   /** The most memory one task's browser (page, controller and Chromium's helpers) may use. */
   memoryBytes: number;
   /**
-   * Whether each browser's folder and the world-writable folders it sees are in memory of its own
-   * (browser-mounts.ts). Needs browsers of their own uids and CAP_SYS_ADMIN.
+   * How each browser gets a root of its own with world-writable folders in memory of its own
+   * (browser-mounts.ts), given browsers of their own uids: 'root' with CAP_SYS_ADMIN, which also
+   * puts its folder in memory; 'user-namespace' through a user namespace the Landlock helper
+   * makes, which keeps its folder on disk; or 'none'.
    */
-  privateMounts: boolean;
+  mounts: BrowserMounts;
   /** The Landlock domain each browser runs in (browser-confinement.ts), where the kernel has one. */
   confinement?: Confinement;
   /** Browsers launched ahead, ready for the next task. */
@@ -490,10 +492,10 @@ export class BrowserPool {
     const dir = path.join(this.root, id);
     const sub = ['profile', 'home', 'tmp', 'downloads'];
     const uid = this.o.uids.take();
-    const inMemory = this.o.privateMounts && uid !== undefined;
+    const mounts = uid === undefined ? 'none' : this.o.mounts;
     try {
       mkdirSync(dir, { mode: 0o700 });
-      if (inMemory) await mountFolderInMemory(dir, this.o.memoryBytes, uid);
+      if (mounts === 'root' && uid !== undefined) await mountFolderInMemory(dir, this.o.memoryBytes, uid);
       for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
       if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
       if (this.o.confinement) {
@@ -516,9 +518,9 @@ export class BrowserPool {
         ignoreDefaultArgs: true,
         args: [
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
-          ...(inMemory ? privateRootCommand(dir, this.o.memoryBytes) : []),
+          ...(mounts === 'none' || uid === undefined ? [] : privateRootCommand(dir, this.o.memoryBytes, mounts === 'user-namespace' ? { uid } : undefined)),
           // After the mounts (no process in a domain may mount) and before the uid drops.
-          ...(this.o.confinement ? confineCommand(dir, inMemory) : []),
+          ...(this.o.confinement ? confineCommand(dir, mounts !== 'none') : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),
@@ -532,7 +534,7 @@ export class BrowserPool {
         handleSIGHUP: false,
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
-      if (inMemory && !this.warnedSharedProc && sharesNodeProc(dir)) {
+      if (mounts !== 'none' && !this.warnedSharedProc && sharesNodeProc(dir)) {
         this.warnedSharedProc = true;
         this.o.log.warn('a browser\'s namespace cannot have a /proc of its own here (a container that masks parts of /proc?): code out of a page\'s sandbox would see every process of the machine (README: Security model)');
       }

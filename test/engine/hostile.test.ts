@@ -376,6 +376,38 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       assert.equal(outside.stdout.trim(), 'connected', `outside the domain: ${outside.stdout}${outside.stderr}`);
       const inside = inDomain(dial(`\\\\0${name}`));
       assert.equal(inside.stdout.trim(), 'EPERM', `in the domain: ${inside.stdout}${inside.stderr}`);
+      // A datagram needs no connection: the kernel checks it on another path (sendto).
+      const probe = path.join(own.dir, 'datagram.py');
+      writeFileSync(probe, [
+        'import errno, socket, sys',
+        'try:',
+        '    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(sys.argv[2].encode(), b"\\0" + sys.argv[1].encode())',
+        '    print("sent")',
+        'except OSError as e:',
+        '    print(errno.errorcode[e.errno])',
+      ].join('\n'), { mode: 0o644 });
+      const datagrams = spawn('/usr/bin/python3', ['-c', [
+        'import socket, sys',
+        's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+        's.bind(b"\\0" + sys.argv[1].encode())',
+        'print("ready", flush=True)',
+        'n = 0',
+        'while s.recv(16) != b"end": n += 1',
+        'print(n, flush=True)',
+      ].join('\n'), `${name}-datagrams`]);
+      try {
+        let heard = '';
+        datagrams.stdout.on('data', (d: Buffer) => { heard += d.toString(); });
+        await waitFor('the datagram listener', async () => heard.startsWith('ready'), 5000);
+        const send = (run: (script: string) => { stdout: string }, payload: string) => run(`/usr/bin/python3 ${probe} ${name}-datagrams ${payload}`).stdout.trim();
+        assert.equal(send(asItsUid, 'x'), 'sent', 'outside the domain, a datagram reaches an abstract socket');
+        assert.equal(send(inDomain, 'x'), 'EPERM', 'a datagram from the domain reached an abstract socket');
+        assert.equal(send(asItsUid, 'end'), 'sent');
+        await waitFor('the count of datagrams', async () => heard.trim().split('\n').length === 2, 5000);
+        assert.equal(heard.trim().split('\n')[1], '1', 'only the datagram from outside the domain arrived');
+      } finally {
+        datagrams.kill();
+      }
       // The socket files: the browser's uid reaches them from the node's mount namespace, not from its browser's.
       for (const file of socketFiles) {
         const fromNode = asItsUid(dial(file));

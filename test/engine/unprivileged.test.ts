@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { spawnService } from '../helpers/process.js';
-import { pidsWhere } from '../helpers/procfs.js';
+import { cmdline, pidsWhere } from '../helpers/procfs.js';
 
 /**
  * The service as the systemd unit runs it: an unprivileged user of its own, with only the
@@ -50,17 +50,20 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       await waitFor('on air', async () => ((await sdkClient(service.host, keys).get(key)).Result as { WebCastTask?: { Status: number } } | undefined)?.WebCastTask?.Status === 2, 30_000);
 
       const root = path.join(tmpdir(), `webcast-browsers-${nodeKey(dataDir)}`);
-      // Not the launch's own wrappers (joining the groups, then setpriv), which run as the service
-      // until setpriv drops to the browser's uid: a spare being launched shows them for a moment.
-      const browsers = pidsWhere((cmd) => cmd.includes(root) && !cmd.startsWith('/bin/sh -c') && !cmd.startsWith('/usr/bin/setpriv'));
+      // Not the launch's own wrappers (joining the groups, the helper that makes the namespaces,
+      // then setpriv), which run as the service until setpriv drops to the browser's uid.
+      const browsers = pidsWhere((cmd) => cmd.includes(root) && !cmd.startsWith('/bin/sh -c') && !cmd.startsWith('/usr/bin/setpriv') && !cmd.includes('/.webcast-confine'));
       assert.ok(browsers.length >= 3, 'the task\'s browser runs');
+      const main = browsers.find((pid) => !cmdline(pid).includes('--type='));
+      assert.ok(main, 'the browser process runs');
+      const ns = (pid: number | 'self', kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`);
       let outside = 0;
       for (const pid of browsers) {
         assert.notEqual(uidOf(pid), 0, 'no browser process runs as root');
         assert.notEqual(uidOf(pid), SERVICE_UID, 'nor as the service');
         // Sandboxed processes hold capabilities inside a user namespace of their own only, which
-        // give nothing outside it; every process in the machine's own namespace holds none.
-        if (readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user')) continue;
+        // give nothing outside it; every process in the browser process's namespace holds none.
+        if (ns(pid, 'user') !== ns(main, 'user')) continue;
         for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) assert.equal(BigInt(`0x${field(pid, set)}`), 0n, `pid ${pid} keeps no capability (${set} ${field(pid, set)})`);
         // No capability to enter a Landlock domain without: the helper asked for no_new_privs first.
         assert.equal(field(pid, 'NoNewPrivs'), '1', `pid ${pid} is in the browser's Landlock domain`);
@@ -70,9 +73,19 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       assert.ok(outside >= 2, 'the browser process and its helpers outside the sandbox were checked');
       assert.ok(execFileSync('iptables', ['-w', '-S', 'WEBCAST-BROWSER-ALLOW']).toString().includes(`webcast-node:${nodeKey(dataDir)}`), 'its firewall openings are in place');
       assert.doesNotMatch(service.output(), /not confined|not bounded|can not run browsers|cannot be made|no Landlock domain/);
-      // The unit's capabilities leave out CAP_SYS_ADMIN: no private mounts, and the operator is told.
-      assert.match(service.output(), /no CAP_SYS_ADMIN: each browser writes its folder to the node's disk/);
-      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'nothing is mounted for a browser without CAP_SYS_ADMIN');
+      // The unit's capabilities leave out CAP_SYS_ADMIN: the browser's root of its own is made in a
+      // user namespace (its folder stays on the node's disk, and the operator is told).
+      assert.match(service.output(), /no CAP_SYS_ADMIN: each browser gets a root of its own in a user namespace, but writes its folder to the node's disk/);
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'nothing is mounted in the node\'s namespace for a browser without CAP_SYS_ADMIN');
+      for (const kind of ['user', 'mnt', 'ipc', 'pid']) assert.notEqual(ns(main, kind), ns('self', kind), `the browser has a ${kind} namespace of its own`);
+      const itsRoot = readdirSync(`/proc/${main}/root`);
+      for (const node of ['home', 'root', 'opt', 'srv']) assert.ok(!itsRoot.includes(node), `/${node} is in the browser's root (${itsRoot.join(' ')})`);
+      assert.ok(itsRoot.includes('usr') && itsRoot.includes('etc'), 'the system\'s folders are');
+      assert.notEqual(statSync(`/proc/${main}/root/tmp`).dev, statSync('/tmp').dev, 'its /tmp is its own');
+      assert.notEqual(statSync(`/proc/${main}/root/run`).dev, statSync('/run').dev, 'its /run is its own');
+      // Its /proc shows its own PID namespace: not the service, which the node's shows it.
+      const itsProcs = readdirSync(`/proc/${main}/root/proc`).filter((d) => /^\d+$/.test(d));
+      assert.ok(itsProcs.length >= 3 && itsProcs.length < 40, `its /proc lists its own processes (${itsProcs.length})`);
     } finally {
       assert.equal(await service.stop(), 0);
     }

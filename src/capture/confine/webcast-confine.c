@@ -4,6 +4,7 @@
  * and later) neither connect to abstract UNIX sockets nor signal processes made outside it.
  *
  *   webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]...
+ *   webcast-confine --namespaces UID -- COMMAND [ARG]...
  *   webcast-confine --abi
  *
  * The cloud browser's launch runs it after its namespaces are set up and before it drops to the
@@ -11,6 +12,15 @@
  * processes then cannot read the node's world-readable files outside the system's own folders,
  * nor reach a UNIX socket in the abstract namespace. A domain holds across exec and setuid and
  * no process in it can leave it.
+ *
+ * With --namespaces it runs the command as root of a user namespace of its own, with mount, IPC
+ * and PID namespaces of its own, where only this process's uid (as 0) and UID (as itself) exist:
+ * enough for browser-mounts.ts to build the browser a root of its own and for setpriv to drop
+ * to UID. It is how a service without CAP_SYS_ADMIN (the systemd unit) gives its browsers what
+ * root gives them with `unshare`. Writing a user namespace's map of other uids takes CAP_SETUID
+ * and CAP_SETGID outside it, which the unit has and which this process drops as soon as the map
+ * is written. The command runs as PID 2 of the new PID namespace under a PID 1 that reaps
+ * orphans, and all of it ends when this process ends.
  *
  * With --abi it prints the kernel's Landlock ABI ("0": none), which the service reads at start
  * to say what the kernel leaves open; where it is 0 the service does not use this program. A
@@ -22,6 +32,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,10 +116,103 @@ static int add_path(int ruleset, const char *path, uint64_t rights) {
   return rc == 0 ? 0 : -1;
 }
 
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void drop_capabilities(void) {
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2] = {{0, 0, 0}, {0, 0, 0}};
+  syscall(SYS_capset, &header, data);
+}
+
+/* The exit status of `pid` as a shell reports it. */
+static int wait_for(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return 95;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* PID 1 of the new PID namespace: runs the command and reaps whatever is orphaned under it. */
+static int init_process(char **command) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pid_t main_pid = fork();
+  if (main_pid < 0) return fail("fork");
+  if (main_pid == 0) {
+    execv(command[0], command);
+    _exit(fail(command[0]));
+  }
+  drop_capabilities();
+  for (;;) {
+    int status;
+    pid_t pid = wait(&status);
+    if (pid == main_pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (pid < 0 && errno != EINTR) return 95;
+  }
+}
+
+static int own_namespaces(const char *uid_text, char **command) {
+  char *end;
+  unsigned long uid = strtoul(uid_text, &end, 10);
+  if (*uid_text == '\0' || *end != '\0' || uid == 0 || uid > 0xfffffffeUL || uid == getuid()) {
+    fprintf(stderr, "webcast-confine: --namespaces needs a uid other than 0 and this process's, not %s\n", uid_text);
+    return 95;
+  }
+  int ready[2], mapped[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(mapped, O_CLOEXEC) != 0) return fail("pipe");
+  pid_t child = fork();
+  if (child < 0) return fail("fork");
+  if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(ready[0]);
+    close(mapped[1]);
+    char byte = 1;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID) != 0) _exit(fail("unshare"));
+    if (write(ready[1], &byte, 1) != 1 || read(mapped[0], &byte, 1) != 1) _exit(95);
+    /* Mounts made under here must not reach the node's namespace, nor its mounts these. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) _exit(fail("mount --make-rprivate /"));
+    pid_t init = fork();
+    if (init < 0) _exit(fail("fork"));
+    if (init == 0) _exit(init_process(command));
+    drop_capabilities();
+    _exit(wait_for(init));
+  }
+  close(ready[1]);
+  close(mapped[0]);
+  char byte;
+  if (read(ready[0], &byte, 1) != 1) return wait_for(child);
+  char path[64], map[96];
+  snprintf(map, sizeof map, "0 %u 1\n%lu %lu 1\n", (unsigned)getuid(), uid, uid);
+  snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
+  int ok = write_file(path, map) == 0;
+  snprintf(map, sizeof map, "0 %u 1\n%lu %lu 1\n", (unsigned)getgid(), uid, uid);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
+  ok = ok && write_file(path, map) == 0;
+  if (!ok) {
+    int code = fail(path);
+    kill(child, SIGKILL);
+    wait_for(child);
+    return code;
+  }
+  drop_capabilities();
+  if (write(mapped[1], &byte, 1) != 1) return fail("pipe");
+  close(mapped[1]);
+  return wait_for(child);
+}
+
 int main(int argc, char **argv) {
   long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, CREATE_RULESET_VERSION);
   if (abi < 0) abi = 0;
   if (argc == 2 && strcmp(argv[1], "--abi") == 0) return printf("%ld\n", abi) < 0 ? 95 : 0;
+  if (argc >= 5 && strcmp(argv[1], "--namespaces") == 0 && strcmp(argv[3], "--") == 0) return own_namespaces(argv[2], argv + 4);
 
   int command = 0;
   for (int i = 1; i < argc; i++) {
@@ -118,10 +227,16 @@ int main(int argc, char **argv) {
     }
   }
   if (command == 0 || command >= argc) {
-    fprintf(stderr, "usage: webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]... | webcast-confine --abi\n");
+    fprintf(stderr, "usage: webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]... | webcast-confine --namespaces UID -- COMMAND [ARG]... | webcast-confine --abi\n");
     return 95;
   }
 
+  /*
+   * Nothing the browser runs may gain privileges (a setuid program): Chromium's sandbox uses user
+   * namespaces, not its setuid helper. Without CAP_SYS_ADMIN the kernel also asks for it before
+   * a Landlock domain.
+   */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("no_new_privs");
   if (abi > 0) {
     uint64_t handled = handled_for(abi);
     struct ruleset_attr attr = {.handled_access_fs = handled, .scoped = abi >= 6 ? SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL : 0};
@@ -133,11 +248,7 @@ int main(int argc, char **argv) {
       uint64_t rights = strcmp(argv[i], "--rw") == 0 ? handled : READ_RIGHTS;
       if (add_path(ruleset, argv[i + 1], rights) != 0) return fail(argv[i + 1]);
     }
-    /* Without CAP_SYS_ADMIN (a service that is not root), the kernel asks for no_new_privs first. */
-    if (syscall(__NR_landlock_restrict_self, ruleset, 0) != 0) {
-      if (errno != EPERM || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(__NR_landlock_restrict_self, ruleset, 0) != 0)
-        return fail("landlock_restrict_self");
-    }
+    if (syscall(__NR_landlock_restrict_self, ruleset, 0) != 0) return fail("landlock_restrict_self");
     close(ruleset);
   }
   execv(argv[command], argv + command);
