@@ -91,7 +91,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   if (uids.range && hasCapabilities(['SYS_ADMIN'])) mounts = 'root';
   else if (uids.range && confinement && await canMakeUserNamespaces(confinement.helper, uids.range.first)) {
     mounts = 'user-namespace';
-    log.info('no CAP_SYS_ADMIN: each browser gets a root of its own in a user namespace, but writes its folder to the node\'s disk (code out of a page\'s sandbox could fill it)');
+    log.info('no CAP_SYS_ADMIN: each browser gets a root and a folder in memory of its own in a user namespace');
   } else if (uids.range) {
     log.warn('no CAP_SYS_ADMIN and no user namespaces: each browser writes its folder to the node\'s disk and sees the node\'s files and world-writable folders (code out of a page\'s sandbox could fill them, and reach the node\'s UNIX socket files)');
   }

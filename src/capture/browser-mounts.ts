@@ -57,7 +57,7 @@ export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir
  * title.
  */
 const PRIVATE_ROOT = [
-  'dir=$1; bytes=$2; shift 3',
+  'dir=$1; bytes=$2; folder=$3; shift 4',
   'cd "$dir" || exit 96',
   'umask 022',
   // Built on the node's /tmp, which the new root hides anyway.
@@ -82,27 +82,32 @@ const PRIVATE_ROOT = [
   // points into /run (systemd-resolved, resolvconf).
   'mount -t tmpfs -o "size=$bytes,mode=755,nosuid,nodev" webcast-run "$new/run" && mkdir -m 1777 "$new/run/lock" || exit 96',
   'resolv=$(readlink -f /etc/resolv.conf); case "$resolv" in /run/*) mkdir -p "$new${resolv%/*}" && : > "$new$resolv" && mount --bind -o ro "$resolv" "$new$resolv" || exit 96;; esac',
-  'mkdir -p "$new$dir" && mount --no-canonicalize --bind . "$new$dir" || exit 96',
+  // Its folder: the service's tmpfs, or where the service could not make one (a user
+  // namespace), one made here from what the service put in it, which the node does not see.
+  'mkdir -p "$new$dir" || exit 96',
+  'if [ "$folder" = node ]; then mount --no-canonicalize --bind . "$new$dir" || exit 96',
+  'else uid=$(stat -c %u .) && mount -t tmpfs -o "size=$bytes,mode=700,uid=$uid,gid=$uid,nosuid,nodev" webcast-browser "$new$dir" && cp -a . "$new$dir/" || exit 96; fi',
   // A container that masks parts of /proc forbids a fresh one: the browser then runs with the
   // node's, and says so in its folder (sharesNodeProc) for the service to log.
-  `mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc "$new/proc" 2>/dev/null || { mount --rbind /proc "$new/proc" && : > "$new$dir/${SHARED_PROC_MARKER}"; } || exit 96`,
+  `mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc "$new/proc" 2>/dev/null || { mount --rbind /proc "$new/proc" && : > "./${SHARED_PROC_MARKER}"; } || exit 96`,
   'mkdir "$new/.node" && cd "$new" && /usr/sbin/pivot_root . .node && umount --lazy /.node && rmdir /.node || exit 96',
   'cd / && exec "$@"',
 ].join('\n');
 
-const privateRoot = (dir: string, bytes: number): string[] => ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), '--'];
+const privateRoot = (dir: string, bytes: number, folder: 'node' | 'own'): string[] => ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, '--'];
 
 /**
  * The command that runs the rest of a browser's launch line in a root of its own, with its own
  * world-writable folders of at most `bytes` each, and System V IPC of its own. With `userNamespace`
  * (a service without CAP_SYS_ADMIN), in a user namespace of its own, made by the browser's
  * Landlock helper, where only the service's uid (as root) and the browser's exist: that root
- * can mount in the namespaces it owns and nowhere else. It also gets a PID namespace, so its
- * /proc shows nothing of the node's.
+ * can mount in the namespaces it owns and nowhere else. There the browser's folder is a tmpfs
+ * made in its namespace, which the node never sees (the service's copy on disk holds only the
+ * empty folders and the helper), and a PID namespace of its own keeps its /proc to itself.
  */
 export function privateRootCommand(dir: string, bytes: number, userNamespace?: { uid: number }): string[] {
-  if (userNamespace) return [confineHelperIn(dir), '--namespaces', String(userNamespace.uid), '--', ...privateRoot(dir, bytes)];
-  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...privateRoot(dir, bytes)];
+  if (userNamespace) return [confineHelperIn(dir), '--namespaces', String(userNamespace.uid), '--', ...privateRoot(dir, bytes, 'own')];
+  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...privateRoot(dir, bytes, 'node')];
 }
 
 const run = promisify(execFile);

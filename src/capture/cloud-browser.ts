@@ -146,7 +146,7 @@ export interface BrowserPoolOptions {
    * How each browser gets a root of its own with world-writable folders in memory of its own
    * (browser-mounts.ts), given browsers of their own uids: 'root' with CAP_SYS_ADMIN, which also
    * puts its folder in memory; 'user-namespace' through a user namespace the Landlock helper
-   * makes, which keeps its folder on disk; or 'none'.
+   * makes, where its folder is in memory only the browser sees; or 'none'.
    */
   mounts: BrowserMounts;
   /** The Landlock domain each browser runs in (browser-confinement.ts), where the kernel has one. */

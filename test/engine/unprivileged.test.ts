@@ -74,8 +74,8 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       assert.ok(execFileSync('iptables', ['-w', '-S', 'WEBCAST-BROWSER-ALLOW']).toString().includes(`webcast-node:${nodeKey(dataDir)}`), 'its firewall openings are in place');
       assert.doesNotMatch(service.output(), /not confined|not bounded|can not run browsers|cannot be made|no Landlock domain/);
       // The unit's capabilities leave out CAP_SYS_ADMIN: the browser's root of its own is made in a
-      // user namespace (its folder stays on the node's disk, and the operator is told).
-      assert.match(service.output(), /no CAP_SYS_ADMIN: each browser gets a root of its own in a user namespace, but writes its folder to the node's disk/);
+      // user namespace, and the operator is told.
+      assert.match(service.output(), /no CAP_SYS_ADMIN: each browser gets a root and a folder in memory of its own in a user namespace/);
       assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'nothing is mounted in the node\'s namespace for a browser without CAP_SYS_ADMIN');
       for (const kind of ['user', 'mnt', 'ipc', 'pid']) assert.notEqual(ns(main, kind), ns('self', kind), `the browser has a ${kind} namespace of its own`);
       const itsRoot = readdirSync(`/proc/${main}/root`);
@@ -83,6 +83,13 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       assert.ok(itsRoot.includes('usr') && itsRoot.includes('etc'), 'the system\'s folders are');
       assert.notEqual(statSync(`/proc/${main}/root/tmp`).dev, statSync('/tmp').dev, 'its /tmp is its own');
       assert.notEqual(statSync(`/proc/${main}/root/run`).dev, statSync('/run').dev, 'its /run is its own');
+      // Its folder is in memory of its own, which the node never sees: the profile Chromium
+      // writes is there, and not in the folder's copy on the node's disk.
+      const folder = /--user-data-dir=(\S+)\/profile/.exec(cmdline(main))?.[1] ?? '';
+      assert.ok(folder.startsWith(root), `the browser's folder (${folder})`);
+      assert.notEqual(statSync(`/proc/${main}/root${folder}`).dev, statSync(folder).dev, 'its folder is a file system of its own');
+      assert.ok(readdirSync(`/proc/${main}/root${folder}/profile`).length > 0, 'Chromium writes its profile in it');
+      assert.deepEqual(readdirSync(`${folder}/profile`), [], 'nothing of it reaches the node\'s disk');
       // Its /proc shows its own PID namespace: not the service, which the node's shows it.
       const itsProcs = readdirSync(`/proc/${main}/root/proc`).filter((d) => /^\d+$/.test(d));
       assert.ok(itsProcs.length >= 3 && itsProcs.length < 40, `its /proc lists its own processes (${itsProcs.length})`);
