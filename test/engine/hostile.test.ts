@@ -132,6 +132,12 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       assert.notEqual(realUid, 0, `pid ${pid} (${cmd(pid).split('\0')[0]}) runs as root`);
       assert.notEqual(effectiveUid, 0);
     }
+    // Nor can any process of it gain privileges through a setuid program: each has no_new_privs,
+    // and its root's /usr, where such programs are, is mounted without setuid.
+    for (const pid of pids) assert.equal(fieldOf(pid, 'NoNewPrivs'), '1', `pid ${pid} (${cmd(pid).split('\0')[0]}) may gain privileges`);
+    const usr = readFileSync(`/proc/${pids[0] ?? 0}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[4] === '/usr');
+    assert.match(usr?.[5] ?? '', /(^|,)nosuid(,|$)/, `its /usr is mounted ${usr?.[5]}`);
+    assert.match(usr?.[5] ?? '', /(^|,)ro(,|$)/, `its /usr is mounted ${usr?.[5]}`);
     // Each task's browser has a uid of its own: even out of its sandbox, a page could not
     // signal, trace or read another task's browser, nor the service's data folder.
     const uidOf = (pid: number) => Number(fieldOf(pid, 'Uid').split(/\s+/)[0]);
