@@ -26,6 +26,7 @@ import { TokenSigner } from './console/tokens.js';
 import { ViewerRegistry } from './console/viewers.js';
 import type { Session as WhepSession } from './console/whep.js';
 import { MediaRelay } from './rooms/relay/media-relay.js';
+import { readableByEveryone, secretFiles } from './secret-files.js';
 
 /** Where `npm run build` puts the console's front end. */
 const CONSOLE_DIR = fileURLToPath(new URL('../dist/console', import.meta.url));
@@ -95,6 +96,9 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
   } catch (err) {
     lock.release();
     throw err;
+  }
+  for (const { setting, file } of readableByEveryone(secretFiles(config))) {
+    log.warn({ setting, file }, 'this file of secrets is readable by every user of the machine: chmod 600 it (no browser sees it)');
   }
   const clock = options.taskClock ?? Date.now;
   const startedAt = Date.now();

@@ -7,6 +7,7 @@ import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js
 import { BrowserUidPool } from './capture/browser-user.js';
 import { probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
 import { canMakeUserNamespaces, type BrowserMounts } from './capture/browser-mounts.js';
+import { realPaths, secretFiles } from './secret-files.js';
 import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
 import { EgressPolicy } from './capture/egress-policy.js';
@@ -109,6 +110,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
     mounts,
+    hiddenFiles: realPaths(secretFiles(config)),
     confinement,
     warm: config.browserPool,
     prepare: (browser) => prepareStage(browser, config.videoDelayMs),

@@ -57,7 +57,7 @@ export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir
  * title.
  */
 const PRIVATE_ROOT = [
-  'dir=$1; bytes=$2; folder=$3; shift 4',
+  'dir=$1; bytes=$2; folder=$3; shift 3',
   'cd "$dir" || exit 96',
   'umask 022',
   // Built on the node's /tmp, which the new root hides anyway.
@@ -72,6 +72,9 @@ const PRIVATE_ROOT = [
   '  elif [ -e "$p" ]; then mkdir -p "$new${p%/*}" && : > "$new$p" && mount --bind -o ro,nosuid,nodev "$p" "$new$p" || exit 96',
   '  fi; done; }',
   'ro /usr /etc /bin /sbin /lib /lib32 /lib64 /libx32 /sys /var/cache/fontconfig /var/lib/dbus/machine-id',
+  // The node's files of secrets, which an operator may have left readable by everyone in /etc:
+  // empty in this root (the paths between the folder's mode and "--").
+  'while [ "$1" != -- ]; do if [ -f "$new$1" ]; then mount --bind /dev/null "$new$1" || exit 96; fi; shift; done; shift',
   'mkdir -p "$new/tmp" "$new/var/tmp" "$new/dev/shm" "$new/run" "$new/proc" || exit 96',
   'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
   'mount -t tmpfs -o size=64k,mode=755,nosuid webcast-dev "$new/dev" && mkdir -m 1777 "$new/dev/shm" || exit 96',
@@ -94,20 +97,23 @@ const PRIVATE_ROOT = [
   'cd / && exec "$@"',
 ].join('\n');
 
-const privateRoot = (dir: string, bytes: number, folder: 'node' | 'own'): string[] => ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, '--'];
+const privateRoot = (dir: string, bytes: number, folder: 'node' | 'own', hidden: readonly string[]): string[] => [
+  '/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, ...hidden.filter((p) => p !== '--'), '--',
+];
 
 /**
  * The command that runs the rest of a browser's launch line in a root of its own, with its own
- * world-writable folders of at most `bytes` each, and System V IPC of its own. With `userNamespace`
+ * world-writable folders of at most `bytes` each, and System V IPC of its own, where the files
+ * `hidden` are empty. With `userNamespace`
  * (a service without CAP_SYS_ADMIN), in a user namespace of its own, made by the browser's
  * Landlock helper, where only the service's uid (as root) and the browser's exist: that root
  * can mount in the namespaces it owns and nowhere else. There the browser's folder is a tmpfs
  * made in its namespace, which the node never sees (the service's copy on disk holds only the
  * empty folders and the helper), and a PID namespace of its own keeps its /proc to itself.
  */
-export function privateRootCommand(dir: string, bytes: number, userNamespace?: { uid: number }): string[] {
-  if (userNamespace) return [confineHelperIn(dir), '--namespaces', String(userNamespace.uid), '--', ...privateRoot(dir, bytes, 'own')];
-  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...privateRoot(dir, bytes, 'node')];
+export function privateRootCommand(dir: string, bytes: number, userNamespace?: { uid: number }, hidden: readonly string[] = []): string[] {
+  if (userNamespace) return [confineHelperIn(dir), '--namespaces', String(userNamespace.uid), '--', ...privateRoot(dir, bytes, 'own', hidden)];
+  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...privateRoot(dir, bytes, 'node', hidden)];
 }
 
 const run = promisify(execFile);

@@ -149,6 +149,8 @@ export interface BrowserPoolOptions {
    * makes, where its folder is in memory only the browser sees; or 'none'.
    */
   mounts: BrowserMounts;
+  /** The node's files of secrets, empty in each browser's root. */
+  hiddenFiles: readonly string[];
   /** The Landlock domain each browser runs in (browser-confinement.ts), where the kernel has one. */
   confinement?: Confinement;
   /** Browsers launched ahead, ready for the next task. */
@@ -518,7 +520,7 @@ export class BrowserPool {
         ignoreDefaultArgs: true,
         args: [
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
-          ...(mounts === 'none' || uid === undefined ? [] : privateRootCommand(dir, this.o.memoryBytes, mounts === 'user-namespace' ? { uid } : undefined)),
+          ...(mounts === 'none' || uid === undefined ? [] : privateRootCommand(dir, this.o.memoryBytes, mounts === 'user-namespace' ? { uid } : undefined, this.o.hiddenFiles)),
           // After the mounts (no process in a domain may mount) and before the uid drops.
           ...(this.o.confinement ? confineCommand(dir, mounts !== 'none') : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',

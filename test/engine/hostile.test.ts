@@ -43,6 +43,9 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
   let pages: HostileServer;
   let browsersRoot: string;
   const stale = { file: '' };
+  // A file of secrets an operator left readable by every user, where such files go: in /etc.
+  const keysFile = `/etc/webcast-hostile-${process.pid}.keys.json`;
+  const leakedSecret = `hostile-suite-secret-${process.pid}-${Date.now()}`;
 
   before(async () => {
     pages = await startHostileServer(PAGES_HOST, FRAME_HOST);
@@ -52,9 +55,10 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     stale.file = path.join(browsersRoot, '1-deadbeef', 'tmp', 'left-behind.bin');
     mkdirSync(path.dirname(stale.file), { recursive: true });
     writeFileSync(stale.file, Buffer.alloc(1 << 20));
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ accessKey: 'AKHOSTILE0001', secretKey: leakedSecret, appIds: ['hostile-keys'] }] }), { mode: 0o644 });
     t = await startTestNode({
       dataDir,
-      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `${PAGES_HOST},${FRAME_HOST}`, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: String(PAGE_MEMORY_MB), WEBCAST_MAX_RESCHEDULES: '1' },
+      env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `${PAGES_HOST},${FRAME_HOST}`, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: String(PAGE_MEMORY_MB), WEBCAST_MAX_RESCHEDULES: '1', WEBCAST_KEYS_FILE: keysFile },
     });
     await start(VICTIM, '/steady', { VideoSolutions: [VICTIM_LAYER] });
     // The page settles at its size (the "sharing this tab" bar comes a moment after capture).
@@ -64,6 +68,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     await viewer?.leave().catch(() => undefined);
     await t?.close();
     await pages?.close();
+    rmSync(keysFile, { force: true });
   });
 
   async function start(key: typeof VICTIM, page: string, over: Record<string, unknown> = small): Promise<void> {
@@ -114,6 +119,16 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
   const inBrowserGroups = (uid: number | undefined, procsFiles: readonly string[], ...command: string[]): string[] => [
     '/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-test-join', ...procsFiles, '--', '/usr/bin/setpriv', ...asUid(uid), ...command,
   ];
+
+  it('a file of secrets left readable by every user is empty in every browser\'s root, and the node says so', () => {
+    const browser = browserOf(VICTIM);
+    const outside = spawnSync('/usr/bin/setpriv', [...asUid(browser.uid), '/bin/cat', keysFile], { encoding: 'utf8' });
+    assert.ok(outside.stdout.includes(leakedSecret), 'the browser\'s uid reads the file on the node');
+    const inside = inBrowserNamespace(browser.pids()[0], browser.uid, `cat ${keysFile}`);
+    assert.equal(inside.stderr, '');
+    assert.equal(inside.stdout, '', 'the file is empty in the browser\'s root');
+    assert.ok(t.logs.some((l) => l.includes('WEBCAST_KEYS_FILE') && l.includes('readable by every user')), 'the node warned about the file');
+  });
 
   it('a start removes what a killed run left in its browser folders', () => {
     assert.equal(existsSync(stale.file), false);
