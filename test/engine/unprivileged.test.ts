@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -90,6 +90,18 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       assert.notEqual(statSync(`/proc/${main}/root${folder}`).dev, statSync(folder).dev, 'its folder is a file system of its own');
       assert.ok(readdirSync(`/proc/${main}/root${folder}/profile`).length > 0, 'Chromium writes its profile in it');
       assert.deepEqual(readdirSync(`${folder}/profile`), [], 'nothing of it reaches the node\'s disk');
+      // Its PID 1 is the helper that made the namespaces, as the service's uid, with the node's
+      // root and working folder: the browser's uid cannot reach them through /proc/1, which the
+      // namespace's own root can.
+      const inItsNamespaces = (asBrowser: boolean, script: string) => spawnSync('/usr/bin/nsenter', [
+        `--target=${main}`, '--user', '--mount', '--pid', '--ipc', '--',
+        ...(asBrowser ? ['/usr/bin/setpriv', `--reuid=${uidOf(main)}`, `--regid=${uidOf(main)}`, '--clear-groups', '--'] : []),
+        '/bin/sh', '-c', script,
+      ], { encoding: 'utf8' });
+      const throughPid1 = 'ls /proc/1/root/ /proc/1/cwd/ >/dev/null && echo reached';
+      assert.equal(inItsNamespaces(false, throughPid1).stdout.trim(), 'reached', 'the namespace\'s root reaches the node\'s root through its PID 1');
+      const fromBrowser = inItsNamespaces(true, throughPid1);
+      assert.notEqual(fromBrowser.stdout.trim(), 'reached', `the browser's uid reached the node's root through its PID 1: ${fromBrowser.stderr}`);
       // Its /proc shows its own PID namespace: not the service, which the node's shows it.
       const itsProcs = readdirSync(`/proc/${main}/root/proc`).filter((d) => /^\d+$/.test(d));
       assert.ok(itsProcs.length >= 3 && itsProcs.length < 40, `its /proc lists its own processes (${itsProcs.length})`);
