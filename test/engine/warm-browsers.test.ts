@@ -59,10 +59,13 @@ describe('warm browsers that die while they are readied', { timeout: 180_000, sk
   // killer end it as it loads, a crash): the start must end and be tried again, not wait on a
   // call the browser's death cut off. Killed while the page's load is held, and at moments after
   // it is let through (the capture's window fitted, the offer, the publication, the first frame).
+  // On a fast machine the rest of a start after the load takes about 300 ms (page 98, publish 94,
+  // first frame 108 ms in ci90, where a kill 300 ms after the load came after the first frame):
+  // the last kill comes at 200 ms, before it.
   it('puts a task on air whose own browser dies while its page is put on air, wherever in the start', async () => {
     const folder = s.t.node.worker?.browsers.folder;
     assert.ok(folder);
-    for (const [i, afterLoadMs] of [undefined, 0, 150, 300].entries()) {
+    for (const [i, afterLoadMs] of [undefined, 0, 100, 200].entries()) {
       const key = { AppId: 'app1', RoomId: `dies${i}`, TaskId: `dies${i}` };
       const retriesBefore = s.t.logs.filter((l) => l.includes('trying again') && l.includes(key.TaskId)).length;
       assert.equal((await sdkClient(s.t.host).start({ ...key, UserId: `dies${i}`, SourceURL: `${s.pages.url}/held?on=dies${i}`, ...small })).Result, 'ok');
