@@ -12,11 +12,14 @@ import { confineHelperIn } from './browser-confinement.js';
  * write anything (its renderer's sandbox has no file system), but code that got out of the
  * sandbox into the browser's processes could otherwise fill the node's disk through its folder
  * or the world-writable folders, leave files in /dev/shm that hold memory after the task, or
- * connect to the node's UNIX socket files. Needs CAP_SYS_ADMIN (root has it).
+ * connect to the node's UNIX socket files. Needs CAP_SYS_ADMIN (root has it), or user namespaces,
+ * in which the Landlock helper builds the same for a service without it (privateRootCommand).
  */
 
 /** How the browsers get a root of their own (BrowserPool's `mounts`). */
 export type BrowserMounts = 'root' | 'user-namespace' | 'none';
+
+const run = promisify(execFile);
 
 /**
  * Whether this machine lets the helper make a user namespace for a browser of uid `uid` (not
@@ -38,7 +41,8 @@ const SHARED_PROC_MARKER = '.proc-shared';
 export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir, SHARED_PROC_MARKER));
 
 /**
- * Run by `unshare --mount --ipc` before the browser drops to its uid. The IPC namespace of its
+ * Run by `unshare --mount --ipc` (or in the namespaces the Landlock helper makes, which have a
+ * PID namespace besides) before the browser drops to its uid. The IPC namespace of its
  * own holds the System V shared memory and message queues its processes make, which in the
  * node's would outlive the task, charged to a cgroup that is gone: they end with its last
  * process.
@@ -49,7 +53,7 @@ export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir
  * devices it opens, /tmp, /var/tmp, /dev/shm and /run as tmpfs of its own, and its own folder
  * at its path (mounted from the working directory, which still holds it once the new /tmp has
  * hidden its path; `--no-canonicalize` keeps mount from turning "." into that path). Nothing
- * else of the node's exists there: not its home folders, /opt, /var or /srv, and so no UNIX
+ * else of the node's exists there: not its home folders, /opt, /srv or the rest of /var, so no UNIX
  * socket file of the node's, which neither file permissions nor Landlock keep it from
  * connecting to, wherever a program put one (PostgreSQL's, D-Bus's, the journal's, /dev/log,
  * Docker's). Its /proc shows only processes of its own uid (`hidepid=invisible`): not the
@@ -73,7 +77,7 @@ const PRIVATE_ROOT = [
   '  fi; done; }',
   'ro /usr /etc /bin /sbin /lib /lib32 /lib64 /libx32 /sys /var/cache/fontconfig /var/lib/dbus/machine-id',
   // The node's files of secrets, which an operator may have left readable by everyone in /etc:
-  // empty in this root (the paths between the folder's mode and "--").
+  // empty in this root (the arguments between the folder's kind and "--").
   'while [ "$1" != -- ]; do if [ -f "$new$1" ]; then mount --bind /dev/null "$new$1" || exit 96; fi; shift; done; shift',
   'mkdir -p "$new/tmp" "$new/var/tmp" "$new/dev/shm" "$new/run" "$new/proc" || exit 96',
   'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
@@ -104,8 +108,8 @@ const privateRoot = (dir: string, bytes: number, folder: 'node' | 'own', hidden:
 /**
  * The command that runs the rest of a browser's launch line in a root of its own, with its own
  * world-writable folders of at most `bytes` each, and System V IPC of its own, where the files
- * `hidden` are empty. With `userNamespace`
- * (a service without CAP_SYS_ADMIN), in a user namespace of its own, made by the browser's
+ * `hidden` are empty. With `userNamespace` (a service without CAP_SYS_ADMIN), in a user namespace
+ * of its own, made by the browser's
  * Landlock helper, where only the service's uid (as root) and the browser's exist: that root
  * can mount in the namespaces it owns and nowhere else. There the browser's folder is a tmpfs
  * made in its namespace, which the node never sees (the service's copy on disk holds only the
@@ -115,8 +119,6 @@ export function privateRootCommand(dir: string, bytes: number, userNamespace?: {
   if (userNamespace) return [confineHelperIn(dir), '--namespaces', String(userNamespace.uid), '--', ...privateRoot(dir, bytes, 'own', hidden)];
   return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...privateRoot(dir, bytes, 'node', hidden)];
 }
-
-const run = promisify(execFile);
 
 /** Puts a browser's (empty) folder in memory: a tmpfs of at most `bytes`, its uid's alone. */
 export async function mountFolderInMemory(dir: string, bytes: number, uid: number): Promise<void> {
