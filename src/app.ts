@@ -98,7 +98,7 @@ export async function createNode(config: Config, log: Logger, options: NodeOptio
     throw err;
   }
   for (const { setting, file } of readableByEveryone(secretFiles(config))) {
-    log.warn({ setting, file }, 'this file of secrets is readable by every user of the machine: chmod 600 it (no browser sees it)');
+    log.warn({ setting, file }, 'this file of secrets is readable by every user of the machine: chmod 600 it');
   }
   const clock = options.taskClock ?? Date.now;
   const startedAt = Date.now();

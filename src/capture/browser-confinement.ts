@@ -48,14 +48,19 @@ export async function probeConfinement(helper = CONFINE_HELPER): Promise<{ confi
 export const confineHelperIn = (dir: string): string => path.join(dir, '.webcast-confine');
 
 /**
- * What Chromium reads: its program and libraries, fonts, locales, certificates and the system's
- * settings (/usr, /etc and the merged-/usr links), the font cache, the machine id, the resolver's
- * file where /etc/resolv.conf points into /run, and of /sys only devices (CPUs, memory nodes),
- * not its cgroups, kernel or firmware.
+ * The system's folders Chromium reads: its program and libraries, fonts, locales, certificates
+ * and the system's settings (/usr, /etc and the merged-/usr links), and the font cache. Both the
+ * domain and the browser's root of its own (browser-mounts.ts) hold these.
+ */
+export const SYSTEM_FOLDERS = ['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/var/cache/fontconfig'];
+
+/**
+ * What Chromium reads: the system's folders, the machine id, the resolver's file where
+ * /etc/resolv.conf points into /run, and of /sys only devices (CPUs, memory nodes), not its
+ * cgroups, kernel or firmware.
  */
 const READ_ONLY = [
-  '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32',
-  '/var/cache/fontconfig', '/var/lib/dbus', '/run/systemd/resolve', '/run/resolvconf',
+  ...SYSTEM_FOLDERS, '/var/lib/dbus', '/run/systemd/resolve', '/run/resolvconf',
   '/sys/devices', '/sys/bus', '/sys/class', '/sys/dev',
 ];
 

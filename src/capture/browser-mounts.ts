@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { confineHelperIn } from './browser-confinement.js';
+import { confineHelperIn, SYSTEM_FOLDERS } from './browser-confinement.js';
 
 /**
  * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
@@ -67,17 +67,16 @@ const PRIVATE_ROOT = [
   // Built on the node's /tmp, which the new root hides anyway.
   'new=/tmp',
   'mount -t tmpfs -o size=1m,mode=755,nosuid,nodev webcast-root "$new" || exit 96',
-  // A path of the node's, read-only: a folder, a file, or a link as it is (the merged-/usr ones).
-  'ro() { for p; do',
+  // The paths of the node's it holds, read-only (the arguments up to the first "--"): a folder,
+  // a file, or a link as it is (the merged-/usr ones). A folder with mounts under it (/sys) is
+  // bound with them in a user namespace, which would otherwise uncover what they hide.
+  'while [ "$1" != -- ]; do p=$1; shift',
   '  if [ -L "$p" ]; then mkdir -p "$new${p%/*}" && ln -s "$(readlink "$p")" "$new$p" || exit 96',
-  // A folder with mounts under it (/sys) is bound with them in a user namespace, which would
-  // otherwise uncover what they hide.
   '  elif [ -d "$p" ]; then mkdir -p "$new$p" && { mount --bind -o ro,nosuid,nodev "$p" "$new$p" 2>/dev/null || mount --rbind -o ro,nosuid,nodev "$p" "$new$p"; } || exit 96',
   '  elif [ -e "$p" ]; then mkdir -p "$new${p%/*}" && : > "$new$p" && mount --bind -o ro,nosuid,nodev "$p" "$new$p" || exit 96',
-  '  fi; done; }',
-  'ro /usr /etc /bin /sbin /lib /lib32 /lib64 /libx32 /sys /var/cache/fontconfig /var/lib/dbus/machine-id',
+  '  fi; done; shift',
   // The node's files of secrets, which an operator may have left readable by everyone in /etc:
-  // empty in this root (the arguments between the folder's kind and "--").
+  // empty in this root (the arguments up to the second "--").
   'while [ "$1" != -- ]; do if [ -f "$new$1" ]; then mount --bind /dev/null "$new$1" || exit 96; fi; shift; done; shift',
   'mkdir -p "$new/tmp" "$new/var/tmp" "$new/dev/shm" "$new/run" "$new/proc" || exit 96',
   'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
@@ -101,23 +100,31 @@ const PRIVATE_ROOT = [
   'cd / && exec "$@"',
 ].join('\n');
 
-const privateRoot = (dir: string, bytes: number, folder: 'node' | 'own', hidden: readonly string[]): string[] => [
-  '/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, ...hidden.filter((p) => p !== '--'), '--',
-];
+/** What the root holds of the node's: the system's folders, /sys (without the mounts on it) and the machine id. */
+const ROOT_READ_ONLY = [...SYSTEM_FOLDERS, '/sys', '/var/lib/dbus/machine-id'];
+
+export interface PrivateRootOptions {
+  /** A service without CAP_SYS_ADMIN: the root is built in a user namespace for this uid. */
+  userNamespaceUid?: number;
+  /** Absolute paths of the node's files that read empty there. */
+  hidden: readonly string[];
+}
 
 /**
  * The command that runs the rest of a browser's launch line in a root of its own, with its own
  * world-writable folders of at most `bytes` each, and System V IPC of its own, where the files
- * `hidden` are empty. With `userNamespace` (a service without CAP_SYS_ADMIN), in a user namespace
+ * `hidden` are empty. With `userNamespaceUid` (a service without CAP_SYS_ADMIN), in a user namespace
  * of its own, made by the browser's
  * Landlock helper, where only the service's uid (as root) and the browser's exist: that root
  * can mount in the namespaces it owns and nowhere else. There the browser's folder is a tmpfs
  * made in its namespace, which the node never sees (the service's copy on disk holds only the
  * empty folders and the helper), and a PID namespace of its own keeps its /proc to itself.
  */
-export function privateRootCommand(dir: string, bytes: number, userNamespace?: { uid: number }, hidden: readonly string[] = []): string[] {
-  if (userNamespace) return [confineHelperIn(dir), '--namespaces', String(userNamespace.uid), '--', ...privateRoot(dir, bytes, 'own', hidden)];
-  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...privateRoot(dir, bytes, 'node', hidden)];
+export function privateRootCommand(dir: string, bytes: number, o: PrivateRootOptions): string[] {
+  const folder = o.userNamespaceUid === undefined ? 'node' : 'own';
+  const script = ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, ...ROOT_READ_ONLY, '--', ...o.hidden, '--'];
+  if (o.userNamespaceUid !== undefined) return [confineHelperIn(dir), '--namespaces', String(o.userNamespaceUid), '--', ...script];
+  return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...script];
 }
 
 /** Puts a browser's (empty) folder in memory: a tmpfs of at most `bytes`, its uid's alone. */

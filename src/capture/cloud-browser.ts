@@ -494,10 +494,11 @@ export class BrowserPool {
     const dir = path.join(this.root, id);
     const sub = ['profile', 'home', 'tmp', 'downloads'];
     const uid = this.o.uids.take();
-    const mounts = uid === undefined ? 'none' : this.o.mounts;
+    // A root of its own needs a uid of its own to drop to.
+    const ownRoot = uid !== undefined && this.o.mounts !== 'none' ? { kind: this.o.mounts, uid } : undefined;
     try {
       mkdirSync(dir, { mode: 0o700 });
-      if (mounts === 'root' && uid !== undefined) await mountFolderInMemory(dir, this.o.memoryBytes, uid);
+      if (ownRoot?.kind === 'root') await mountFolderInMemory(dir, this.o.memoryBytes, ownRoot.uid);
       for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
       if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
       if (this.o.confinement) {
@@ -520,9 +521,9 @@ export class BrowserPool {
         ignoreDefaultArgs: true,
         args: [
           '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
-          ...(mounts === 'none' || uid === undefined ? [] : privateRootCommand(dir, this.o.memoryBytes, mounts === 'user-namespace' ? { uid } : undefined, this.o.hiddenFiles)),
+          ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespaceUid: ownRoot.kind === 'user-namespace' ? ownRoot.uid : undefined, hidden: this.o.hiddenFiles }) : []),
           // After the mounts (no process in a domain may mount) and before the uid drops.
-          ...(this.o.confinement ? confineCommand(dir, mounts !== 'none') : []),
+          ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),
@@ -536,7 +537,7 @@ export class BrowserPool {
         handleSIGHUP: false,
       });
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
-      if (mounts !== 'none' && !this.warnedSharedProc && sharesNodeProc(dir)) {
+      if (ownRoot && !this.warnedSharedProc && sharesNodeProc(dir)) {
         this.warnedSharedProc = true;
         this.o.log.warn('a browser\'s namespace cannot have a /proc of its own here (a container that masks parts of /proc?): code out of a page\'s sandbox would see every process of the machine (README: Security model)');
       }

@@ -112,6 +112,8 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
 
   /** setpriv's arguments that make the rest of its command line run as `uid`, with no groups. */
   const asUid = (uid: number | string | undefined) => [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
+  /** Runs `script` as `uid` in the node's namespaces. */
+  const onNodeAs = (uid: number | undefined, script: string) => spawnSync('/usr/bin/setpriv', [...asUid(uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
   /** Runs `script` as the browser's uid inside the mount and IPC namespaces of its process `pid`: code out of its sandbox. */
   const inBrowserNamespace = (pid: number | undefined, uid: number | undefined, script: string) =>
     spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--ipc', '--', '/usr/bin/setpriv', ...asUid(uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
@@ -122,7 +124,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
 
   it('a file of secrets left readable by every user is empty in every browser\'s root, and the node says so', () => {
     const browser = browserOf(VICTIM);
-    const outside = spawnSync('/usr/bin/setpriv', [...asUid(browser.uid), '/bin/cat', keysFile], { encoding: 'utf8' });
+    const outside = onNodeAs(browser.uid, `cat ${keysFile}`);
     assert.ok(outside.stdout.includes(leakedSecret), 'the browser\'s uid reads the file on the node');
     const inside = inBrowserNamespace(browser.pids()[0], browser.uid, `cat ${keysFile}`);
     assert.equal(inside.stderr, '');
@@ -352,7 +354,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     // The domain on its own: code as its uid in the node's namespaces, which show what the
     // browser's root leaves out, with and without a domain as its launch makes one.
     const domain = confineCommand(own.dir, true);
-    const asItsUid = (script: string) => spawnSync('/usr/bin/setpriv', [...asUid(own.uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
+    const asItsUid = (script: string) => onNodeAs(own.uid, script);
     const inDomain = (script: string) => asItsUid(`exec ${domain.map((a) => `'${a}'`).join(' ')} /bin/sh -c '${script}'`);
     assert.equal(asItsUid(`head -c 1 ${secret}`).status, 0, `outside the domain, ${secret} is world-readable`);
     const read = inDomain(`head -c 1 ${secret}`);

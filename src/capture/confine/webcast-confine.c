@@ -133,12 +133,14 @@ static void drop_capabilities(void) {
   syscall(SYS_capset, &header, data);
 }
 
-/* The exit status of `pid` as a shell reports it. */
+/* A wait status as a shell reports it. */
+static int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
 static int wait_for(pid_t pid) {
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return 95;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code(status);
 }
 
 /* PID 1 of the new PID namespace: runs the command and reaps whatever is orphaned under it. */
@@ -154,7 +156,7 @@ static int init_process(char **command) {
   for (;;) {
     int status;
     pid_t pid = wait(&status);
-    if (pid == main_pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (pid == main_pid) return exit_code(status);
     if (pid < 0 && errno != EINTR) return 95;
   }
 }
