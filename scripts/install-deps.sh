@@ -18,6 +18,8 @@ APT_PACKAGES+=(postgresql)
 # The hostile suite sends datagrams to UNIX sockets, which Node.js cannot (python3 is on most
 # machines already).
 APT_PACKAGES+=(python3)
+# Each browser's network namespace has slirp4netns as its way out (src/capture/browser-network.ts).
+APT_PACKAGES+=(slirp4netns)
 # The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
 if [ "${1:-}" = "--bench" ]; then
   APT_PACKAGES+=(xvfb pulseaudio ffmpeg)
@@ -44,6 +46,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet janus 2>/dev/null; then
     $SUDO systemctl disable --now janus || true
   fi
+fi
+
+# slirp4netns opens /dev/net/tun as a browser's uid. udev makes it 0666 on Debian (a tun device
+# lets a process make interfaces only in network namespaces it governs); a machine without udev
+# (a container, a micro-VM) may have left it root's alone.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: /dev/net/tun to mode 0666, as udev sets it"
+  $SUDO chmod 0666 /dev/net/tun
 fi
 
 # Each browser runs in a Landlock domain (src/capture/browser-confinement.ts); the kernel's

@@ -7,6 +7,7 @@ import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js
 import { BrowserUidPool } from './capture/browser-user.js';
 import { probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
 import { canMakeUserNamespaces, type BrowserMounts } from './capture/browser-mounts.js';
+import { whyNoOwnNetwork } from './capture/browser-network.js';
 import { realPaths, secretFiles } from './secret-files.js';
 import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
@@ -101,6 +102,14 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   } else if (confinement.abi < SCOPED_ABI) {
     log.warn({ landlockAbi: confinement.abi }, 'this kernel\'s Landlock (before Linux 6.12) confines the browsers\' files but not abstract UNIX sockets or signals');
   }
+  let ownNetworks = false;
+  if (mounts === 'root' && uids.range) {
+    const why = await whyNoOwnNetwork(uids.range.first);
+    ownNetworks = why === undefined;
+    if (why !== undefined) log.warn({ reason: why }, 'browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
+  } else if (uids.range) {
+    log.warn('without CAP_SYS_ADMIN browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
+  }
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,
     nodeKey: key,
@@ -110,6 +119,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
     mounts,
+    ownNetworks,
     hiddenFiles: realPaths(secretFiles(config)),
     confinement,
     warm: config.browserPool,

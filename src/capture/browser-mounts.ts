@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { confineHelperIn, SYSTEM_FOLDERS } from './browser-confinement.js';
+import { RESOLVER_FROM_BROWSER } from './browser-network.js';
 
 /**
  * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
@@ -61,7 +62,7 @@ export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir
  * title.
  */
 const PRIVATE_ROOT = [
-  'dir=$1; bytes=$2; folder=$3; shift 3',
+  'dir=$1; bytes=$2; folder=$3; network=$4; shift 4',
   'cd "$dir" || exit 96',
   'umask 022',
   // Built on the node's /tmp, which the new root hides anyway.
@@ -79,6 +80,9 @@ const PRIVATE_ROOT = [
   // empty in this root (the arguments up to the second "--").
   'while [ "$1" != -- ]; do if [ -f "$new$1" ]; then mount --bind /dev/null "$new$1" || exit 96; fi; shift; done; shift',
   'mkdir -p "$new/tmp" "$new/var/tmp" "$new/dev/shm" "$new/run" "$new/proc" || exit 96',
+  // In a network namespace of its own, a /sys of that namespace: its interfaces, not the node's
+  // (their names, addresses and traffic counters).
+  'if [ "$network" = own ]; then mkdir -p "$new/sys" && mount -t sysfs -o ro,nosuid,nodev,noexec webcast-sys "$new/sys" || exit 96; fi',
   'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
   'mount -t tmpfs -o size=64k,mode=755,nosuid webcast-dev "$new/dev" && mkdir -m 1777 "$new/dev/shm" || exit 96',
   'mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new/dev/shm" || exit 96',
@@ -97,17 +101,24 @@ const PRIVATE_ROOT = [
   // node's, and says so in its folder (sharesNodeProc) for the service to log.
   `mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc "$new/proc" 2>/dev/null || { mount --rbind /proc "$new/proc" && : > "./${SHARED_PROC_MARKER}"; } || exit 96`,
   'mkdir "$new/.node" && cd "$new" && /usr/sbin/pivot_root . .node && umount --lazy /.node && rmdir /.node || exit 96',
+  // Its resolver is slirp4netns's, in a network of its own (browser-network.ts): the node's may
+  // be on the node's loopback. Bound once in the new root, where a link in /etc leads to its copy.
+  `if [ "$network" = own ]; then echo "nameserver ${RESOLVER_FROM_BROWSER}" > /run/webcast-resolv.conf && mount --bind /run/webcast-resolv.conf /etc/resolv.conf || exit 96; fi`,
   'cd / && exec "$@"',
 ].join('\n');
 
 /** What the root holds of the node's: the system's folders, /sys (without the mounts on it) and the machine id. */
 const ROOT_READ_ONLY = [...SYSTEM_FOLDERS, '/sys', '/var/lib/dbus/machine-id'];
+/** The same in a network namespace of its own, which mounts a /sys of its own. */
+const ROOT_READ_ONLY_OWN_NETWORK = ROOT_READ_ONLY.filter((p) => p !== '/sys');
 
 export interface PrivateRootOptions {
   /** A service without CAP_SYS_ADMIN: the root is built in a user namespace for this uid. */
   userNamespaceUid?: number;
   /** Absolute paths of the node's files that read empty there. */
   hidden: readonly string[];
+  /** It runs in a network namespace of its own (browser-network.ts): its /sys and resolver are that network's. */
+  ownNetwork?: boolean;
 }
 
 /**
@@ -122,7 +133,9 @@ export interface PrivateRootOptions {
  */
 export function privateRootCommand(dir: string, bytes: number, o: PrivateRootOptions): string[] {
   const folder = o.userNamespaceUid === undefined ? 'node' : 'own';
-  const script = ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, ...ROOT_READ_ONLY, '--', ...o.hidden, '--'];
+  const network = o.ownNetwork ? 'own' : 'node';
+  const readOnly = o.ownNetwork ? ROOT_READ_ONLY_OWN_NETWORK : ROOT_READ_ONLY;
+  const script = ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, network, ...readOnly, '--', ...o.hidden, '--'];
   if (o.userNamespaceUid !== undefined) return [confineHelperIn(dir), '--namespaces', String(o.userNamespaceUid), '--', ...script];
   return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...script];
 }

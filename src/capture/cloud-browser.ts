@@ -13,6 +13,7 @@ import { removeFolder } from './remove-folder.js';
 import { confineCommand, confineHelperIn, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateRootCommand, sharesNodeProc, type BrowserMounts } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
+import { NODE_FROM_BROWSER, startOwnNetwork, type OwnNetwork } from './browser-network.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
 export interface BrowserLook {
@@ -149,6 +150,11 @@ export interface BrowserPoolOptions {
    * makes, where its folder is in memory only the browser sees; or 'none'.
    */
   mounts: BrowserMounts;
+  /**
+   * Each browser in a network namespace of its own (browser-network.ts), where it has a root of
+   * its own as root makes it ('root' mounts).
+   */
+  ownNetworks: boolean;
   /** The node's files of secrets, empty in each browser's root. */
   hiddenFiles: readonly string[];
   /** The Landlock domain each browser runs in (browser-confinement.ts), where the kernel has one. */
@@ -195,6 +201,8 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
     /** The uid it runs as, its own; undefined = the service's. */
     readonly uid: number | undefined,
     private readonly onGone: () => void,
+    /** Its network namespace, where it has one of its own: it reaches the node's loopback at NODE_FROM_BROWSER. */
+    readonly network?: OwnNetwork,
   ) {
     super();
     this.gone = new Promise<never>((_, reject) => browser.once('disconnected', () => reject(new Error('the task\'s browser is gone'))));
@@ -246,6 +254,7 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   private cleanUp(): void {
     // A uid still owned by a live helper is never handed out again (BrowserUidPool.take).
     this.onGone();
+    this.network?.close();
     // Its helpers (the storage service flushing the profile) may outlive the browser's own
     // process and write on: the folder goes once its group is empty, or a moment later without one.
     const writersGone = this.cgroup ? this.cgroup.remove() : new Promise((r) => setTimeout(r, 200));
@@ -258,6 +267,7 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
   /** Ends it at once, as expected (the node stops): its processes are killed, no unload handler runs. */
   async kill(): Promise<void> {
     this.closing = true;
+    this.network?.close();
     await this.cgroup?.remove();
   }
 
@@ -511,17 +521,21 @@ export class BrowserPool {
     }
     const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
+    const join = ['/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--'];
+    let network: OwnNetwork | undefined;
     // A service that is not root holds its capabilities as ambient ones, which a change between
     // two ordinary uids keeps: the browser must start with none.
     const drop = uid !== undefined ? [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all'] : [];
     try {
+      if (ownRoot?.kind === 'root' && this.o.ownNetworks) network = await startOwnNetwork(ownRoot.uid, join);
       const browser = await chromium.launch({
         executablePath: '/bin/sh',
         // Playwright's defaults mute audio and disable features tab capture needs.
         ignoreDefaultArgs: true,
         args: [
-          '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--',
-          ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespaceUid: ownRoot.kind === 'user-namespace' ? ownRoot.uid : undefined, hidden: this.o.hiddenFiles }) : []),
+          ...join.slice(1),
+          ...(network ? ['/usr/bin/nsenter', `--net=${network.netns}`, '--'] : []),
+          ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespaceUid: ownRoot.kind === 'user-namespace' ? ownRoot.uid : undefined, hidden: this.o.hiddenFiles, ownNetwork: network !== undefined }) : []),
           // After the mounts (no process in a domain may mount) and before the uid drops.
           ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
@@ -542,9 +556,12 @@ export class BrowserPool {
         this.o.log.warn('a browser\'s namespace cannot have a /proc of its own here (a container that masks parts of /proc?): code out of a page\'s sandbox would see every process of the machine (README: Security model)');
       }
       this.lastLaunchOk = true;
-      return new TaskBrowser(browser, captureTitle, this.o.proxyUrl, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid));
+      // From its own network the node's loopback is the namespace's gateway.
+      const proxyUrl = network ? `http://${NODE_FROM_BROWSER}:${new URL(this.o.proxyUrl).port}` : this.o.proxyUrl;
+      return new TaskBrowser(browser, captureTitle, proxyUrl, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid), network);
     } catch (err) {
       this.lastLaunchOk = false;
+      network?.close();
       this.o.uids.give(uid);
       await cgroup?.remove();
       await removeFolder(dir, FOLDER_REMOVAL_MS).catch(() => undefined);

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { JOIN_AND_EXEC, nodeKey } from '../../src/capture/cloud-browser.js';
 import { BROWSER_MAX_PIDS } from '../../src/capture/task-cgroups.js';
 import { confineCommand, probeConfinement, SCOPED_ABI } from '../../src/capture/browser-confinement.js';
+import { NODE_FROM_BROWSER } from '../../src/capture/browser-network.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
@@ -110,13 +111,22 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     return browser;
   };
 
+  /**
+   * The browser process of a task's browser: its cgroup holds its network's processes too
+   * (browser-network.ts), which run in the node's mount namespace.
+   */
+  const mainPid = (browser: { pids(): number[] }) => browser.pids().find((pid) => {
+    const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return line.includes('--user-data-dir=') && !line.includes('--type=');
+  });
+
   /** setpriv's arguments that make the rest of its command line run as `uid`, with no groups. */
   const asUid = (uid: number | string | undefined) => [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
   /** Runs `script` as `uid` in the node's namespaces. */
   const onNodeAs = (uid: number | undefined, script: string) => spawnSync('/usr/bin/setpriv', [...asUid(uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
-  /** Runs `script` as the browser's uid inside the mount and IPC namespaces of its process `pid`: code out of its sandbox. */
+  /** Runs `script` as the browser's uid inside the mount, IPC and network namespaces of its process `pid`: code out of its sandbox. */
   const inBrowserNamespace = (pid: number | undefined, uid: number | undefined, script: string) =>
-    spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--ipc', '--', '/usr/bin/setpriv', ...asUid(uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
+    spawnSync('/usr/bin/nsenter', [`--target=${pid}`, '--mount', '--ipc', '--net', '--', '/usr/bin/setpriv', ...asUid(uid), '/bin/sh', '-c', script], { encoding: 'utf8' });
   /** The command line that joins the listed cgroups as a browser's launch does, then runs `command` as `uid`: code out of a browser's sandbox, in its groups. */
   const inBrowserGroups = (uid: number | undefined, procsFiles: readonly string[], ...command: string[]): string[] => [
     '/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-test-join', ...procsFiles, '--', '/usr/bin/setpriv', ...asUid(uid), ...command,
@@ -126,7 +136,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const browser = browserOf(VICTIM);
     const outside = onNodeAs(browser.uid, `cat ${keysFile}`);
     assert.ok(outside.stdout.includes(leakedSecret), 'the browser\'s uid reads the file on the node');
-    const inside = inBrowserNamespace(browser.pids()[0], browser.uid, `cat ${keysFile}`);
+    const inside = inBrowserNamespace(mainPid(browser), browser.uid, `cat ${keysFile}`);
     assert.equal(inside.stderr, '');
     assert.equal(inside.stdout, '', 'the file is empty in the browser\'s root');
     assert.ok(t.logs.some((l) => l.includes('WEBCAST_KEYS_FILE') && l.includes('readable by every user')), 'the node warned about the file');
@@ -152,7 +162,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     // Nor can any process of it gain privileges through a setuid program: each has no_new_privs,
     // and its root's /usr, where such programs are, is mounted without setuid.
     for (const pid of pids) assert.equal(fieldOf(pid, 'NoNewPrivs'), '1', `pid ${pid} (${cmd(pid).split('\0')[0]}) may gain privileges`);
-    const usr = readFileSync(`/proc/${pids[0] ?? 0}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[4] === '/usr');
+    const usr = readFileSync(`/proc/${mainPid(browserOf(VICTIM)) ?? 0}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[4] === '/usr');
     assert.match(usr?.[5] ?? '', /(^|,)nosuid(,|$)/, `its /usr is mounted ${usr?.[5]}`);
     assert.match(usr?.[5] ?? '', /(^|,)ro(,|$)/, `its /usr is mounted ${usr?.[5]}`);
     // Each task's browser has a uid of its own: even out of its sandbox, a page could not
@@ -247,7 +257,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     // cgroup pays for, and the world-writable folders it sees are its own, in memory, gone with it.
     assert.equal(execFileSync('/usr/bin/stat', ['-f', '-c', '%T', folder], { encoding: 'utf8' }).trim(), 'tmpfs', 'the browser\'s folder is in memory');
     const mark = `escaped-${process.pid}`;
-    const [browserPid] = browserOf(key).pids();
+    const browserPid = mainPid(browserOf(key));
     // Each of them holds at most the page's memory (WEBCAST_PAGE_MEMORY_MB), whoever fills it.
     const mib = (statfs: string) => {
       const [blocks, size] = statfs.trim().split(' ').map(Number);
@@ -291,7 +301,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const key = attacker('procs');
     await start(key, '/steady');
     const own = browserOf(key);
-    const [browserPid] = own.pids();
+    const browserPid = mainPid(own);
     const listed = inBrowserNamespace(browserPid, own.uid, 'for p in /proc/[0-9]*; do echo ${p#/proc/}; done');
     assert.equal(listed.status, 0, listed.stderr);
     const seen = listed.stdout.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
@@ -300,8 +310,43 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.deepEqual(seen.filter((pid) => others.includes(pid)), [], 'processes of the node and of the other task are seen');
     assert.ok(seen.includes(browserPid ?? -1), `its own browser is seen (${seen.length} processes)`);
     // Nor their command lines (another browser's capture title is in its own).
-    const read = inBrowserNamespace(browserPid, own.uid, `cat /proc/${browserOf(VICTIM).pids()[0] ?? 0}/cmdline`);
+    const read = inBrowserNamespace(browserPid, own.uid, `cat /proc/${mainPid(browserOf(VICTIM)) ?? 0}/cmdline`);
     assert.notEqual(read.status, 0, 'the other task\'s browser\'s command line was read');
+    await stop(key);
+    await victimOnAir();
+  });
+
+  it('code out of a page\'s sandbox reads none of the machine\'s sockets and interfaces: not where the node listens, not where another task connects', async () => {
+    const key = attacker('sockets');
+    await start(key, '/steady');
+    const own = browserOf(key);
+    const browserPid = mainPid(own);
+    // A port the node listens on, and a connection of the node's (as the proxy's to a site another task's page loads).
+    const server = net.createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    try {
+      const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+      const tables = 'cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/unix';
+      const onNode = onNodeAs(own.uid, tables);
+      assert.equal(onNode.status, 0, onNode.stderr);
+      assert.ok(onNode.stdout.includes(hexPort), 'in the node\'s namespaces its uid reads the node\'s listening socket (the check works)');
+      const inside = inBrowserNamespace(browserPid, own.uid, tables);
+      assert.equal(inside.status, 0, inside.stderr);
+      assert.ok(!inside.stdout.includes(hexPort), 'the node\'s listening socket and connection are in the browser\'s socket tables');
+      assert.ok(inside.stdout.split('\n').length < onNode.stdout.split('\n').length, 'the browser sees fewer sockets than the node');
+      // Nor the node's interfaces (their names, addresses and counters of all traffic).
+      const nodeInterfaces = Object.keys(networkInterfaces()).filter((i) => i !== 'lo');
+      assert.ok(nodeInterfaces.length > 0);
+      const listed = inBrowserNamespace(browserPid, own.uid, 'ls /sys/class/net; cat /proc/net/dev');
+      assert.equal(listed.status, 0, listed.stderr);
+      for (const name of nodeInterfaces) assert.ok(!listed.stdout.includes(name), `the node's interface ${name} is seen: ${listed.stdout}`);
+    } finally {
+      client.destroy();
+      server.close();
+    }
     await stop(key);
     await victimOnAir();
   });
@@ -310,7 +355,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const key = attacker('ipc');
     await start(key, '/steady');
     const { uid } = browserOf(key);
-    const [browserPid] = browserOf(key).pids();
+    const browserPid = mainPid(browserOf(key));
     // As the browser's uid, in its namespaces: 64 MiB of shared memory nobody attaches (which
     // would otherwise outlive the task, charged to nobody's cgroup), and a message queue.
     const made = inBrowserNamespace(browserPid, uid, 'ipcmk -M 67108864 && ipcmk -Q');
@@ -337,7 +382,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     const key = attacker('landlock');
     await start(key, '/steady');
     const own = browserOf(key);
-    const [browserPid] = own.pids();
+    const browserPid = mainPid(own);
     // World-readable, outside the system's own folders: what the node has installed.
     const secret = '/var/lib/dpkg/status';
     // The browser itself: its own file:// loads read through its processes. Where the service is
@@ -361,7 +406,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     assert.notEqual(read.status, 0, `${secret} was read in the domain`);
     assert.match(read.stderr, /Permission denied/);
     // Nor the other tasks' cgroups: which pids their browsers hold, how much memory they use.
-    const victimGroup = readFileSync(`/proc/${browserOf(VICTIM).pids()[0] ?? 0}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'))?.split(':')[2];
+    const victimGroup = readFileSync(`/proc/${mainPid(browserOf(VICTIM)) ?? 0}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'))?.split(':')[2];
     assert.ok(victimGroup, 'the victim\'s browser has a memory cgroup');
     assert.equal(asItsUid(`cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'outside the domain another browser\'s cgroup is readable');
     assert.notEqual(inDomain(`cat /sys/fs/cgroup/memory${victimGroup}/cgroup.procs`).status, 0, 'another browser\'s cgroup was read in the domain');
@@ -598,9 +643,10 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       };
       const [tcp4, tcp6] = [await tcpOn('127.0.0.1', 'tcp4'), await tcpOn('::1', 'tcp6')];
       const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
+      // From a browser's network of its own, loopback is its own, and the node's is its gateway.
       return {
-        udp: `127.0.0.1:${udp4.address().port},[::1]:${udp6.address().port}`,
-        tcp: `127.0.0.1:${port(tcp4)},[::1]:${port(tcp6)}`,
+        udp: `127.0.0.1:${udp4.address().port},[::1]:${udp6.address().port},${NODE_FROM_BROWSER}:${udp4.address().port}`,
+        tcp: `127.0.0.1:${port(tcp4)},[::1]:${port(tcp6)},${NODE_FROM_BROWSER}:${port(tcp4)}`,
         hits: () => ({ ...hits, udp: hits.udp4 + hits.udp6, tcp: hits.tcp4 + hits.tcp6 }),
         close: () => {
           udp4.close();
@@ -620,8 +666,8 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
           runWebrtcPage(neighbour, { AppId: 'neighbour', RoomId: 'next-door', TaskId: 'opened' }, `udp=${theirs.udp}&tcp=${theirs.tcp}&rounds=3`),
           runWebrtcPage(t, attacker('webrtc-next-door'), `udp=${ours.udp}&tcp=${ours.tcp}&rounds=3`),
         ]);
-        assert.ok(theirs.hits().udp4 > 0, 'the neighbour\'s own page reached 127.0.0.1, which its allowlist opens (the check works)');
-        assert.ok(theirs.hits().udp6 > 0, 'the neighbour\'s own page reached ::1, which its allowlist opens (the check works)');
+        // (Its ::1 is its own network's: a browser's network has no way out over IPv6.)
+        assert.ok(theirs.hits().udp4 > 0, 'the neighbour\'s own page reached the node\'s 127.0.0.1, which its allowlist opens (the check works)');
         assert.deepEqual(ours.hits(), { udp4: 0, udp6: 0, tcp4: 0, tcp6: 0, udp: 0, tcp: 0 }, 'this node\'s page reached loopback through the neighbour\'s allowlist');
       } finally {
         theirs.close();
