@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startClassic } from './classic.js';
 import { chromiumRole, cmdline, measureCores, pidsWhere, tree } from '../test/helpers/procfs.js';
+import { procStat } from '../src/capture/proc-stat.js';
+import { SLIRP4NETNS } from '../src/capture/browser-network.js';
 import { uncapturedCost } from './uncaptured.js';
 import { encoderSetupMs, firstTouchMicros } from './machine.js';
 import { taskCpuCeiling } from '../src/scheduler/admission.js';
@@ -41,9 +43,14 @@ function chromiumPids(): number[] {
 }
 const janusPids = (): number[] => (t.node.worker?.janus?.pid ? [t.node.worker.janus.pid] : []);
 
-/** Our side's processes: the cloud Chromium and its children, Janus, and this Node process itself. */
+/** Each browser's network (browser-network.ts): its slirp4netns and the process that holds its namespaces, children of this process. */
+function browserNetworkPids(): number[] {
+  return pidsWhere((c) => c.startsWith(`${SLIRP4NETNS} `) || c === 'sleep infinity ').filter((pid) => procStat(pid)?.ppid === process.pid);
+}
+
+/** Our side's processes: the cloud Chromium and its children, their networks, Janus, and this Node process itself. */
 function ourPids(): number[] {
-  return [...chromiumPids(), ...janusPids(), process.pid];
+  return [...chromiumPids(), ...browserNetworkPids(), ...janusPids(), process.pid];
 }
 
 async function startNode(codec: string, maxTasks: number, env: Record<string, string> = {}): Promise<void> {

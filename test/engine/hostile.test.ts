@@ -444,6 +444,10 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       assert.equal(outside.stdout.trim(), 'connected', `outside the domain: ${outside.stdout}${outside.stderr}`);
       const inside = inDomain(dial(`\\\\0${name}`));
       assert.equal(inside.stdout.trim(), 'EPERM', `in the domain: ${inside.stdout}${inside.stderr}`);
+      // The abstract namespace is a network namespace's: from the browser's own, even outside
+      // the domain (a kernel before 6.12 scopes none), the node's abstract sockets are not there.
+      const fromItsNetwork = inBrowserNamespace(browserPid, own.uid, dial(`\\\\0${name}`));
+      assert.equal(fromItsNetwork.stdout.trim(), 'ECONNREFUSED', `from the browser's network: ${fromItsNetwork.stdout}${fromItsNetwork.stderr}`);
       // A datagram needs no connection: the kernel checks it on another path (sendto).
       const probe = path.join(own.dir, 'datagram.py');
       writeFileSync(probe, [
