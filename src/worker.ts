@@ -106,6 +106,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   if (mounts === 'root' && uids.range) {
     const why = await whyNoOwnNetwork(uids.range.first);
     ownNetworks = why === undefined;
+    if (ownNetworks) log.info('each browser gets a network namespace of its own, with slirp4netns as its way out');
     if (why !== undefined) log.warn({ reason: why }, 'browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
   } else if (uids.range) {
     log.warn('without CAP_SYS_ADMIN browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');

@@ -62,7 +62,7 @@ export const sharesNodeProc = (dir: string): boolean => existsSync(path.join(dir
  * title.
  */
 const PRIVATE_ROOT = [
-  'dir=$1; bytes=$2; folder=$3; network=$4; shift 4',
+  'dir=$1; bytes=$2; folder=$3; network=$4; devices=$5; shift 5',
   'cd "$dir" || exit 96',
   'umask 022',
   // Built on the node's /tmp, which the new root hides anyway.
@@ -86,7 +86,8 @@ const PRIVATE_ROOT = [
   'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
   'mount -t tmpfs -o size=64k,mode=755,nosuid webcast-dev "$new/dev" && mkdir -m 1777 "$new/dev/shm" || exit 96',
   'mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new/dev/shm" || exit 96',
-  'for d in null zero full random urandom tty; do : > "$new/dev/$d" && mount --bind "/dev/$d" "$new/dev/$d" || exit 96; done',
+  'for d in null zero full random urandom tty $devices; do case $d in */*) mkdir -p "$new/dev/${d%/*}" || exit 96;; esac',
+  '  : > "$new/dev/$d" && mount --bind "/dev/$d" "$new/dev/$d" || exit 96; done',
   'ln -s /proc/self/fd "$new/dev/fd" && ln -s fd/0 "$new/dev/stdin" && ln -s fd/1 "$new/dev/stdout" && ln -s fd/2 "$new/dev/stderr" || exit 96',
   // A world-writable lock folder as on the node, and the resolver's file where /etc/resolv.conf
   // points into /run (systemd-resolved, resolvconf).
@@ -119,6 +120,8 @@ export interface PrivateRootOptions {
   hidden: readonly string[];
   /** It runs in a network namespace of its own (browser-network.ts): its /sys and resolver are that network's. */
   ownNetwork?: boolean;
+  /** Devices of the node's it needs besides the six every root has, relative to /dev (slirp4netns's net/tun). */
+  devices?: readonly string[];
 }
 
 /**
@@ -135,7 +138,8 @@ export function privateRootCommand(dir: string, bytes: number, o: PrivateRootOpt
   const folder = o.userNamespaceUid === undefined ? 'node' : 'own';
   const network = o.ownNetwork ? 'own' : 'node';
   const readOnly = o.ownNetwork ? ROOT_READ_ONLY_OWN_NETWORK : ROOT_READ_ONLY;
-  const script = ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, network, ...readOnly, '--', ...o.hidden, '--'];
+  const devices = (o.devices ?? []).join(' ');
+  const script = ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, network, devices, ...readOnly, '--', ...o.hidden, '--'];
   if (o.userNamespaceUid !== undefined) return [confineHelperIn(dir), '--namespaces', String(o.userNamespaceUid), '--', ...script];
   return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...script];
 }

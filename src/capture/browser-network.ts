@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 
 /**
  * A network namespace of its own for each browser. In the node's, code that got out of a page's
@@ -69,16 +69,18 @@ function readyOn(child: ChildProcess, fd: number, what: string): Promise<void> {
 /**
  * Makes a browser's network: a user and network namespace of the browser's uid, held by a
  * sleeping process, and slirp4netns joined to it as that uid. `join` is the command line that
- * puts what follows in the browser's cgroups (empty: none).
+ * puts what follows in the browser's cgroups (empty: none); `confine`, what runs slirp4netns in a
+ * root and a Landlock domain of its own, as the browser's are: it parses what the browser sends,
+ * and code that took it over must find no more of the node there than the browser does.
  */
-export async function startOwnNetwork(uid: number, join: readonly string[]): Promise<OwnNetwork> {
+export async function startOwnNetwork(uid: number, join: readonly string[], confine: readonly string[] = []): Promise<OwnNetwork> {
   const children: ChildProcess[] = [];
   const close = (): void => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
   try {
-    const run = (command: string[], stdio: StdioOptions): ChildProcess => {
-      const [file, ...args] = [...join, ...asUid(uid), ...command];
+    const run = (command: string[], stdio: StdioOptions, confined: readonly string[] = []): ChildProcess => {
+      const [file, ...args] = [...join, ...confined, ...asUid(uid), ...command];
       const child = spawn(file ?? '', args, { stdio, env: {} });
       children.push(child);
       return child;
@@ -86,10 +88,19 @@ export async function startOwnNetwork(uid: number, join: readonly string[]): Pro
     const holder = run(['/usr/bin/unshare', '--user', '--net', '--', '/bin/sh', '-c', 'echo ready && exec sleep infinity'], ['ignore', 'pipe', 'pipe']);
     await readyOn(holder, 1, 'the browser\'s network namespace');
     const pid = holder.pid ?? 0;
-    const slirp = run(
-      [SLIRP4NETNS, '--configure', '--mtu=65520', '--enable-seccomp', '--ready-fd=3', `--userns-path=/proc/${pid}/ns/user`, String(pid), 'tap0'],
-      ['ignore', 'ignore', 'pipe', 'pipe'],
-    );
+    // Handed over open: in its Landlock domain slirp4netns may not look into a process outside
+    // it (the holder), but a namespace file it was given is no file of the domain's to refuse.
+    const namespaces = ['user', 'net'].map((kind) => openSync(`/proc/${pid}/ns/${kind}`, 'r'));
+    let slirp: ChildProcess;
+    try {
+      slirp = run(
+        [SLIRP4NETNS, '--configure', '--mtu=65520', '--enable-seccomp', '--ready-fd=3', '--userns-path=/proc/self/fd/4', '--netns-type=path', '/proc/self/fd/5', 'tap0'],
+        ['ignore', 'ignore', 'pipe', 'pipe', ...namespaces],
+        confine,
+      );
+    } finally {
+      for (const fd of namespaces) closeSync(fd);
+    }
     await readyOn(slirp, 3, 'slirp4netns');
     for (const child of children) child.stderr?.resume();
     return { netns: `/proc/${pid}/ns/net`, close };

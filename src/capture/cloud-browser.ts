@@ -43,6 +43,11 @@ export interface ChromiumArgsInput {
   userAgent: string;
   /** The one title the controller's capture may pick; new for every browser. */
   captureTitle: string;
+  /**
+   * It runs in a network of its own (browser-network.ts), whose loopback is its own: nothing the
+   * publisher needs listens there, so ICE gathers no candidate on it.
+   */
+  ownNetwork?: boolean;
 }
 
 export function chromiumArgs(o: ChromiumArgsInput): string[] {
@@ -94,8 +99,8 @@ export function chromiumArgs(o: ChromiumArgsInput): string[] {
     ].join(',')}`,
     // No ListAccounts to accounts.google.com without a Google cookie (as Playwright does).
     '--enable-features=NetworkServiceInProcess2,SkipListAccountsWithoutGaiaCookies',
-    // ICE on loopback to the embedded Janus.
-    '--allow-loopback-in-peer-connection',
+    // ICE on loopback to the embedded Janus, where the browser shares the node's network.
+    ...(o.ownNetwork ? [] : ['--allow-loopback-in-peer-connection']),
     // Windows up to 4K; the default virtual screen would cap them.
     '--screen-info={3840x2160}',
     `--proxy-server=${o.ownProxyUrl}`,
@@ -527,7 +532,13 @@ export class BrowserPool {
     // two ordinary uids keeps: the browser must start with none.
     const drop = uid !== undefined ? [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all'] : [];
     try {
-      if (ownRoot?.kind === 'root' && this.o.ownNetworks) network = await startOwnNetwork(ownRoot.uid, join);
+      if (ownRoot?.kind === 'root' && this.o.ownNetworks) {
+        const confined = [
+          ...privateRootCommand(dir, this.o.memoryBytes, { hidden: this.o.hiddenFiles, devices: ['net/tun'] }),
+          ...(this.o.confinement ? confineCommand(dir, true) : []),
+        ];
+        network = await startOwnNetwork(ownRoot.uid, join, confined);
+      }
       const browser = await chromium.launch({
         executablePath: '/bin/sh',
         // Playwright's defaults mute audio and disable features tab capture needs.
@@ -540,7 +551,7 @@ export class BrowserPool {
           ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
           '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
           this.o.executablePath,
-          ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent }),
+          ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent, ownNetwork: network !== undefined }),
         ],
         // Nothing of the service's environment (keys, tokens) reaches the browser.
         env: { PATH: '/usr/bin:/bin', HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp'), XDG_CONFIG_HOME: path.join(dir, 'home'), XDG_CACHE_HOME: path.join(dir, 'home'), TZ: this.o.look.timezone },

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { JOIN_AND_EXEC, nodeKey } from '../../src/capture/cloud-browser.js';
 import { BROWSER_MAX_PIDS } from '../../src/capture/task-cgroups.js';
 import { confineCommand, probeConfinement, SCOPED_ABI } from '../../src/capture/browser-confinement.js';
-import { NODE_FROM_BROWSER } from '../../src/capture/browser-network.js';
+import { NODE_FROM_BROWSER, SLIRP4NETNS } from '../../src/capture/browser-network.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
@@ -343,6 +343,18 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       const listed = inBrowserNamespace(browserPid, own.uid, 'ls /sys/class/net; cat /proc/net/dev');
       assert.equal(listed.status, 0, listed.stderr);
       for (const name of nodeInterfaces) assert.ok(!listed.stdout.includes(name), `the node's interface ${name} is seen: ${listed.stdout}`);
+      // Its way out parses what the browser sends: slirp4netns runs as its uid with no
+      // capability, under a seccomp filter, in a root like the browser's.
+      const slirp = own.pids().find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(`${SLIRP4NETNS}\0`));
+      assert.ok(slirp, 'the browser\'s slirp4netns is in its cgroup');
+      const status = readFileSync(`/proc/${slirp}/status`, 'utf8');
+      assert.match(status, new RegExp(`^Uid:\\t${own.uid}\\t${own.uid}\\t`, 'm'));
+      assert.match(status, /^CapEff:\t0+$/m);
+      assert.match(status, /^NoNewPrivs:\t1$/m);
+      assert.match(status, /^Seccomp:\t2$/m);
+      assert.ok(existsSync('/home') && !existsSync(`/proc/${slirp}/root/home`), 'slirp4netns sees the node\'s /home');
+      assert.ok(existsSync(`/proc/${slirp}/root/dev/net/tun`), 'slirp4netns has its device');
+      assert.ok(!existsSync(`/proc/${browserPid}/root/dev/net/tun`), 'the browser has slirp4netns\'s device');
     } finally {
       client.destroy();
       server.close();
