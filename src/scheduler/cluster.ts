@@ -167,11 +167,15 @@ export class ClusterNode implements TaskRunner {
     });
   }
 
-  /** Looks for tasks soon: at once, unless a worker with more room is there to take them first. */
+  /**
+   * Looks for tasks soon: at once, unless a worker with more room is there to take them first.
+   * Asked in turn, after a claim already under way: two announcements a moment apart (a burst)
+   * would otherwise both be asked while this worker was still empty, and both claimed here.
+   */
   private wake(): void {
     if (!this.engine || this.waking) return;
     this.waking = true;
-    void this.deferral()
+    void this.inTurn(() => this.deferral())
       .then((ms) => new Promise<void>((resolve) => {
         this.wakeTimer = setTimeout(resolve, ms);
       }))
