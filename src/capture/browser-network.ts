@@ -85,7 +85,10 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
       children.push(child);
       return child;
     };
-    const holder = run(['/usr/bin/unshare', '--user', '--net', '--', '/bin/sh', '-c', 'echo ready && exec sleep infinity'], ['ignore', 'pipe', 'pipe']);
+    // No IPv6 in it: slirp4netns carries none, and the link-local address its interface would
+    // get gives ICE candidates that lead nowhere.
+    const noIpv6 = 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 || exit 1; fi';
+    const holder = run(['/usr/bin/unshare', '--user', '--map-root-user', '--net', '--', '/bin/sh', '-c', `${noIpv6} && echo ready && exec sleep infinity`], ['ignore', 'pipe', 'pipe']);
     await readyOn(holder, 1, 'the browser\'s network namespace');
     const pid = holder.pid ?? 0;
     // Handed over open: in its Landlock domain slirp4netns may not look into a process outside

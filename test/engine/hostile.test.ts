@@ -343,6 +343,8 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       const listed = inBrowserNamespace(browserPid, own.uid, 'ls /sys/class/net; cat /proc/net/dev');
       assert.equal(listed.status, 0, listed.stderr);
       for (const name of nodeInterfaces) assert.ok(!listed.stdout.includes(name), `the node's interface ${name} is seen: ${listed.stdout}`);
+      // Nor an IPv6 address of any kind: its way out carries none.
+      assert.equal(inBrowserNamespace(browserPid, own.uid, 'cat /proc/net/if_inet6').stdout, '', 'the browser\'s network has IPv6 addresses');
       // Its way out parses what the browser sends: slirp4netns runs as its uid with no
       // capability, under a seccomp filter, in a root like the browser's.
       const slirp = own.pids().find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(`${SLIRP4NETNS}\0`));
