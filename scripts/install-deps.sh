@@ -36,9 +36,9 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "install-deps: installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -52,8 +52,6 @@ fi
 # lets a process make interfaces only in network namespaces it governs); a machine without udev
 # (a container, a micro-VM) may have left it root's alone.
 if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "install-deps: /dev/net/tun to mode 0666, as udev sets it"
   $SUDO chmod 0666 /dev/net/tun
 fi
@@ -83,8 +81,6 @@ if [ ! -f "$WHIP_DIR/usr/share/simple-whip-server/src/server.js" ]; then
   echo "install-deps: simple-whip-server from Debian's package, into $WHIP_DIR"
   tmp=$(mktemp -d)
   if ! (cd "$tmp" && apt-get download simple-whip-server >/dev/null 2>&1); then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     (cd "$tmp" && apt-get download simple-whip-server >/dev/null)
   fi

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { setprivAs } from './browser-user.js';
 
 /**
  * A network namespace of its own for each browser. In the node's, code that got out of a page's
@@ -21,8 +22,6 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 
 export const SLIRP4NETNS = '/usr/bin/slirp4netns';
 
-/** slirp4netns's own network (its defaults): the browser is 10.0.2.100. */
-export const BROWSER_NETWORK = '10.0.2.0/24';
 /** The node's loopback as the browser reaches it (slirp4netns's gateway). */
 export const NODE_FROM_BROWSER = '10.0.2.2';
 /** slirp4netns's resolver, which asks the node's. */
@@ -37,11 +36,6 @@ export interface OwnNetwork {
   /** Ends its processes (a browser's cgroup's removal ends them too). */
   close(): void;
 }
-
-/** setpriv's arguments that run the rest as `uid`, with no groups, no capability and no way to gain one, killed with the service. */
-const asUid = (uid: number): string[] => [
-  '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--pdeathsig', 'KILL', '--',
-];
 
 /** Resolves once `child` wrote `what` on the pipe `fd`; rejects when it ends first, with what it said on stderr. */
 function readyOn(child: ChildProcess, fd: number, what: string): Promise<void> {
@@ -80,7 +74,7 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
   };
   try {
     const run = (command: string[], stdio: StdioOptions, confined: readonly string[] = []): ChildProcess => {
-      const [file, ...args] = [...join, ...confined, ...asUid(uid), ...command];
+      const [file, ...args] = [...join, ...confined, ...setprivAs(uid, { noNewPrivs: true }), ...command];
       const child = spawn(file ?? '', args, { stdio, env: {} });
       children.push(child);
       return child;
@@ -105,7 +99,6 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
       for (const fd of namespaces) closeSync(fd);
     }
     await readyOn(slirp, 3, 'slirp4netns');
-    for (const child of children) child.stderr?.resume();
     return { netns: `/proc/${pid}/ns/net`, close };
   } catch (err) {
     close();

@@ -73,3 +73,14 @@ export class BrowserUidPool {
     if (uid !== undefined) this.mine.delete(uid);
   }
 }
+
+/**
+ * setpriv's arguments that run the rest of a command line as `uid` (undefined: the service's
+ * own), killed with the service. A service that is not root holds its capabilities as ambient
+ * ones, which a change between two ordinary uids keeps: the uid starts with none, and in no
+ * group. With `noNewPrivs`, nothing it runs can gain any either.
+ */
+export function setprivAs(uid: number | undefined, o: { noNewPrivs?: boolean } = {}): string[] {
+  const drop = uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all'];
+  return ['/usr/bin/setpriv', ...drop, ...(o.noNewPrivs ? ['--no-new-privs'] : []), '--pdeathsig', 'KILL', '--'];
+}

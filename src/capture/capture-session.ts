@@ -9,7 +9,6 @@ import { FREEZE_MAX_MEAN_DIFF, HitCounter, SAMPLE_HEIGHT, SAMPLE_WIDTH, isBlank,
 import { redactUrl } from '../log.js';
 import type { BrowserPool, Stage, TaskBrowser } from './cloud-browser.js';
 import { udpCandidates, type MediaGate } from './browser-firewall.js';
-import { candidatesFromOwnNetwork } from './browser-network.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
 import { SendRate } from './send-rate.js';
@@ -469,8 +468,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
     publication.onLost((loss) => this.lose(loss.reason, loss.replaced));
     // A room (a WHIP endpoint above all) may answer with anything that starts like SDP: the
     // browser's own parser says whether it is usable, and the customer is told what it said.
-    const reachable = this.browser.network ? candidatesFromOwnNetwork(publication.answerSdp) : publication.answerSdp;
-    const answer = withStartBitrate(reachable, startBitrateKbps(this.plan.layers));
+    const answer = withStartBitrate(this.browser.reachable(publication.answerSdp), startBitrateKbps(this.plan.layers));
     const { refused } = await this.controller.evaluate((sdp) => (window as unknown as WebcastController).webcast.answer(sdp), answer);
     if (refused !== undefined) throw new PublishError(`the room's answer to the publisher is not usable SDP: ${printableLine(refused)}`, false);
   }

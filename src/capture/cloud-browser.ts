@@ -7,13 +7,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
-import type { BrowserUidPool } from './browser-user.js';
+import { setprivAs, type BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
 import { confineCommand, confineHelperIn, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateRootCommand, sharesNodeProc, type BrowserMounts } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
-import { NODE_FROM_BROWSER, startOwnNetwork, type OwnNetwork } from './browser-network.js';
+import { candidatesFromOwnNetwork, NODE_FROM_BROWSER, startOwnNetwork, type OwnNetwork } from './browser-network.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
 export interface BrowserLook {
@@ -219,6 +219,14 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
       }
       this.cleanUp();
     });
+  }
+
+  /**
+   * A room's answer as this browser can use it: from a network of its own the node's loopback
+   * is its gateway (the proxy it is given is named there too).
+   */
+  reachable(answerSdp: string): string {
+    return this.network ? candidatesFromOwnNetwork(answerSdp) : answerSdp;
   }
 
   get profileDir(): string {
@@ -528,9 +536,6 @@ export class BrowserPool {
     const started = Date.now();
     const join = ['/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--'];
     let network: OwnNetwork | undefined;
-    // A service that is not root holds its capabilities as ambient ones, which a change between
-    // two ordinary uids keeps: the browser must start with none.
-    const drop = uid !== undefined ? [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all'] : [];
     try {
       if (ownRoot?.kind === 'root' && this.o.ownNetworks) {
         const confined = [
@@ -549,7 +554,7 @@ export class BrowserPool {
           ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespaceUid: ownRoot.kind === 'user-namespace' ? ownRoot.uid : undefined, hidden: this.o.hiddenFiles, ownNetwork: network !== undefined }) : []),
           // After the mounts (no process in a domain may mount) and before the uid drops.
           ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
-          '/usr/bin/setpriv', ...drop, '--pdeathsig', 'KILL', '--',
+          ...setprivAs(uid),
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent, ownNetwork: network !== undefined }),
         ],
