@@ -7,7 +7,7 @@ import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js
 import { BrowserUidPool } from './capture/browser-user.js';
 import { probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
 import { canMakeUserNamespaces, type BrowserMounts } from './capture/browser-mounts.js';
-import { whyNoOwnNetwork } from './capture/browser-network.js';
+import { whyNoOwnNetwork, type NetworkProbe } from './capture/browser-network.js';
 import { realPaths, secretFiles } from './secret-files.js';
 import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
@@ -91,7 +91,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   const { confinement, missing } = await probeConfinement();
   let mounts: BrowserMounts = 'none';
   if (uids.range && hasCapabilities(['SYS_ADMIN'])) mounts = 'root';
-  else if (uids.range && confinement && await canMakeUserNamespaces(confinement.helper, uids.range.first)) {
+  else if (uids.range && confinement && await canMakeUserNamespaces(confinement.helper, uids.range.first, uids.range.first + 1)) {
     mounts = 'user-namespace';
     log.info('no CAP_SYS_ADMIN: each browser gets a root and a folder in memory of its own in a user namespace');
   } else if (uids.range) {
@@ -103,13 +103,12 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     log.warn({ landlockAbi: confinement.abi }, 'this kernel\'s Landlock (before Linux 6.12) confines the browsers\' files but not abstract UNIX sockets or signals');
   }
   let ownNetworks = false;
-  if (mounts === 'root' && uids.range) {
-    const why = await whyNoOwnNetwork(uids.range.first);
+  if (uids.range && mounts !== 'none') {
+    const probe: NetworkProbe = mounts === 'root' || !confinement ? { kind: 'root' } : { kind: 'user-namespace', helper: confinement.helper, rootUid: uids.range.first + 1 };
+    const why = await whyNoOwnNetwork(uids.range.first, probe);
     ownNetworks = why === undefined;
     if (ownNetworks) log.info('each browser gets a network namespace of its own, with slirp4netns as its way out');
     if (why !== undefined) log.warn({ reason: why }, 'browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
-  } else if (uids.range) {
-    log.warn('without CAP_SYS_ADMIN browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
   }
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,

@@ -74,3 +74,15 @@ export function confineCommand(dir: string, privateTmp: boolean): string[] {
   const writable = [dir, '/dev', '/proc', ...(privateTmp ? ['/tmp', '/var/tmp', '/run/lock'] : [])];
   return [confineHelperIn(dir), ...READ_ONLY.flatMap((p) => ['--ro', p]), ...writable.flatMap((p) => ['--rw', p]), '--'];
 }
+
+/**
+ * The Landlock domain of a browser's slirp4netns (browser-network.ts), which parses every packet
+ * the browser sends: it reads the system's folders (its libraries, the resolver's settings) and
+ * opens /dev/net/tun, and nothing else. Not /proc: where it runs in the node's mount namespace
+ * (a service without CAP_SYS_ADMIN), that /proc holds the machine's socket tables and every
+ * process's command line. The namespaces it joins are handed to it open (/proc/self/fd).
+ */
+export function networkStackDomain(dir: string): string[] {
+  const readOnly = [...SYSTEM_FOLDERS, '/run/systemd/resolve', '/run/resolvconf'];
+  return [confineHelperIn(dir), ...readOnly.flatMap((p) => ['--ro', p]), '--rw', '/dev/net/tun', '--'];
+}

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { confineHelperIn, SYSTEM_FOLDERS } from './browser-confinement.js';
-import { RESOLVER_FROM_BROWSER } from './browser-network.js';
+import { NO_IPV6, RESOLVER_FROM_BROWSER } from './browser-network.js';
 
 /**
  * Everything a browser can write lives in memory its own cgroup pays for, and goes with it.
@@ -26,9 +26,9 @@ const run = promisify(execFile);
  * Whether this machine lets the helper make a user namespace for a browser of uid `uid` (not
  * where unprivileged user namespaces are switched off, as some distributions do).
  */
-export async function canMakeUserNamespaces(helper: string, uid: number): Promise<boolean> {
+export async function canMakeUserNamespaces(helper: string, uid: number, rootUid: number): Promise<boolean> {
   try {
-    await run(helper, ['--namespaces', String(uid), '--', '/bin/true'], { timeout: 5000 });
+    await run(helper, ['--namespaces', String(uid), String(rootUid), '--', '/bin/true'], { timeout: 5000 });
     return true;
   } catch {
     return false;
@@ -83,6 +83,9 @@ const PRIVATE_ROOT = [
   // In a network namespace of its own, a /sys of that namespace: its interfaces, not the node's
   // (their names, addresses and traffic counters).
   'if [ "$network" = own ]; then mkdir -p "$new/sys" && mount -t sysfs -o ro,nosuid,nodev,noexec webcast-sys "$new/sys" || exit 96; fi',
+  // Where the namespace was made here (a user namespace with a network of its own), before
+  // slirp4netns gives it an interface: browser-network.ts says why.
+  `if [ "$network" = own ]; then ${NO_IPV6} || exit 96; fi`,
   'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
   'mount -t tmpfs -o size=64k,mode=755,nosuid webcast-dev "$new/dev" && mkdir -m 1777 "$new/dev/shm" || exit 96',
   'mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new/dev/shm" || exit 96',
@@ -97,7 +100,10 @@ const PRIVATE_ROOT = [
   // namespace), one made here from what the service put in it, which the node does not see.
   'mkdir -p "$new$dir" || exit 96',
   'if [ "$folder" = node ]; then mount --no-canonicalize --bind . "$new$dir" || exit 96',
-  'else uid=$(stat -c %u .) && mount -t tmpfs -o "size=$bytes,mode=700,uid=$uid,gid=$uid,nosuid,nodev" webcast-browser "$new$dir" && cp -a . "$new$dir/" || exit 96; fi',
+  // The copy is its uid's, but for the helper's copy, which stays root's: the service's own uid,
+  // which owns it on the node, is none of the namespace's.
+  'else uid=$(stat -c %u .) && mount -t tmpfs -o "size=$bytes,mode=700,uid=$uid,gid=$uid,nosuid,nodev" webcast-browser "$new$dir" && cp -R --preserve=mode,timestamps . "$new$dir/" || exit 96',
+  '  for f in "$new$dir"/*; do chown -R "$uid:$uid" "$f" || exit 96; done; fi',
   // A container that masks parts of /proc forbids a fresh one: the browser then runs with the
   // node's, and says so in its folder (sharesNodeProc) for the service to log.
   `mount -t proc -o hidepid=invisible,nosuid,nodev,noexec webcast-proc "$new/proc" 2>/dev/null || { mount --rbind /proc "$new/proc" && : > "./${SHARED_PROC_MARKER}"; } || exit 96`,
@@ -114,11 +120,17 @@ const ROOT_READ_ONLY = [...SYSTEM_FOLDERS, '/sys', '/var/lib/dbus/machine-id'];
 const ROOT_READ_ONLY_OWN_NETWORK = ROOT_READ_ONLY.filter((p) => p !== '/sys');
 
 export interface PrivateRootOptions {
-  /** A service without CAP_SYS_ADMIN: the root is built in a user namespace for this uid. */
-  userNamespaceUid?: number;
+  /**
+   * A service without CAP_SYS_ADMIN: the root is built in a user namespace owned by `uid`, whose
+   * root is `rootUid` (webcast-confine.c).
+   */
+  userNamespace?: { uid: number; rootUid: number };
   /** Absolute paths of the node's files that read empty there. */
   hidden: readonly string[];
-  /** It runs in a network namespace of its own (browser-network.ts): its /sys and resolver are that network's. */
+  /**
+   * It runs in a network namespace of its own (browser-network.ts): its /sys and resolver are that
+   * network's. In a user namespace, the helper makes it.
+   */
   ownNetwork?: boolean;
   /** Devices of the node's it needs besides the six every root has, relative to /dev (slirp4netns's net/tun). */
   devices?: readonly string[];
@@ -127,20 +139,22 @@ export interface PrivateRootOptions {
 /**
  * The command that runs the rest of a browser's launch line in a root of its own, with its own
  * world-writable folders of at most `bytes` each, and System V IPC of its own, where the files
- * `hidden` are empty. With `userNamespaceUid` (a service without CAP_SYS_ADMIN), in a user namespace
- * of its own, made by the browser's
- * Landlock helper, where only the service's uid (as root) and the browser's exist: that root
- * can mount in the namespaces it owns and nowhere else. There the browser's folder is a tmpfs
+ * `hidden` are empty. With `userNamespace` (a service without CAP_SYS_ADMIN), in a user namespace
+ * of its own, made by the browser's Landlock helper, where only a uid of its own as root and the
+ * browser's exist: that root can mount in the namespaces it owns and nowhere else. There the browser's folder is a tmpfs
  * made in its namespace, which the node never sees (the service's copy on disk holds only the
  * empty folders and the helper), and a PID namespace of its own keeps its /proc to itself.
  */
 export function privateRootCommand(dir: string, bytes: number, o: PrivateRootOptions): string[] {
-  const folder = o.userNamespaceUid === undefined ? 'node' : 'own';
+  const folder = o.userNamespace === undefined ? 'node' : 'own';
   const network = o.ownNetwork ? 'own' : 'node';
   const readOnly = o.ownNetwork ? ROOT_READ_ONLY_OWN_NETWORK : ROOT_READ_ONLY;
   const devices = (o.devices ?? []).join(' ');
   const script = ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, network, devices, ...readOnly, '--', ...o.hidden, '--'];
-  if (o.userNamespaceUid !== undefined) return [confineHelperIn(dir), '--namespaces', String(o.userNamespaceUid), '--', ...script];
+  if (o.userNamespace !== undefined) {
+    const { uid, rootUid } = o.userNamespace;
+    return [confineHelperIn(dir), '--namespaces', String(uid), String(rootUid), ...(o.ownNetwork ? ['--network'] : []), '--', ...script];
+  }
   return ['/usr/bin/unshare', '--mount', '--ipc', '--propagation', 'private', '--', ...script];
 }
 

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { setprivAs } from './browser-user.js';
 
 /**
@@ -60,45 +60,48 @@ function readyOn(child: ChildProcess, fd: number, what: string): Promise<void> {
   });
 }
 
+const SLIRP_ARGS = ['--configure', '--mtu=65520', '--enable-seccomp', '--ready-fd=3', '--userns-path=/proc/self/fd/4', '--netns-type=path', '/proc/self/fd/5', 'tap0'];
+
 /**
- * Makes a browser's network: a user and network namespace of the browser's uid, held by a
- * sleeping process, and slirp4netns joined to it as that uid. `join` is the command line that
- * puts what follows in the browser's cgroups (empty: none); `confine`, what runs slirp4netns in a
- * root and a Landlock domain of its own, as the browser's are: it parses what the browser sends,
- * and code that took it over must find no more of the node there than the browser does.
+ * Opens the user and network namespaces of process $0 as fds 4 and 5, as whoever runs it, and
+ * runs the rest: slirp4netns in its Landlock domain may not look into another process's /proc
+ * entry, but a namespace it was handed open is no file of the domain's to refuse.
  */
-export async function startOwnNetwork(uid: number, join: readonly string[], confine: readonly string[] = []): Promise<OwnNetwork> {
-  const children: ChildProcess[] = [];
-  const close = (): void => {
+const OPEN_NAMESPACES = 'exec 4</proc/"$0"/ns/user 5</proc/"$0"/ns/net || exit 1; exec "$@"';
+
+/** Kills what it was given that still runs. */
+function closer(children: ChildProcess[]): () => void {
+  return () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+}
+
+/**
+ * Makes a browser's network where the service is root: a user and network namespace of the
+ * browser's uid, held by a sleeping process, and slirp4netns joined to it as that uid. `join` is
+ * the command line that puts what follows in the browser's cgroups (empty: none); `confine`, what
+ * runs slirp4netns in a root of its own, as the browser's is, and `domain` in a Landlock domain
+ * of its own (browser-confinement.ts): it parses what the browser sends, and code that took it
+ * over must find no more of the node there than the browser does.
+ */
+export async function startOwnNetwork(uid: number, join: readonly string[], confine: readonly string[] = [], domain: readonly string[] = []): Promise<OwnNetwork> {
+  const children: ChildProcess[] = [];
+  const close = closer(children);
   try {
-    const run = (command: string[], stdio: StdioOptions, confined: readonly string[] = []): ChildProcess => {
-      const [file, ...args] = [...join, ...confined, ...setprivAs(uid, { noNewPrivs: true }), ...command];
-      const child = spawn(file ?? '', args, { stdio, env: {} });
-      children.push(child);
-      return child;
-    };
     // No IPv6 in it: slirp4netns carries none, and the link-local address its interface would
     // get gives ICE candidates that lead nowhere.
-    const noIpv6 = 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 || exit 1; fi';
-    const holder = run(['/usr/bin/unshare', '--user', '--map-root-user', '--net', '--', '/bin/sh', '-c', `${noIpv6} && echo ready && exec sleep infinity`], ['ignore', 'pipe', 'pipe']);
+    const [file, ...args] = [...join, ...setprivAs(uid, { noNewPrivs: true }), '/usr/bin/unshare', '--user', '--map-root-user', '--net', '--', '/bin/sh', '-c', `${NO_IPV6} && echo ready && exec sleep infinity`];
+    const holder = spawn(file ?? '', args, { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
+    children.push(holder);
     await readyOn(holder, 1, 'the browser\'s network namespace');
     const pid = holder.pid ?? 0;
-    // Handed over open: in its Landlock domain slirp4netns may not look into a process outside
-    // it (the holder), but a namespace file it was given is no file of the domain's to refuse.
     const namespaces = ['user', 'net'].map((kind) => openSync(`/proc/${pid}/ns/${kind}`, 'r'));
-    let slirp: ChildProcess;
     try {
-      slirp = run(
-        [SLIRP4NETNS, '--configure', '--mtu=65520', '--enable-seccomp', '--ready-fd=3', '--userns-path=/proc/self/fd/4', '--netns-type=path', '/proc/self/fd/5', 'tap0'],
-        ['ignore', 'ignore', 'pipe', 'pipe', ...namespaces],
-        confine,
-      );
+      children.push(spawnSlirp([...join, ...confine, ...setprivAs(uid, { noNewPrivs: true }), ...domain], namespaces));
     } finally {
       for (const fd of namespaces) closeSync(fd);
     }
-    await readyOn(slirp, 3, 'slirp4netns');
+    await readyOn(children[1] as ChildProcess, 3, 'slirp4netns');
     return { netns: `/proc/${pid}/ns/net`, close };
   } catch (err) {
     close();
@@ -107,16 +110,89 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
 }
 
 /**
- * Whether browsers can have networks of their own here: slirp4netns is installed, and a
- * browser's uid may make a user namespace and open /dev/net/tun (mode 0666 on Debian; udev sets
- * it, a machine without udev may not). Undefined when they can, else why not.
+ * Gives a way out to the network namespace process `pid` is in, which a user namespace owned by
+ * `uid` holds: the one the Landlock helper makes for a browser where the service has no
+ * CAP_SYS_ADMIN (webcast-confine.c, `--network`), and which only a process of `uid` outside it
+ * may join. slirp4netns runs as `uid`, in the node's mount namespace (a root of its own would
+ * need a user namespace of its own, from which it could no longer join the browser's), in its
+ * Landlock `domain`.
  */
-export async function whyNoOwnNetwork(uid: number): Promise<string | undefined> {
+export async function joinOwnNetwork(pid: number, uid: number, join: readonly string[], domain: readonly string[]): Promise<OwnNetwork> {
+  const slirp = spawnSlirp([...join, ...setprivAs(uid, { noNewPrivs: true }), '/bin/sh', '-c', OPEN_NAMESPACES, String(pid), ...domain], []);
+  const close = closer([slirp]);
+  try {
+    await readyOn(slirp, 3, 'slirp4netns');
+    return { netns: `/proc/${pid}/ns/net`, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+/** slirp4netns after `prefix`, with the namespaces as fds 4 and 5 (given here, or opened by the prefix). */
+function spawnSlirp(prefix: readonly string[], namespaces: readonly number[]): ChildProcess {
+  const [file, ...args] = [...prefix, SLIRP4NETNS, ...SLIRP_ARGS];
+  return spawn(file ?? '', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...namespaces], env: {} });
+}
+
+/** Switches IPv6 off in the network namespace it runs in (as its root). */
+export const NO_IPV6 = 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 || exit 1; fi';
+
+/** Processes under `pid`: its children, theirs, and so on. */
+export function descendants(pid: number): number[] {
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const next = queue.shift() as number;
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${next}/task/${next}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      // gone
+    }
+    found.push(...children);
+    queue.push(...children);
+  }
+  return found;
+}
+
+/** The uid that owns process `pid`, if it still runs. */
+export function uidOf(pid: number): number | undefined {
+  try {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return uid === undefined ? undefined : Number(uid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** How the browsers get their namespaces: from root, or from the Landlock helper in a user namespace. */
+export type NetworkProbe = { kind: 'root' } | { kind: 'user-namespace'; helper: string; rootUid: number };
+
+/**
+ * Whether browsers can have networks of their own here: slirp4netns is installed, and a
+ * browser's uid may make (or own) a user namespace and open /dev/net/tun (mode 0666 on Debian;
+ * udev sets it, a machine without udev may not). Undefined when they can, else why not.
+ */
+export async function whyNoOwnNetwork(uid: number, how: NetworkProbe): Promise<string | undefined> {
   if (!existsSync(SLIRP4NETNS)) return `${SLIRP4NETNS} is not installed (npm run setup installs it)`;
   try {
-    const network = await startOwnNetwork(uid, []);
-    network.close();
-    return undefined;
+    if (how.kind === 'root') {
+      (await startOwnNetwork(uid, [])).close();
+      return undefined;
+    }
+    // As a launch does it: IPv6 off as the namespace's root (browser-mounts.ts), then the browser's uid.
+    const asBrowser = [...setprivAs(uid), '/bin/sh', '-c', 'echo ready && exec sleep 30'];
+    const inside = spawn(how.helper, ['--namespaces', String(uid), String(how.rootUid), '--network', '--', '/bin/sh', '-c', `${NO_IPV6} && exec "$@"`, 'webcast-probe', ...asBrowser], { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
+    try {
+      await readyOn(inside, 1, 'a user namespace with a network of its own');
+      const pid = descendants(inside.pid ?? 0).find((p) => uidOf(p) === uid);
+      if (pid === undefined) return 'the process in the namespace was not found';
+      (await joinOwnNetwork(pid, uid, [], [])).close();
+      return undefined;
+    } finally {
+      inside.kill('SIGKILL');
+    }
   } catch (err) {
     return (err as Error).message;
   }

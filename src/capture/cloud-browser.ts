@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,10 +10,10 @@ import type { Logger } from 'pino';
 import { setprivAs, type BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
 import { removeFolder } from './remove-folder.js';
-import { confineCommand, confineHelperIn, type Confinement } from './browser-confinement.js';
+import { confineCommand, confineHelperIn, networkStackDomain, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateRootCommand, sharesNodeProc, type BrowserMounts } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
-import { candidatesFromOwnNetwork, NODE_FROM_BROWSER, startOwnNetwork, type OwnNetwork } from './browser-network.js';
+import { candidatesFromOwnNetwork, joinOwnNetwork, NODE_FROM_BROWSER, startOwnNetwork, uidOf, type OwnNetwork } from './browser-network.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
 export interface BrowserLook {
@@ -133,6 +133,23 @@ async function chromiumMajor(executablePath: string): Promise<number> {
  * the task's groups. `setpriv` drops to the browser's own uid and ties the browser's life to
  * the service's (--pdeathsig): a killed service leaves no browser behind.
  */
+/**
+ * The browser process of the Chromium whose folder is `dir`, running as `uid`: not one of its
+ * helpers (`--type=`), nor the launch's wrappers, which name the same folder as other users.
+ */
+function browserProcess(dir: string, uid: number, cgroup: TaskCgroup | undefined): number | undefined {
+  const flag = `--user-data-dir=${path.join(dir, 'profile')}`;
+  const candidates = cgroup?.pids() ?? readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  return candidates.find((pid) => {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return args.includes(flag) && !args.some((a) => a.startsWith('--type=')) && uidOf(pid) === uid;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
 
 export interface BrowserPoolOptions {
@@ -519,7 +536,14 @@ export class BrowserPool {
     const uid = this.o.uids.take();
     // A root of its own needs a uid of its own to drop to.
     const ownRoot = uid !== undefined && this.o.mounts !== 'none' ? { kind: this.o.mounts, uid } : undefined;
+    // In a user namespace, a second uid of its own is that namespace's root (webcast-confine.c).
+    let rootUid: number | undefined;
+    const giveUids = (): void => {
+      this.o.uids.give(uid);
+      this.o.uids.give(rootUid);
+    };
     try {
+      if (ownRoot?.kind === 'user-namespace') rootUid = this.o.uids.take();
       mkdirSync(dir, { mode: 0o700 });
       if (ownRoot?.kind === 'root') await mountFolderInMemory(dir, this.o.memoryBytes, ownRoot.uid);
       for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
@@ -529,34 +553,35 @@ export class BrowserPool {
         chmodSync(confineHelperIn(dir), 0o755);
       }
     } catch (err) {
-      this.o.uids.give(uid);
+      giveUids();
       throw err;
     }
+    const userNamespace = ownRoot?.kind === 'user-namespace' && rootUid !== undefined ? { uid: ownRoot.uid, rootUid } : undefined;
+    const ownNetwork = this.o.ownNetworks && (ownRoot?.kind === 'root' || userNamespace !== undefined);
     const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
     const join = ['/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--'];
+    const slirpDomain = this.o.confinement ? networkStackDomain(dir) : [];
     let network: OwnNetwork | undefined;
+    let browser: Browser | undefined;
     try {
-      if (ownRoot?.kind === 'root' && this.o.ownNetworks) {
-        const confined = [
-          ...privateRootCommand(dir, this.o.memoryBytes, { hidden: this.o.hiddenFiles, devices: ['net/tun'] }),
-          ...(this.o.confinement ? confineCommand(dir, true) : []),
-        ];
-        network = await startOwnNetwork(ownRoot.uid, join, confined);
+      if (ownRoot?.kind === 'root' && ownNetwork) {
+        const confined = privateRootCommand(dir, this.o.memoryBytes, { hidden: this.o.hiddenFiles, devices: ['net/tun'] });
+        network = await startOwnNetwork(ownRoot.uid, join, confined, slirpDomain);
       }
-      const browser = await chromium.launch({
+      browser = await chromium.launch({
         executablePath: '/bin/sh',
         // Playwright's defaults mute audio and disable features tab capture needs.
         ignoreDefaultArgs: true,
         args: [
           ...join.slice(1),
           ...(network ? ['/usr/bin/nsenter', `--net=${network.netns}`, '--'] : []),
-          ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespaceUid: ownRoot.kind === 'user-namespace' ? ownRoot.uid : undefined, hidden: this.o.hiddenFiles, ownNetwork: network !== undefined }) : []),
+          ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespace, hidden: this.o.hiddenFiles, ownNetwork }) : []),
           // After the mounts (no process in a domain may mount) and before the uid drops.
           ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
           ...setprivAs(uid),
           this.o.executablePath,
-          ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent, ownNetwork: network !== undefined }),
+          ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent, ownNetwork }),
         ],
         // Nothing of the service's environment (keys, tokens) reaches the browser.
         env: { PATH: '/usr/bin:/bin', HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp'), XDG_CONFIG_HOME: path.join(dir, 'home'), XDG_CACHE_HOME: path.join(dir, 'home'), TZ: this.o.look.timezone },
@@ -566,6 +591,13 @@ export class BrowserPool {
         handleSIGTERM: false,
         handleSIGHUP: false,
       });
+      if (userNamespace && ownNetwork) {
+        // The helper made its network with its other namespaces; it gets its way out now, before
+        // anything of the browser's goes out (its context and pages come after the launch).
+        const inside = browserProcess(dir, userNamespace.uid, cgroup);
+        if (inside === undefined) throw new Error('the launched browser\'s process was not found');
+        network = await joinOwnNetwork(inside, userNamespace.uid, join, slirpDomain);
+      }
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
       if (ownRoot && !this.warnedSharedProc && sharesNodeProc(dir)) {
         this.warnedSharedProc = true;
@@ -574,11 +606,12 @@ export class BrowserPool {
       this.lastLaunchOk = true;
       // From its own network the node's loopback is the namespace's gateway.
       const proxyUrl = network ? `http://${NODE_FROM_BROWSER}:${new URL(this.o.proxyUrl).port}` : this.o.proxyUrl;
-      return new TaskBrowser(browser, captureTitle, proxyUrl, dir, cgroup, this.o.log, uid, () => this.o.uids.give(uid), network);
+      return new TaskBrowser(browser, captureTitle, proxyUrl, dir, cgroup, this.o.log, uid, giveUids, network);
     } catch (err) {
       this.lastLaunchOk = false;
       network?.close();
-      this.o.uids.give(uid);
+      if (browser) await settlesWithin(browser.close().catch(() => undefined), CLOSE_GRACE_MS);
+      giveUids();
       await cgroup?.remove();
       await removeFolder(dir, FOLDER_REMOVAL_MS).catch(() => undefined);
       throw err;

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { networkStackDomain } from '../../src/capture/browser-confinement.js';
+import { SLIRP4NETNS } from '../../src/capture/browser-network.js';
 import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
+import { WhepPlayer } from '../helpers/subscriber.js';
 import { spawnService } from '../helpers/process.js';
-import { cmdline, pidsWhere } from '../helpers/procfs.js';
+import { allPids, cmdline, pidsWhere } from '../helpers/procfs.js';
 
 /**
  * The service as the systemd unit runs it: an unprivileged user of its own, with only the
@@ -48,6 +51,21 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       const key = { AppId: 'app1', RoomId: 'room1', TaskId: 'unprivileged' };
       await sdkClient(service.host, keys).start({ ...key, UserId: 'u', SourceURL: `${pages.url}/tone`, VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] });
       await waitFor('on air', async () => ((await sdkClient(service.host, keys).get(key)).Result as { WebCastTask?: { Status: number } } | undefined)?.WebCastTask?.Status === 2, 30_000);
+
+      // What leaves the browser's network reaches the room: a real player decodes its frames.
+      const base = `http://${service.host}`;
+      const consoleHeaders = { 'x-webcast-console': '1', 'content-type': 'application/json' };
+      const session = await fetch(`${base}/console/api/session`, { method: 'POST', headers: consoleHeaders, body: JSON.stringify({ AccessKey: keys.accessKey, SecretKey: keys.secretKey }) });
+      const cookie = (session.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const share = await fetch(`${base}/console/api/rooms/app1/room1/share`, { method: 'POST', headers: { ...consoleHeaders, cookie }, body: JSON.stringify({ TtlSeconds: 600 }) });
+      const sharePath = String(((await share.json()) as { Result?: { Path?: string } }).Result?.Path);
+      const player = await WhepPlayer.play(`${base}/whep/app1/room1/u`, sharePath.slice(sharePath.indexOf('#') + 1));
+      try {
+        const video = await player.waitForVideo((v) => v.framesDecoded >= 20, 30_000);
+        assert.ok(video.framesDecoded >= 20, `a viewer decodes the page (${JSON.stringify(video)})`);
+      } finally {
+        await player.close();
+      }
 
       const root = path.join(tmpdir(), `webcast-browsers-${nodeKey(dataDir)}`);
       // Not the launch's own wrappers (joining the groups, the helper that makes the namespaces,
@@ -90,18 +108,64 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       assert.notEqual(statSync(`/proc/${main}/root${folder}`).dev, statSync(folder).dev, 'its folder is a file system of its own');
       assert.ok(readdirSync(`/proc/${main}/root${folder}/profile`).length > 0, 'Chromium writes its profile in it');
       assert.deepEqual(readdirSync(`${folder}/profile`), [], 'nothing of it reaches the node\'s disk');
-      // Its PID 1 is the helper that made the namespaces, as the service's uid, with the node's
-      // root and working folder: the browser's uid cannot reach them through /proc/1, which the
-      // namespace's own root can.
+      // Its user namespace maps two uids only: the browser's, and a uid of its own as root. Not the
+      // service's: the browser's uid owns the namespace (so that its slirp4netns may join its
+      // network), and a process of that uid outside could enter it and be its root.
+      const uidMap = readFileSync(`/proc/${main}/uid_map`, 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+      assert.equal(uidMap.length, 2, `the namespace maps ${JSON.stringify(uidMap)}`);
+      const rootUid = uidMap.find(([inside]) => inside === 0)?.[1];
+      assert.ok(rootUid !== undefined && ![0, SERVICE_UID, uidOf(main)].includes(rootUid), `its root is a uid of its own (${rootUid})`);
+      assert.deepEqual(uidMap.find(([inside]) => inside !== 0), [uidOf(main), uidOf(main), 1], 'the browser\'s uid is itself there');
+      // Its PID 1 is the helper that made the namespaces, with the node's root and working folder.
+      // No one but the node's root reaches them through it: not the browser's uid in the namespace,
+      // not the namespace's own root, not the browser's uid outside it (which owns the namespace).
+      const pid1 = allPids().find((pid) => {
+        try {
+          return /^NSpid:\t\d+\t1$/m.test(status(pid)) && ns(pid, 'pid') === ns(main, 'pid');
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(pid1, 'the namespace\'s PID 1 is found');
+      assert.ok(readdirSync(`/proc/${pid1}/root/`).length > 0, 'the node\'s root reaches the node\'s root through its PID 1 (the check works)');
       const inItsNamespaces = (asBrowser: boolean, script: string) => spawnSync('/usr/bin/nsenter', [
-        `--target=${main}`, '--user', '--mount', '--pid', '--ipc', '--',
+        `--target=${main}`, '--user', '--mount', '--pid', '--ipc', '--net', '--',
         ...(asBrowser ? ['/usr/bin/setpriv', `--reuid=${uidOf(main)}`, `--regid=${uidOf(main)}`, '--clear-groups', '--'] : []),
         '/bin/sh', '-c', script,
       ], { encoding: 'utf8' });
       const throughPid1 = 'ls /proc/1/root/ /proc/1/cwd/ >/dev/null && echo reached';
-      assert.equal(inItsNamespaces(false, throughPid1).stdout.trim(), 'reached', 'the namespace\'s root reaches the node\'s root through its PID 1');
-      const fromBrowser = inItsNamespaces(true, throughPid1);
-      assert.notEqual(fromBrowser.stdout.trim(), 'reached', `the browser's uid reached the node's root through its PID 1: ${fromBrowser.stderr}`);
+      for (const [who, attempt] of [['the browser\'s uid', inItsNamespaces(true, throughPid1)], ['the namespace\'s root', inItsNamespaces(false, throughPid1)]] as const) {
+        assert.notEqual(attempt.stdout.trim(), 'reached', `${who} reached the node's root through its PID 1: ${attempt.stderr}`);
+      }
+      const ownerOutside = spawnSync('/usr/bin/setpriv', [`--reuid=${uidOf(main)}`, `--regid=${uidOf(main)}`, '--clear-groups', '--', '/bin/sh', '-c', `ls /proc/${pid1}/root/ >/dev/null && echo reached`], { encoding: 'utf8' });
+      assert.notEqual(ownerOutside.stdout.trim(), 'reached', `the browser's uid outside reached the node's root through its PID 1: ${ownerOutside.stderr}`);
+
+      // A network of its own: not the machine's socket tables, where the service listens, nor its interfaces.
+      assert.notEqual(ns(main, 'net'), ns('self', 'net'), 'the browser has a network namespace of its own');
+      assert.match(service.output(), /each browser gets a network namespace of its own/);
+      const hexPort = `:${Number(new URL(`http://${service.host}`).port).toString(16).toUpperCase().padStart(4, '0')} `;
+      const tables = 'cat /proc/net/tcp /proc/net/tcp6 /proc/net/unix';
+      assert.ok(execFileSync('/bin/sh', ['-c', tables]).toString().includes(hexPort), 'the node\'s tables list where the service listens (the check works)');
+      const inside = inItsNamespaces(true, `${tables}; ls /sys/class/net; cat /proc/net/if_inet6`);
+      assert.equal(inside.status, 0, inside.stderr);
+      assert.ok(!inside.stdout.includes(hexPort), 'the service\'s listening socket is in the browser\'s socket tables');
+      for (const name of Object.keys(networkInterfaces()).filter((i) => i !== 'lo')) assert.ok(!inside.stdout.includes(name), `the node's interface ${name} is seen: ${inside.stdout}`);
+      assert.ok(!/fe80|::1/.test(inside.stdout), 'the browser\'s network has no IPv6');
+      // Its way out: slirp4netns as its uid in the node's user and network namespaces (its sockets
+      // are the uid's, under the browser firewall), with no capability, under its seccomp filter.
+      const slirp = pidsWhere((cmd) => cmd.startsWith(`${SLIRP4NETNS} `)).find((pid) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`webcast-${nodeKey(dataDir)}-`));
+      assert.ok(slirp, 'the browser\'s slirp4netns runs in its cgroup');
+      assert.equal(uidOf(slirp), uidOf(main));
+      assert.equal(BigInt(`0x${field(slirp, 'CapEff')}`), 0n);
+      assert.equal(field(slirp, 'NoNewPrivs'), '1');
+      assert.equal(field(slirp, 'Seccomp'), '2');
+      assert.equal(ns(slirp, 'net'), ns('self', 'net'));
+      assert.equal(ns(slirp, 'user'), ns('self', 'user'));
+      // Its Landlock domain, run here around a reader as its uid: the system's folders, not the
+      // node's /proc (where it runs, the machine's socket tables) nor the service's data.
+      const asSlirp = (file: string) => spawnSync('/usr/bin/setpriv', [`--reuid=${uidOf(main)}`, `--regid=${uidOf(main)}`, '--clear-groups', '--', ...networkStackDomain(folder), '/bin/cat', file], { encoding: 'utf8' });
+      assert.equal(asSlirp('/etc/hostname').status, 0, 'in slirp4netns\'s domain the system\'s files are read (the check works)');
+      assert.notEqual(asSlirp('/proc/net/tcp').status, 0, 'slirp4netns\'s domain reads the machine\'s socket tables');
       // Its /proc shows its own PID namespace: not the service, which the node's shows it.
       const itsProcs = readdirSync(`/proc/${main}/root/proc`).filter((d) => /^\d+$/.test(d));
       assert.ok(itsProcs.length >= 3 && itsProcs.length < 40, `its /proc lists its own processes (${itsProcs.length})`);

@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -126,6 +127,15 @@ static int write_file(const char *path, const char *text) {
   return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/* The effective set made whole again from the permitted one (a change of euid from 0 empties it). */
+static int raise_effective(void) {
+  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &header, data) != 0) return -1;
+  for (int i = 0; i < 2; i++) data[i].effective = data[i].permitted;
+  return (int)syscall(SYS_capset, &header, data);
+}
+
 static void drop_capabilities(void) {
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -161,11 +171,23 @@ static int init_process(char **command) {
   }
 }
 
-static int own_namespaces(const char *uid_text, char **command) {
+static int parse_uid(const char *text, unsigned long *uid) {
   char *end;
-  unsigned long uid = strtoul(uid_text, &end, 10);
-  if (*uid_text == '\0' || *end != '\0' || uid == 0 || uid > 0xfffffffeUL || uid == getuid()) {
-    fprintf(stderr, "webcast-confine: --namespaces needs a uid other than 0 and this process's, not %s\n", uid_text);
+  *uid = strtoul(text, &end, 10);
+  return *text != '\0' && *end == '\0' && *uid != 0 && *uid <= 0xfffffffeUL && *uid != getuid();
+}
+
+/* PR_SET_PDEATHSIG is cleared by a change of credentials, and a process that switched users is
+ * made non-dumpable by the kernel already: both are set again after each switch. */
+static void after_switch(void) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static int own_namespaces(const char *uid_text, const char *root_text, int network, char **command) {
+  unsigned long uid, root;
+  if (!parse_uid(uid_text, &uid) || !parse_uid(root_text, &root) || root == uid) {
+    fprintf(stderr, "webcast-confine: --namespaces needs two different uids other than 0 and this process's, not %s and %s\n", uid_text, root_text);
     return 95;
   }
   int ready[2], mapped[2];
@@ -173,12 +195,21 @@ static int own_namespaces(const char *uid_text, char **command) {
   pid_t child = fork();
   if (child < 0) return fail("fork");
   if (child == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(ready[0]);
     close(mapped[1]);
     char byte = 1;
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID) != 0) _exit(fail("unshare"));
+    /*
+     * The user namespace is made as UID, so that UID owns it: slirp4netns, which runs as UID
+     * (browser-network.ts), may then join its network namespace. Its root is ROOT, a uid of no
+     * other process or file: a process of UID outside the namespace, which may enter it as its
+     * owner, becomes no more than that there.
+     */
+    if (setgroups(0, NULL) != 0 || setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0) _exit(fail("switch to the browser's uid"));
+    after_switch();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | (network ? CLONE_NEWNET : 0)) != 0) _exit(fail("unshare"));
     if (write(ready[1], &byte, 1) != 1 || read(mapped[0], &byte, 1) != 1) _exit(95);
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) _exit(fail("switch to the namespace's root"));
+    after_switch();
     /* Mounts made under here must not reach the node's namespace, nor its mounts these. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) _exit(fail("mount --make-rprivate /"));
     pid_t init = fork();
@@ -191,12 +222,23 @@ static int own_namespaces(const char *uid_text, char **command) {
   close(mapped[0]);
   char byte;
   if (read(ready[0], &byte, 1) != 1) return wait_for(child);
+  /*
+   * Writing the maps takes CAP_SYS_ADMIN over the namespace, which its owner has, and CAP_SETUID
+   * and CAP_SETGID here for a map of other uids than the writer's: so they are written with UID as
+   * the effective uid, keeping this process's capabilities.
+   */
+  uid_t self = geteuid();
+  if (setresuid((uid_t)-1, uid, (uid_t)-1) != 0 || raise_effective() != 0) {
+    int code = fail("act as the browser's uid");
+    kill(child, SIGKILL);
+    wait_for(child);
+    return code;
+  }
   char path[64], map[96];
-  snprintf(map, sizeof map, "0 %u 1\n%lu %lu 1\n", (unsigned)getuid(), uid, uid);
+  snprintf(map, sizeof map, "0 %lu 1\n%lu %lu 1\n", root, uid, uid);
   snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
   int ok = write_file(path, map) == 0;
-  snprintf(map, sizeof map, "0 %u 1\n%lu %lu 1\n", (unsigned)getgid(), uid, uid);
-  snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
+  if (ok) snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
   ok = ok && write_file(path, map) == 0;
   if (!ok) {
     int code = fail(path);
@@ -205,6 +247,7 @@ static int own_namespaces(const char *uid_text, char **command) {
     return code;
   }
   drop_capabilities();
+  if (setresuid((uid_t)-1, self, (uid_t)-1) != 0) return fail("setresuid");
   if (write(mapped[1], &byte, 1) != 1) return fail("pipe");
   close(mapped[1]);
   return wait_for(child);
@@ -214,7 +257,10 @@ int main(int argc, char **argv) {
   long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, CREATE_RULESET_VERSION);
   if (abi < 0) abi = 0;
   if (argc == 2 && strcmp(argv[1], "--abi") == 0) return printf("%ld\n", abi) < 0 ? 95 : 0;
-  if (argc >= 5 && strcmp(argv[1], "--namespaces") == 0 && strcmp(argv[3], "--") == 0) return own_namespaces(argv[2], argv + 4);
+  if (argc >= 6 && strcmp(argv[1], "--namespaces") == 0) {
+    int network = strcmp(argv[4], "--network") == 0;
+    if (strcmp(argv[4 + network], "--") == 0 && argc > 5 + network) return own_namespaces(argv[2], argv[3], network, argv + 5 + network);
+  }
 
   int command = 0;
   for (int i = 1; i < argc; i++) {
@@ -229,7 +275,7 @@ int main(int argc, char **argv) {
     }
   }
   if (command == 0 || command >= argc) {
-    fprintf(stderr, "usage: webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]... | webcast-confine --namespaces UID -- COMMAND [ARG]... | webcast-confine --abi\n");
+    fprintf(stderr, "usage: webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]... | webcast-confine --namespaces UID ROOT [--network] -- COMMAND [ARG]... | webcast-confine --abi\n");
     return 95;
   }
 
