@@ -4,7 +4,7 @@
  * and later) neither connect to abstract UNIX sockets nor signal processes made outside it.
  *
  *   webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]...
- *   webcast-confine --namespaces UID -- COMMAND [ARG]...
+ *   webcast-confine --namespaces UID ROOT [--network] -- COMMAND [ARG]...
  *   webcast-confine --abi
  *
  * The cloud browser's launch runs it after its namespaces are set up and before it drops to the
@@ -14,13 +14,17 @@
  * no process in it can leave it.
  *
  * With --namespaces it runs the command as root of a user namespace of its own, with mount, IPC
- * and PID namespaces of its own, where only this process's uid (as 0) and UID (as itself) exist:
- * enough for browser-mounts.ts to build the browser a root of its own and for setpriv to drop
- * to UID. It is how a service without CAP_SYS_ADMIN (the systemd unit) gives its browsers what
- * root gives them with `unshare`. Writing a user namespace's map of other uids takes CAP_SETUID
- * and CAP_SETGID outside it, which the unit has and which this process drops as soon as the map
- * is written. The command runs as PID 2 of the new PID namespace under a PID 1 that reaps
- * orphans, and all of it ends when this process ends.
+ * and PID namespaces of its own (and with --network a network namespace), where only ROOT (as 0)
+ * and UID (as itself) exist: enough for browser-mounts.ts to build the browser a root of its own
+ * and for setpriv to drop to UID. It is how a service without CAP_SYS_ADMIN (the systemd unit)
+ * gives its browsers what root gives them with `unshare`. The namespace is made as UID, which
+ * so owns it: a process of UID outside (the browser's slirp4netns, browser-network.ts) may join
+ * its network namespace, and may enter it, where it can become ROOT, a uid that owns nothing,
+ * and never the service. Writing a map of other uids than the writer's takes CAP_SETUID and
+ * CAP_SETGID outside the namespace, which the unit has and which this process drops as soon as
+ * the maps are written. The command runs as PID 2 of the new PID namespace under a PID 1 that
+ * reaps orphans; the processes that wait are not dumpable (PID 1 has the node's root and working
+ * folder), and all of it ends when this process ends.
  *
  * With --abi it prints the kernel's Landlock ABI ("0": none), which the service reads at start
  * to say what the kernel leaves open; where it is 0 the service does not use this program. A
