@@ -7,8 +7,7 @@ import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js
 import { BrowserUidPool } from './capture/browser-user.js';
 import { probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
 import { canMakeUserNamespaces, type BrowserMounts } from './capture/browser-mounts.js';
-import { whyNoOwnNetwork, type NetworkProbe } from './capture/browser-network.js';
-import { realPaths, secretFiles } from './secret-files.js';
+import { copiesIn, everyoneReads, realPaths, secretFiles } from './secret-files.js';
 import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
 import { EgressPolicy } from './capture/egress-policy.js';
@@ -102,14 +101,13 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   } else if (confinement.abi < SCOPED_ABI) {
     log.warn({ landlockAbi: confinement.abi }, 'this kernel\'s Landlock (before Linux 6.12) confines the browsers\' files but not abstract UNIX sockets or signals');
   }
-  let ownNetworks = false;
-  if (uids.range && mounts !== 'none') {
-    const probe: NetworkProbe = mounts === 'root' || !confinement ? { kind: 'root' } : { kind: 'user-namespace', helper: confinement.helper, rootUid: uids.range.first + 1 };
-    const why = await whyNoOwnNetwork(uids.range.first, probe);
-    ownNetworks = why === undefined;
-    if (ownNetworks) log.info('each browser gets a network namespace of its own, with slirp4netns as its way out');
-    if (why !== undefined) log.warn({ reason: why }, 'browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
+  // The files of secrets, and their copies and links in /etc, read empty in every browser's root.
+  const secrets = realPaths(secretFiles(config));
+  const copies = copiesIn('/etc', secrets);
+  for (const file of copies.filter(everyoneReads)) {
+    log.warn({ file }, 'this copy or link of a file of secrets is readable by every user of the machine (it reads empty in the browsers\' roots): remove it or chmod 600 it');
   }
+  const hiddenFiles = [...secrets, ...copies];
   const browsers = new BrowserPool({
     executablePath: config.chromiumPath,
     nodeKey: key,
@@ -119,8 +117,9 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     uids,
     memoryBytes: config.pageMemoryMb * 2 ** 20,
     mounts,
-    ownNetworks,
-    hiddenFiles: realPaths(secretFiles(config)),
+    // Tried at start by the pool, as a launch makes it.
+    ownNetworks: uids.range !== undefined && mounts !== 'none',
+    hiddenFiles,
     confinement,
     warm: config.browserPool,
     prepare: (browser) => prepareStage(browser, config.videoDelayMs),

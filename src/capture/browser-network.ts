@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { setprivAs } from './browser-user.js';
 
 /**
@@ -138,20 +138,22 @@ function spawnSlirp(prefix: readonly string[], namespaces: readonly number[]): C
 /** Switches IPv6 off in the network namespace it runs in (as its root). */
 export const NO_IPV6 = 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 || exit 1; fi';
 
-/** Processes under `pid`: its children, theirs, and so on. */
+/** Processes under `pid`: its children, theirs, and so on (from each process's PPid). */
 export function descendants(pid: number): number[] {
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const next = queue.shift() as number;
-    let children: number[] = [];
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      children = readFileSync(`/proc/${next}/task/${next}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+      const parent = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
     } catch {
       // gone
     }
-    found.push(...children);
-    queue.push(...children);
+  }
+  const found: number[] = [];
+  for (let queue = [pid]; queue.length > 0;) {
+    const next = children.get(queue.shift() as number) ?? [];
+    found.push(...next);
+    queue = [...queue, ...next];
   }
   return found;
 }
@@ -166,35 +168,40 @@ export function uidOf(pid: number): number | undefined {
   }
 }
 
-/** How the browsers get their namespaces: from root, or from the Landlock helper in a user namespace. */
-export type NetworkProbe = { kind: 'root' } | { kind: 'user-namespace'; helper: string; rootUid: number };
-
 /**
- * Whether browsers can have networks of their own here: slirp4netns is installed, and a
- * browser's uid may make (or own) a user namespace and open /dev/net/tun (mode 0666 on Debian;
- * udev sets it, a machine without udev may not). Undefined when they can, else why not.
+ * Why a browser's network cannot be made here, when `start` (as a launch makes it, where root
+ * does) fails: slirp4netns is not installed, or the browser's uid may not make a user namespace or
+ * open /dev/net/tun (mode 0666 on Debian; udev sets it, a machine without udev may not).
  */
-export async function whyNoOwnNetwork(uid: number, how: NetworkProbe): Promise<string | undefined> {
+export async function whyNoNetworkFrom(start: () => Promise<OwnNetwork>): Promise<string | undefined> {
   if (!existsSync(SLIRP4NETNS)) return `${SLIRP4NETNS} is not installed (npm run setup installs it)`;
   try {
-    if (how.kind === 'root') {
-      (await startOwnNetwork(uid, [])).close();
-      return undefined;
-    }
-    // As a launch does it: IPv6 off as the namespace's root (browser-mounts.ts), then the browser's uid.
-    const asBrowser = [...setprivAs(uid), '/bin/sh', '-c', 'echo ready && exec sleep 30'];
-    const inside = spawn(how.helper, ['--namespaces', String(uid), String(how.rootUid), '--network', '--', '/bin/sh', '-c', `${NO_IPV6} && exec "$@"`, 'webcast-probe', ...asBrowser], { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
-    try {
-      await readyOn(inside, 1, 'a user namespace with a network of its own');
-      const pid = descendants(inside.pid ?? 0).find((p) => uidOf(p) === uid);
-      if (pid === undefined) return 'the process in the namespace was not found';
-      (await joinOwnNetwork(pid, uid, [], [])).close();
-      return undefined;
-    } finally {
-      inside.kill('SIGKILL');
-    }
+    (await start()).close();
+    return undefined;
   } catch (err) {
     return (err as Error).message;
+  }
+}
+
+/**
+ * The same where the Landlock helper makes the network in a user namespace: `inside` is the
+ * launch's command line with a program that says "ready" in the place of Chromium, which runs as
+ * `uid`; slirp4netns joins it in its `domain`.
+ */
+export async function whyNoNetworkInside(inside: readonly string[], uid: number, domain: readonly string[]): Promise<string | undefined> {
+  if (!existsSync(SLIRP4NETNS)) return `${SLIRP4NETNS} is not installed (npm run setup installs it)`;
+  const [file, ...args] = inside;
+  const child = spawn(file ?? '', args, { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
+  try {
+    await readyOn(child, 1, 'a browser\'s namespaces with a network of their own');
+    const pid = descendants(child.pid ?? 0).find((p) => uidOf(p) === uid);
+    if (pid === undefined) return 'the process in the browser\'s namespaces was not found';
+    (await joinOwnNetwork(pid, uid, [], domain)).close();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    child.kill('SIGKILL');
   }
 }
 

@@ -13,7 +13,7 @@ import { removeFolder } from './remove-folder.js';
 import { confineCommand, confineHelperIn, networkStackDomain, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateRootCommand, sharesNodeProc, type BrowserMounts } from './browser-mounts.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
-import { candidatesFromOwnNetwork, joinOwnNetwork, NODE_FROM_BROWSER, startOwnNetwork, uidOf, type OwnNetwork } from './browser-network.js';
+import { candidatesFromOwnNetwork, joinOwnNetwork, NODE_FROM_BROWSER, startOwnNetwork, uidOf, whyNoNetworkFrom, whyNoNetworkInside, type OwnNetwork } from './browser-network.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
 export interface BrowserLook {
@@ -174,7 +174,8 @@ export interface BrowserPoolOptions {
   mounts: BrowserMounts;
   /**
    * Each browser in a network namespace of its own (browser-network.ts), where it has a root of
-   * its own as root makes it ('root' mounts).
+   * its own: tried at start, as a launch makes it; where it fails, the browsers share the node's
+   * network and the node warns.
    */
   ownNetworks: boolean;
   /** The node's files of secrets, empty in each browser's root. */
@@ -361,6 +362,20 @@ interface Spare {
   end(): Promise<void>;
 }
 
+/** A browser's folder and uids, before it is launched. */
+interface Seat {
+  dir: string;
+  /** Its uid; undefined = the service's. */
+  uid: number | undefined;
+  /** How it gets a root of its own, with that uid. */
+  ownRoot: { kind: BrowserMounts; uid: number } | undefined;
+  /** Where the Landlock helper makes its namespaces: a user namespace of `uid` with `rootUid` as root. */
+  userNamespace: { uid: number; rootUid: number } | undefined;
+  /** It gets a network namespace of its own. */
+  ownNetwork: boolean;
+  giveUids(): void;
+}
+
 /** About how long a start takes on the node from taking a warm browser to its first frame sent (0.7-1.0 s here, README: Benchmarks). */
 const REFILL_AFTER_START_MS = 1000;
 
@@ -380,6 +395,8 @@ export class BrowserPool {
   private userAgent = '';
   private refillTimer: NodeJS.Timeout | undefined;
   private warnedSharedProc = false;
+  /** Each browser in a network namespace of its own: wanted (ownNetworks) and found to work at start. */
+  private ownNetworks = false;
 
   constructor(private readonly o: BrowserPoolOptions) {
     this.root = path.join(tmpdir(), `webcast-browsers-${o.nodeKey}`);
@@ -396,6 +413,12 @@ export class BrowserPool {
     mkdirSync(this.root, { mode: 0o711 });
     // The browsers' uids pass through to their own folders, and see no one else's.
     chmodSync(this.root, 0o711);
+    if (this.o.ownNetworks) {
+      const why = await this.whyNoOwnNetwork();
+      this.ownNetworks = why === undefined;
+      if (why === undefined) this.o.log.info('each browser gets a network namespace of its own, with slirp4netns as its way out');
+      else this.o.log.warn({ reason: why }, 'browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
+    }
     if (!this.cgroups) this.o.log.warn('no cgroup can be made here (not root, nothing delegated): page memory and CPU are not bounded');
     else if (!this.cgroups.cpuCeilings) this.o.log.warn('this kernel has no CPU bandwidth control (CONFIG_CFS_BANDWIDTH): tasks get a fair share of CPU but no ceiling');
     this.refill();
@@ -530,8 +553,11 @@ export class BrowserPool {
     return this.root;
   }
 
-  private async launch(id: string, cgroup: TaskCgroup | undefined): Promise<TaskBrowser> {
-    const dir = path.join(this.root, id);
+  /**
+   * A browser's folder, made and handed to its uid, with the Landlock helper's copy, and the uids
+   * it runs as (given back by `giveUids`, here on failure).
+   */
+  private async prepareSeat(dir: string, wantsNetwork = this.ownNetworks): Promise<Seat> {
     const sub = ['profile', 'home', 'tmp', 'downloads'];
     const uid = this.o.uids.take();
     // A root of its own needs a uid of its own to drop to.
@@ -557,29 +583,76 @@ export class BrowserPool {
       throw err;
     }
     const userNamespace = ownRoot?.kind === 'user-namespace' && rootUid !== undefined ? { uid: ownRoot.uid, rootUid } : undefined;
-    const ownNetwork = this.o.ownNetworks && (ownRoot?.kind === 'root' || userNamespace !== undefined);
+    return { dir, uid, ownRoot, userNamespace, ownNetwork: wantsNetwork && (ownRoot?.kind === 'root' || userNamespace !== undefined), giveUids };
+  }
+
+  /**
+   * What runs a browser's command in its namespaces, root of its own and Landlock domain, as its
+   * uid: `network`, the one root made it before (else, in a user namespace, the helper makes it).
+   */
+  private confined(seat: Seat, network: OwnNetwork | undefined): string[] {
+    const { dir, ownRoot, userNamespace, ownNetwork } = seat;
+    return [
+      ...(network ? ['/usr/bin/nsenter', `--net=${network.netns}`, '--'] : []),
+      ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespace, hidden: this.o.hiddenFiles, ownNetwork }) : []),
+      // After the mounts (no process in a domain may mount) and before the uid drops.
+      ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
+      ...setprivAs(seat.uid),
+    ];
+  }
+
+  /** Where root makes it, the browser's network, before the browser: slirp4netns in a root and a domain of its own. */
+  private networkBefore(seat: Seat, join: readonly string[]): Promise<OwnNetwork> | undefined {
+    if (seat.ownRoot?.kind !== 'root' || !seat.ownNetwork) return undefined;
+    const confined = privateRootCommand(seat.dir, this.o.memoryBytes, { hidden: this.o.hiddenFiles, devices: ['net/tun'] });
+    return startOwnNetwork(seat.ownRoot.uid, join, confined, this.slirpDomain(seat));
+  }
+
+  private slirpDomain(seat: Seat): string[] {
+    return this.o.confinement ? networkStackDomain(seat.dir) : [];
+  }
+
+  /**
+   * Whether each browser can have a network of its own here, tried as a launch makes it (its
+   * folder, root, domain and uid, a shell in the place of Chromium): undefined when it can, else why not.
+   */
+  private async whyNoOwnNetwork(): Promise<string | undefined> {
+    const dir = path.join(this.root, `probe-${randomBytes(4).toString('hex')}`);
+    let seat: Seat | undefined;
+    try {
+      const tried = await this.prepareSeat(dir, true);
+      seat = tried;
+      if (tried.ownRoot?.kind === 'root') return await whyNoNetworkFrom(() => this.networkBefore(tried, []) ?? Promise.reject(new Error('no network to make')));
+      const { userNamespace } = tried;
+      if (!userNamespace) return 'no uid of its own for the browser';
+      const inside = [...this.confined(tried, undefined), '/bin/sh', '-c', 'echo ready && exec sleep 30'];
+      return await whyNoNetworkInside(inside, userNamespace.uid, this.slirpDomain(tried));
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      seat?.giveUids();
+      await removeFolder(dir, FOLDER_REMOVAL_MS).catch(() => undefined);
+    }
+  }
+
+  private async launch(id: string, cgroup: TaskCgroup | undefined): Promise<TaskBrowser> {
+    const dir = path.join(this.root, id);
+    const seat = await this.prepareSeat(dir);
+    const { uid, userNamespace, ownNetwork, giveUids } = seat;
     const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
     const join = ['/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--'];
-    const slirpDomain = this.o.confinement ? networkStackDomain(dir) : [];
     let network: OwnNetwork | undefined;
     let browser: Browser | undefined;
     try {
-      if (ownRoot?.kind === 'root' && ownNetwork) {
-        const confined = privateRootCommand(dir, this.o.memoryBytes, { hidden: this.o.hiddenFiles, devices: ['net/tun'] });
-        network = await startOwnNetwork(ownRoot.uid, join, confined, slirpDomain);
-      }
+      network = await this.networkBefore(seat, join);
       browser = await chromium.launch({
         executablePath: '/bin/sh',
         // Playwright's defaults mute audio and disable features tab capture needs.
         ignoreDefaultArgs: true,
         args: [
           ...join.slice(1),
-          ...(network ? ['/usr/bin/nsenter', `--net=${network.netns}`, '--'] : []),
-          ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespace, hidden: this.o.hiddenFiles, ownNetwork }) : []),
-          // After the mounts (no process in a domain may mount) and before the uid drops.
-          ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
-          ...setprivAs(uid),
+          ...this.confined(seat, network),
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent, ownNetwork }),
         ],
@@ -596,10 +669,10 @@ export class BrowserPool {
         // anything of the browser's goes out (its context and pages come after the launch).
         const inside = browserProcess(dir, userNamespace.uid, cgroup);
         if (inside === undefined) throw new Error('the launched browser\'s process was not found');
-        network = await joinOwnNetwork(inside, userNamespace.uid, join, slirpDomain);
+        network = await joinOwnNetwork(inside, userNamespace.uid, join, this.slirpDomain(seat));
       }
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
-      if (ownRoot && !this.warnedSharedProc && sharesNodeProc(dir)) {
+      if (seat.ownRoot && !this.warnedSharedProc && sharesNodeProc(dir)) {
         this.warnedSharedProc = true;
         this.o.log.warn('a browser\'s namespace cannot have a /proc of its own here (a container that masks parts of /proc?): code out of a page\'s sandbox would see every process of the machine (README: Security model)');
       }

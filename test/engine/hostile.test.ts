@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,6 +46,8 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
   const stale = { file: '' };
   // A file of secrets an operator left readable by every user, where such files go: in /etc.
   const keysFile = `/etc/webcast-hostile-${process.pid}.keys.json`;
+  const keysCopy = `${keysFile}.bak`;
+  const keysLink = `/etc/ssl/webcast-hostile-${process.pid}.json`;
   const leakedSecret = `hostile-suite-secret-${process.pid}-${Date.now()}`;
 
   before(async () => {
@@ -57,6 +59,10 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     mkdirSync(path.dirname(stale.file), { recursive: true });
     writeFileSync(stale.file, Buffer.alloc(1 << 20));
     writeFileSync(keysFile, JSON.stringify({ keys: [{ accessKey: 'AKHOSTILE0001', secretKey: leakedSecret, appIds: ['hostile-keys'] }] }), { mode: 0o644 });
+    // What an operator leaves beside it: a backup copy, and a second link elsewhere in /etc.
+    copyFileSync(keysFile, keysCopy);
+    chmodSync(keysCopy, 0o644);
+    linkSync(keysFile, keysLink);
     t = await startTestNode({
       dataDir,
       env: { WEBCAST_WORKER: 'true', WEBCAST_URL_ALLOWLIST: `${PAGES_HOST},${FRAME_HOST}`, WEBCAST_MAX_TASKS: '6', WEBCAST_PAGE_MEMORY_MB: String(PAGE_MEMORY_MB), WEBCAST_MAX_RESCHEDULES: '1', WEBCAST_KEYS_FILE: keysFile },
@@ -69,7 +75,7 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     await viewer?.leave().catch(() => undefined);
     await t?.close();
     await pages?.close();
-    rmSync(keysFile, { force: true });
+    for (const f of [keysFile, keysCopy, keysLink]) rmSync(f, { force: true });
   });
 
   async function start(key: typeof VICTIM, page: string, over: Record<string, unknown> = small): Promise<void> {
@@ -132,14 +138,17 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
     '/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-test-join', ...procsFiles, '--', '/usr/bin/setpriv', ...asUid(uid), ...command,
   ];
 
-  it('a file of secrets left readable by every user is empty in every browser\'s root, and the node says so', () => {
+  it('a file of secrets left readable by every user is empty in every browser\'s root, with its backup copy and its second link, and the node says so', () => {
     const browser = browserOf(VICTIM);
-    const outside = onNodeAs(browser.uid, `cat ${keysFile}`);
-    assert.ok(outside.stdout.includes(leakedSecret), 'the browser\'s uid reads the file on the node');
-    const inside = inBrowserNamespace(mainPid(browser), browser.uid, `cat ${keysFile}`);
-    assert.equal(inside.stderr, '');
-    assert.equal(inside.stdout, '', 'the file is empty in the browser\'s root');
+    for (const file of [keysFile, keysCopy, keysLink]) {
+      const outside = onNodeAs(browser.uid, `cat ${file}`);
+      assert.ok(outside.stdout.includes(leakedSecret), `the browser's uid reads ${file} on the node`);
+      const inside = inBrowserNamespace(mainPid(browser), browser.uid, `cat ${file}`);
+      assert.equal(inside.stderr, '');
+      assert.equal(inside.stdout, '', `${file} is empty in the browser's root`);
+    }
     assert.ok(t.logs.some((l) => l.includes('WEBCAST_KEYS_FILE') && l.includes('readable by every user')), 'the node warned about the file');
+    for (const file of [keysCopy, keysLink]) assert.ok(t.logs.some((l) => l.includes(file) && l.includes('readable by every user')), `the node warned about ${file}`);
   });
 
   it('a start removes what a killed run left in its browser folders', () => {
