@@ -125,6 +125,11 @@ export interface PrivateRootOptions {
    * root is `rootUid` (webcast-confine.c).
    */
   userNamespace?: { uid: number; rootUid: number };
+  /**
+   * A service without CAP_SYS_ADMIN, for a browser's slirp4netns: the root is built in the
+   * browser's user namespace, open at this file descriptor, which the process's uid owns.
+   */
+  enterFd?: number;
   /** Absolute paths of the node's files that read empty there. */
   hidden: readonly string[];
   /**
@@ -146,11 +151,12 @@ export interface PrivateRootOptions {
  * empty folders and the helper), and a PID namespace of its own keeps its /proc to itself.
  */
 export function privateRootCommand(dir: string, bytes: number, o: PrivateRootOptions): string[] {
-  const folder = o.userNamespace === undefined ? 'node' : 'own';
+  const folder = o.userNamespace === undefined && o.enterFd === undefined ? 'node' : 'own';
   const network = o.ownNetwork ? 'own' : 'node';
   const readOnly = o.ownNetwork ? ROOT_READ_ONLY_OWN_NETWORK : ROOT_READ_ONLY;
   const devices = (o.devices ?? []).join(' ');
   const script = ['/bin/sh', '-c', PRIVATE_ROOT, 'webcast-private-root', dir, String(bytes), folder, network, devices, ...readOnly, '--', ...o.hidden, '--'];
+  if (o.enterFd !== undefined) return [confineHelperIn(dir), '--enter', String(o.enterFd), '--', ...script];
   if (o.userNamespace !== undefined) {
     const { uid, rootUid } = o.userNamespace;
     return [confineHelperIn(dir), '--namespaces', String(uid), String(rootUid), ...(o.ownNetwork ? ['--network'] : []), '--', ...script];

@@ -60,7 +60,15 @@ function readyOn(child: ChildProcess, fd: number, what: string): Promise<void> {
   });
 }
 
-const SLIRP_ARGS = ['--configure', '--mtu=65520', '--enable-seccomp', '--ready-fd=3', '--userns-path=/proc/self/fd/4', '--netns-type=path', '/proc/self/fd/5', 'tap0'];
+/** slirp4netns's arguments: in the user namespace at fd 4 (unless it is in it already), for the network namespace at fd 5. */
+const slirpArgs = (joinsUserNamespace: boolean): string[] => [
+  '--configure', '--mtu=65520', '--enable-seccomp', '--ready-fd=3',
+  ...(joinsUserNamespace ? ['--userns-path=/proc/self/fd/4'] : []),
+  '--netns-type=path', '/proc/self/fd/5', 'tap0',
+];
+
+/** What slirp4netns keeps where it runs inside the browser's user namespace: to join its network and make its interface there. */
+const IN_BROWSER_USER_NAMESPACE = ['sys_admin', 'net_admin'];
 
 /**
  * Opens the user and network namespaces of process $0 as fds 4 and 5, as whoever runs it, and
@@ -97,7 +105,7 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
     const pid = holder.pid ?? 0;
     const namespaces = ['user', 'net'].map((kind) => openSync(`/proc/${pid}/ns/${kind}`, 'r'));
     try {
-      children.push(spawnSlirp([...join, ...confine, ...setprivAs(uid, { noNewPrivs: true }), ...domain], namespaces));
+      children.push(spawnSlirp([...join, ...confine, ...setprivAs(uid, { noNewPrivs: true }), ...domain], namespaces, true));
     } finally {
       for (const fd of namespaces) closeSync(fd);
     }
@@ -113,12 +121,19 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
  * Gives a way out to the network namespace process `pid` is in, which a user namespace owned by
  * `uid` holds: the one the Landlock helper makes for a browser where the service has no
  * CAP_SYS_ADMIN (webcast-confine.c, `--network`), and which only a process of `uid` outside it
- * may join. slirp4netns runs as `uid`, in the node's mount namespace (a root of its own would
- * need a user namespace of its own, from which it could no longer join the browser's), in its
- * Landlock `domain`.
+ * may join. slirp4netns runs as `uid`, in the node's network namespace (its sockets are the
+ * uid's, under the browser firewall). `confine` builds it a root of its own in the browser's user
+ * namespace, entered as its owner at fd 4 (privateRootCommand's `enterFd`), and it keeps there
+ * only CAP_SYS_ADMIN and CAP_NET_ADMIN, which govern nothing but the browser's own namespaces;
+ * `domain` is its Landlock domain.
  */
-export async function joinOwnNetwork(pid: number, uid: number, join: readonly string[], domain: readonly string[]): Promise<OwnNetwork> {
-  const slirp = spawnSlirp([...join, ...setprivAs(uid, { noNewPrivs: true }), '/bin/sh', '-c', OPEN_NAMESPACES, String(pid), ...domain], []);
+export async function joinOwnNetwork(pid: number, uid: number, join: readonly string[], confine: readonly string[], domain: readonly string[]): Promise<OwnNetwork> {
+  const inside = confine.length > 0;
+  const slirp = spawnSlirp(
+    [...join, ...setprivAs(uid, { noNewPrivs: true }), '/bin/sh', '-c', OPEN_NAMESPACES, String(pid), ...confine, ...domain, ...(inside ? setprivAs(uid, { noNewPrivs: true, keep: IN_BROWSER_USER_NAMESPACE }) : [])],
+    [],
+    !inside,
+  );
   const close = closer([slirp]);
   try {
     await readyOn(slirp, 3, 'slirp4netns');
@@ -130,8 +145,8 @@ export async function joinOwnNetwork(pid: number, uid: number, join: readonly st
 }
 
 /** slirp4netns after `prefix`, with the namespaces as fds 4 and 5 (given here, or opened by the prefix). */
-function spawnSlirp(prefix: readonly string[], namespaces: readonly number[]): ChildProcess {
-  const [file, ...args] = [...prefix, SLIRP4NETNS, ...SLIRP_ARGS];
+function spawnSlirp(prefix: readonly string[], namespaces: readonly number[], joinsUserNamespace: boolean): ChildProcess {
+  const [file, ...args] = [...prefix, SLIRP4NETNS, ...slirpArgs(joinsUserNamespace)];
   return spawn(file ?? '', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...namespaces], env: {} });
 }
 
@@ -188,7 +203,7 @@ export async function whyNoNetworkFrom(start: () => Promise<OwnNetwork>): Promis
  * launch's command line with a program that says "ready" in the place of Chromium, which runs as
  * `uid`; slirp4netns joins it in its `domain`.
  */
-export async function whyNoNetworkInside(inside: readonly string[], uid: number, domain: readonly string[]): Promise<string | undefined> {
+export async function whyNoNetworkInside(inside: readonly string[], uid: number, confine: readonly string[], domain: readonly string[]): Promise<string | undefined> {
   if (!existsSync(SLIRP4NETNS)) return `${SLIRP4NETNS} is not installed (npm run setup installs it)`;
   const [file, ...args] = inside;
   const child = spawn(file ?? '', args, { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
@@ -196,7 +211,7 @@ export async function whyNoNetworkInside(inside: readonly string[], uid: number,
     await readyOn(child, 1, 'a browser\'s namespaces with a network of their own');
     const pid = descendants(child.pid ?? 0).find((p) => uidOf(p) === uid);
     if (pid === undefined) return 'the process in the browser\'s namespaces was not found';
-    (await joinOwnNetwork(pid, uid, [], domain)).close();
+    (await joinOwnNetwork(pid, uid, [], confine, domain)).close();
     return undefined;
   } catch (err) {
     return (err as Error).message;

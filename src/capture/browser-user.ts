@@ -80,7 +80,9 @@ export class BrowserUidPool {
  * ones, which a change between two ordinary uids keeps: the uid starts with none, and in no
  * group. With `noNewPrivs`, nothing it runs can gain any either.
  */
-export function setprivAs(uid: number | undefined, o: { noNewPrivs?: boolean } = {}): string[] {
-  const drop = uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all'];
+export function setprivAs(uid: number | undefined, o: { noNewPrivs?: boolean; keep?: readonly string[] } = {}): string[] {
+  // `keep`: capabilities it keeps, in the user namespace it is in (setpriv's names: sys_admin).
+  const caps = ['-all', ...(o.keep ?? []).map((c) => `+${c}`)].join(',');
+  const drop = uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`];
   return ['/usr/bin/setpriv', ...drop, ...(o.noNewPrivs ? ['--no-new-privs'] : []), '--pdeathsig', 'KILL', '--'];
 }

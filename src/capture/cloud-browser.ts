@@ -608,6 +608,11 @@ export class BrowserPool {
     return startOwnNetwork(seat.ownRoot.uid, join, confined, this.slirpDomain(seat));
   }
 
+  /** Where the helper made the browser's network: slirp4netns's root of its own, in the browser's user namespace (at fd 4). */
+  private slirpRoot(seat: Seat): string[] {
+    return this.o.confinement ? privateRootCommand(seat.dir, this.o.memoryBytes, { enterFd: 4, hidden: this.o.hiddenFiles, devices: ['net/tun'] }) : [];
+  }
+
   private slirpDomain(seat: Seat): string[] {
     return this.o.confinement ? networkStackDomain(seat.dir) : [];
   }
@@ -626,7 +631,7 @@ export class BrowserPool {
       const { userNamespace } = tried;
       if (!userNamespace) return 'no uid of its own for the browser';
       const inside = [...this.confined(tried, undefined), '/bin/sh', '-c', 'echo ready && exec sleep 30'];
-      return await whyNoNetworkInside(inside, userNamespace.uid, this.slirpDomain(tried));
+      return await whyNoNetworkInside(inside, userNamespace.uid, this.slirpRoot(tried), this.slirpDomain(tried));
     } catch (err) {
       return (err as Error).message;
     } finally {
@@ -669,7 +674,7 @@ export class BrowserPool {
         // anything of the browser's goes out (its context and pages come after the launch).
         const inside = browserProcess(dir, userNamespace.uid, cgroup);
         if (inside === undefined) throw new Error('the launched browser\'s process was not found');
-        network = await joinOwnNetwork(inside, userNamespace.uid, join, this.slirpDomain(seat));
+        network = await joinOwnNetwork(inside, userNamespace.uid, join, this.slirpRoot(seat), this.slirpDomain(seat));
       }
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
       if (seat.ownRoot && !this.warnedSharedProc && sharesNodeProc(dir)) {

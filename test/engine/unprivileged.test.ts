@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -151,16 +151,25 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       assert.ok(!inside.stdout.includes(hexPort), 'the service\'s listening socket is in the browser\'s socket tables');
       for (const name of Object.keys(networkInterfaces()).filter((i) => i !== 'lo')) assert.ok(!inside.stdout.includes(name), `the node's interface ${name} is seen: ${inside.stdout}`);
       assert.ok(!/fe80|::1/.test(inside.stdout), 'the browser\'s network has no IPv6');
-      // Its way out: slirp4netns as its uid in the node's user and network namespaces (its sockets
-      // are the uid's, under the browser firewall), with no capability, under its seccomp filter.
+      // Its way out: slirp4netns as its uid in the node's network namespace (its sockets are the
+      // uid's, under the browser firewall), under its seccomp filter, in a root of its own built in
+      // the browser's user namespace, where it keeps CAP_SYS_ADMIN and CAP_NET_ADMIN (to join the
+      // browser's network and make its interface) and nothing else: no capability of the node's.
       const slirp = pidsWhere((cmd) => cmd.startsWith(`${SLIRP4NETNS} `)).find((pid) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`webcast-${nodeKey(dataDir)}-`));
       assert.ok(slirp, 'the browser\'s slirp4netns runs in its cgroup');
       assert.equal(uidOf(slirp), uidOf(main));
-      assert.equal(BigInt(`0x${field(slirp, 'CapEff')}`), 0n);
+      assert.equal(ns(slirp, 'net'), ns('self', 'net'), 'slirp4netns is in the node\'s network namespace');
+      assert.equal(ns(slirp, 'user'), ns(main, 'user'), 'slirp4netns is in the browser\'s user namespace');
+      const CAP_NET_ADMIN = 12n;
+      const CAP_SYS_ADMIN = 21n;
+      assert.equal(BigInt(`0x${field(slirp, 'CapEff')}`), (1n << CAP_SYS_ADMIN) | (1n << CAP_NET_ADMIN), `slirp4netns keeps CAP_SYS_ADMIN and CAP_NET_ADMIN in the browser's user namespace only (CapEff ${field(slirp, 'CapEff')})`);
       assert.equal(field(slirp, 'NoNewPrivs'), '1');
       assert.equal(field(slirp, 'Seccomp'), '2');
-      assert.equal(ns(slirp, 'net'), ns('self', 'net'));
-      assert.equal(ns(slirp, 'user'), ns('self', 'user'));
+      assert.ok(!existsSync(`/proc/${slirp}/root/home`) && !existsSync(`/proc/${slirp}/root/srv`), 'slirp4netns sees the node\'s folders');
+      assert.ok(existsSync(`/proc/${slirp}/root/dev/net/tun`), 'slirp4netns has its device');
+      assert.ok(!existsSync(`/proc/${main}/root/dev/net/tun`), 'the browser has slirp4netns\'s device');
+      assert.notEqual(statSync(`/proc/${slirp}/root/run`).dev, statSync('/run').dev, 'slirp4netns\'s /run, where the node\'s socket files are, is its own');
+      assert.ok(readdirSync(`/proc/${slirp}/root/proc`).filter((d) => /^\d+$/.test(d)).length <= 3, 'slirp4netns\'s /proc lists only its own processes');
       // Its Landlock domain, run here around a reader as its uid: the system's folders, not the
       // node's /proc (where it runs, the machine's socket tables) nor the service's data.
       const asSlirp = (file: string) => spawnSync('/usr/bin/setpriv', [`--reuid=${uidOf(main)}`, `--regid=${uidOf(main)}`, '--clear-groups', '--', ...networkStackDomain(folder), '/bin/cat', file], { encoding: 'utf8' });

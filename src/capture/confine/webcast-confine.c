@@ -5,6 +5,7 @@
  *
  *   webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]...
  *   webcast-confine --namespaces UID ROOT [--network] -- COMMAND [ARG]...
+ *   webcast-confine --enter FD -- COMMAND [ARG]...
  *   webcast-confine --abi
  *
  * The cloud browser's launch runs it after its namespaces are set up and before it drops to the
@@ -188,6 +189,41 @@ static void after_switch(void) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/*
+ * In namespaces just made or entered, as their root: mounts made from here on kept from the
+ * node's, and the command run under a PID 1 of the new PID namespace.
+ */
+static int under_init(char **command) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return fail("mount --make-rprivate /");
+  pid_t init = fork();
+  if (init < 0) return fail("fork");
+  if (init == 0) _exit(init_process(command));
+  drop_capabilities();
+  return wait_for(init);
+}
+
+/*
+ * --enter FD: joins the user namespace open at FD, which this process's uid owns (a browser's,
+ * made by --namespaces), as its root, with mount and PID namespaces of its own. It is how the
+ * browser's slirp4netns gets a root of its own where the service has no CAP_SYS_ADMIN, while it
+ * stays in the node's network namespace, where its sockets are its uid's, under the browser
+ * firewall. What it may do there reaches no further than the browser's own namespaces.
+ */
+static int enter_namespace(const char *fd_text, char **command) {
+  char *end;
+  long fd = strtol(fd_text, &end, 10);
+  if (*fd_text == '\0' || *end != '\0' || fd < 3 || fd > 1023) {
+    fprintf(stderr, "webcast-confine: --enter needs an open file descriptor of a user namespace, not %s\n", fd_text);
+    return 95;
+  }
+  if (setns((int)fd, CLONE_NEWUSER) != 0) return fail("enter the user namespace");
+  close((int)fd);
+  if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) return fail("switch to the namespace's root");
+  after_switch();
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) return fail("unshare");
+  return under_init(command);
+}
+
 static int own_namespaces(const char *uid_text, const char *root_text, int network, char **command) {
   unsigned long uid, root;
   if (!parse_uid(uid_text, &uid) || !parse_uid(root_text, &root) || root == uid) {
@@ -214,13 +250,7 @@ static int own_namespaces(const char *uid_text, const char *root_text, int netwo
     if (write(ready[1], &byte, 1) != 1 || read(mapped[0], &byte, 1) != 1) _exit(95);
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) _exit(fail("switch to the namespace's root"));
     after_switch();
-    /* Mounts made under here must not reach the node's namespace, nor its mounts these. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) _exit(fail("mount --make-rprivate /"));
-    pid_t init = fork();
-    if (init < 0) _exit(fail("fork"));
-    if (init == 0) _exit(init_process(command));
-    drop_capabilities();
-    _exit(wait_for(init));
+    _exit(under_init(command));
   }
   close(ready[1]);
   close(mapped[0]);
@@ -261,6 +291,7 @@ int main(int argc, char **argv) {
   long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, CREATE_RULESET_VERSION);
   if (abi < 0) abi = 0;
   if (argc == 2 && strcmp(argv[1], "--abi") == 0) return printf("%ld\n", abi) < 0 ? 95 : 0;
+  if (argc >= 5 && strcmp(argv[1], "--enter") == 0 && strcmp(argv[3], "--") == 0) return enter_namespace(argv[2], argv + 4);
   if (argc >= 6 && strcmp(argv[1], "--namespaces") == 0) {
     int network = strcmp(argv[4], "--network") == 0;
     if (strcmp(argv[4 + network], "--") == 0 && argc > 5 + network) return own_namespaces(argv[2], argv[3], network, argv + 5 + network);
@@ -279,7 +310,7 @@ int main(int argc, char **argv) {
     }
   }
   if (command == 0 || command >= argc) {
-    fprintf(stderr, "usage: webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]... | webcast-confine --namespaces UID ROOT [--network] -- COMMAND [ARG]... | webcast-confine --abi\n");
+    fprintf(stderr, "usage: webcast-confine [--ro PATH]... [--rw PATH]... -- COMMAND [ARG]... | webcast-confine --namespaces UID ROOT [--network] -- COMMAND [ARG]... | webcast-confine --enter FD -- COMMAND [ARG]... | webcast-confine --abi\n");
     return 95;
   }
 
