@@ -27,6 +27,10 @@
  * reaps orphans; the processes that wait are not dumpable (PID 1 has the node's root and working
  * folder), and all of it ends when this process ends.
  *
+ * With --enter FD it joins the user namespace open at FD, which this process's uid owns, as its
+ * root, with mount and PID namespaces of its own, and runs the command there: how the browser's
+ * slirp4netns gets its root of its own under the unit (browser-network.ts).
+ *
  * With --abi it prints the kernel's Landlock ABI ("0": none), which the service reads at start
  * to say what the kernel leaves open; where it is 0 the service does not use this program. A
  * path that does not exist is left out. Exit 95: bad arguments or a Landlock call that failed.
