@@ -1,19 +1,20 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
-import { setprivAs, type BrowserUidPool } from './browser-user.js';
+import type { BrowserUidPool } from './browser-user.js';
 import { settlesWithin } from './settles.js';
-import { removeFolder } from './remove-folder.js';
-import { confineCommand, confineHelperIn, networkStackDomain, type Confinement } from './browser-confinement.js';
-import { mountFolderInMemory, privateRootCommand, sharesNodeProc, type BrowserMounts } from './browser-mounts.js';
+import { FOLDER_REMOVAL_MS, removeFolder } from './remove-folder.js';
+import type { Confinement } from './browser-confinement.js';
+import { sharesNodeProc, type BrowserMounts } from './browser-mounts.js';
+import { Enclosures } from './browser-enclosure.js';
 import { openCgroups, type CgroupSupport, type LimitsHit, type TaskCgroup } from './task-cgroups.js';
-import { candidatesFromOwnNetwork, joinOwnNetwork, NODE_FROM_BROWSER, startOwnNetwork, uidOf, whyNoNetworkFrom, whyNoNetworkInside, type OwnNetwork } from './browser-network.js';
+import { candidatesFromOwnNetwork, NODE_FROM_BROWSER, type OwnNetwork } from './browser-network.js';
 
 /** What pages see of the browser they run in: an ordinary one, set for the node's customers. */
 export interface BrowserLook {
@@ -133,23 +134,6 @@ async function chromiumMajor(executablePath: string): Promise<number> {
  * the task's groups. `setpriv` drops to the browser's own uid and ties the browser's life to
  * the service's (--pdeathsig): a killed service leaves no browser behind.
  */
-/**
- * The browser process of the Chromium whose folder is `dir`, running as `uid`: not one of its
- * helpers (`--type=`), nor the launch's wrappers, which name the same folder as other users.
- */
-function browserProcess(dir: string, uid: number, cgroup: TaskCgroup | undefined): number | undefined {
-  const flag = `--user-data-dir=${path.join(dir, 'profile')}`;
-  const candidates = cgroup?.pids() ?? readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-  return candidates.find((pid) => {
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return args.includes(flag) && !args.some((a) => a.startsWith('--type=')) && uidOf(pid) === uid;
-    } catch {
-      return false;
-    }
-  });
-}
-
 export const JOIN_AND_EXEC = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
 
 export interface BrowserPoolOptions {
@@ -326,9 +310,6 @@ export class TaskBrowser extends EventEmitter<{ lost: [] }> {
  */
 const CLOSE_GRACE_MS = 5_000;
 
-/** How long a browser's folder is tried to be removed while something still writes there. */
-const FOLDER_REMOVAL_MS = 3_000;
-
 /** A stable short name for this node's browser folders, cgroups and firewall rules, from its data folder. */
 export function nodeKey(dataDir: string): string {
   let real = dataDir;
@@ -362,20 +343,6 @@ interface Spare {
   end(): Promise<void>;
 }
 
-/** A browser's folder and uids, before it is launched. */
-interface Seat {
-  dir: string;
-  /** Its uid; undefined = the service's. */
-  uid: number | undefined;
-  /** How it gets a root of its own, with that uid. */
-  ownRoot: { kind: BrowserMounts; uid: number } | undefined;
-  /** Where the Landlock helper makes its namespaces: a user namespace of `uid` with `rootUid` as root. */
-  userNamespace: { uid: number; rootUid: number } | undefined;
-  /** It gets a network namespace of its own. */
-  ownNetwork: boolean;
-  giveUids(): void;
-}
-
 /** About how long a start takes on the node from taking a warm browser to its first frame sent (0.7-1.0 s here, README: Benchmarks). */
 const REFILL_AFTER_START_MS = 1000;
 
@@ -395,11 +362,11 @@ export class BrowserPool {
   private userAgent = '';
   private refillTimer: NodeJS.Timeout | undefined;
   private warnedSharedProc = false;
-  /** Each browser in a network namespace of its own: wanted (ownNetworks) and found to work at start. */
-  private ownNetworks = false;
+  private readonly enclosures: Enclosures;
 
   constructor(private readonly o: BrowserPoolOptions) {
     this.root = path.join(tmpdir(), `webcast-browsers-${o.nodeKey}`);
+    this.enclosures = new Enclosures(o);
   }
 
   /** Clears what a killed run left (its cgroups, then its folders) and fills the warm pool; the first launch tells at once whether Chromium can run here. */
@@ -414,8 +381,8 @@ export class BrowserPool {
     // The browsers' uids pass through to their own folders, and see no one else's.
     chmodSync(this.root, 0o711);
     if (this.o.ownNetworks) {
-      const why = await this.whyNoOwnNetwork();
-      this.ownNetworks = why === undefined;
+      const why = await this.enclosures.whyNoOwnNetwork(this.root);
+      this.enclosures.ownNetworks = why === undefined;
       if (why === undefined) this.o.log.info('each browser gets a network namespace of its own, with slirp4netns as its way out');
       else this.o.log.warn({ reason: why }, 'browsers share the node\'s network namespace: code out of a page\'s sandbox could read the machine\'s socket tables (README: Security model)');
     }
@@ -553,111 +520,24 @@ export class BrowserPool {
     return this.root;
   }
 
-  /**
-   * A browser's folder, made and handed to its uid, with the Landlock helper's copy, and the uids
-   * it runs as (given back by `giveUids`, here on failure).
-   */
-  private async prepareSeat(dir: string, wantsNetwork = this.ownNetworks): Promise<Seat> {
-    const sub = ['profile', 'home', 'tmp', 'downloads'];
-    const uid = this.o.uids.take();
-    // A root of its own needs a uid of its own to drop to.
-    const ownRoot = uid !== undefined && this.o.mounts !== 'none' ? { kind: this.o.mounts, uid } : undefined;
-    // In a user namespace, a second uid of its own is that namespace's root (webcast-confine.c).
-    let rootUid: number | undefined;
-    const giveUids = (): void => {
-      this.o.uids.give(uid);
-      this.o.uids.give(rootUid);
-    };
-    try {
-      if (ownRoot?.kind === 'user-namespace') rootUid = this.o.uids.take();
-      mkdirSync(dir, { mode: 0o700 });
-      if (ownRoot?.kind === 'root') await mountFolderInMemory(dir, this.o.memoryBytes, ownRoot.uid);
-      for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
-      if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
-      if (this.o.confinement) {
-        copyFileSync(this.o.confinement.helper, confineHelperIn(dir));
-        chmodSync(confineHelperIn(dir), 0o755);
-      }
-    } catch (err) {
-      giveUids();
-      throw err;
-    }
-    const userNamespace = ownRoot?.kind === 'user-namespace' && rootUid !== undefined ? { uid: ownRoot.uid, rootUid } : undefined;
-    return { dir, uid, ownRoot, userNamespace, ownNetwork: wantsNetwork && (ownRoot?.kind === 'root' || userNamespace !== undefined), giveUids };
-  }
-
-  /**
-   * What runs a browser's command in its namespaces, root of its own and Landlock domain, as its
-   * uid: `network`, the one root made it before (else, in a user namespace, the helper makes it).
-   */
-  private confined(seat: Seat, network: OwnNetwork | undefined): string[] {
-    const { dir, ownRoot, userNamespace, ownNetwork } = seat;
-    return [
-      ...(network ? ['/usr/bin/nsenter', `--net=${network.netns}`, '--'] : []),
-      ...(ownRoot ? privateRootCommand(dir, this.o.memoryBytes, { userNamespace, hidden: this.o.hiddenFiles, ownNetwork }) : []),
-      // After the mounts (no process in a domain may mount) and before the uid drops.
-      ...(this.o.confinement ? confineCommand(dir, ownRoot !== undefined) : []),
-      ...setprivAs(seat.uid),
-    ];
-  }
-
-  /** Where root makes it, the browser's network, before the browser: slirp4netns in a root and a domain of its own. */
-  private networkBefore(seat: Seat, join: readonly string[]): Promise<OwnNetwork> | undefined {
-    if (seat.ownRoot?.kind !== 'root' || !seat.ownNetwork) return undefined;
-    const confined = privateRootCommand(seat.dir, this.o.memoryBytes, { hidden: this.o.hiddenFiles, devices: ['net/tun'] });
-    return startOwnNetwork(seat.ownRoot.uid, join, confined, this.slirpDomain(seat));
-  }
-
-  /** Where the helper made the browser's network: slirp4netns's root of its own, in the browser's user namespace (at fd 4). */
-  private slirpRoot(seat: Seat): string[] {
-    return this.o.confinement ? privateRootCommand(seat.dir, this.o.memoryBytes, { enterFd: 4, hidden: this.o.hiddenFiles, devices: ['net/tun'] }) : [];
-  }
-
-  private slirpDomain(seat: Seat): string[] {
-    return this.o.confinement ? networkStackDomain(seat.dir) : [];
-  }
-
-  /**
-   * Whether each browser can have a network of its own here, tried as a launch makes it (its
-   * folder, root, domain and uid, a shell in the place of Chromium): undefined when it can, else why not.
-   */
-  private async whyNoOwnNetwork(): Promise<string | undefined> {
-    const dir = path.join(this.root, `probe-${randomBytes(4).toString('hex')}`);
-    let seat: Seat | undefined;
-    try {
-      const tried = await this.prepareSeat(dir, true);
-      seat = tried;
-      if (tried.ownRoot?.kind === 'root') return await whyNoNetworkFrom(() => this.networkBefore(tried, []) ?? Promise.reject(new Error('no network to make')));
-      const { userNamespace } = tried;
-      if (!userNamespace) return 'no uid of its own for the browser';
-      const inside = [...this.confined(tried, undefined), '/bin/sh', '-c', 'echo ready && exec sleep 30'];
-      return await whyNoNetworkInside(inside, userNamespace.uid, this.slirpRoot(tried), this.slirpDomain(tried));
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      seat?.giveUids();
-      await removeFolder(dir, FOLDER_REMOVAL_MS).catch(() => undefined);
-    }
-  }
-
   private async launch(id: string, cgroup: TaskCgroup | undefined): Promise<TaskBrowser> {
     const dir = path.join(this.root, id);
-    const seat = await this.prepareSeat(dir);
-    const { uid, userNamespace, ownNetwork, giveUids } = seat;
+    const enclosure = await this.enclosures.prepare(dir);
+    const { uid, ownNetwork, giveUids } = enclosure;
     const captureTitle = `webcast-capture-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
     const join = ['/bin/sh', '-c', JOIN_AND_EXEC, 'webcast-join-cgroups', ...(cgroup?.procsFiles ?? []), '--'];
     let network: OwnNetwork | undefined;
     let browser: Browser | undefined;
     try {
-      network = await this.networkBefore(seat, join);
+      network = await this.enclosures.networkBefore(enclosure, join);
       browser = await chromium.launch({
         executablePath: '/bin/sh',
         // Playwright's defaults mute audio and disable features tab capture needs.
         ignoreDefaultArgs: true,
         args: [
           ...join.slice(1),
-          ...this.confined(seat, network),
+          ...this.enclosures.command(enclosure, network),
           this.o.executablePath,
           ...chromiumArgs({ userDataDir: path.join(dir, 'profile'), ownProxyUrl: this.o.ownProxyUrl, captureTitle, locale: this.o.look.locale, userAgent: this.userAgent, ownNetwork }),
         ],
@@ -669,15 +549,9 @@ export class BrowserPool {
         handleSIGTERM: false,
         handleSIGHUP: false,
       });
-      if (userNamespace && ownNetwork) {
-        // The helper made its network with its other namespaces; it gets its way out now, before
-        // anything of the browser's goes out (its context and pages come after the launch).
-        const inside = browserProcess(dir, userNamespace.uid, cgroup);
-        if (inside === undefined) throw new Error('the launched browser\'s process was not found');
-        network = await joinOwnNetwork(inside, userNamespace.uid, join, this.slirpRoot(seat), this.slirpDomain(seat));
-      }
+      network ??= await this.enclosures.networkAfter(enclosure, join, cgroup);
       this.o.log.debug({ browser: id, ms: Date.now() - started }, 'chromium started');
-      if (seat.ownRoot && !this.warnedSharedProc && sharesNodeProc(dir)) {
+      if (enclosure.ownRoot && !this.warnedSharedProc && sharesNodeProc(dir)) {
         this.warnedSharedProc = true;
         this.o.log.warn('a browser\'s namespace cannot have a /proc of its own here (a container that masks parts of /proc?): code out of a page\'s sandbox would see every process of the machine (README: Security model)');
       }

@@ -3,6 +3,9 @@ import { unmountUnder } from './browser-mounts.js';
 
 const RETRY_MS = 100;
 
+/** How long a browser's folder is tried to be removed while something still writes there. */
+export const FOLDER_REMOVAL_MS = 3_000;
+
 /**
  * Removes `dir` with everything in it, the whole removal again while it fails, for up to
  * `withinMs`. A process still writing there (a closed browser's helper flushing its profile)
