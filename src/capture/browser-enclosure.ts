@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { confineCommand, confineHelperIn, networkStackDomain, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateRootCommand, type BrowserMounts } from './browser-mounts.js';
-import { joinOwnNetwork, startOwnNetwork, uidOf, whyNoNetworkFrom, whyNoNetworkInside, type OwnNetwork } from './browser-network.js';
-import { setprivAs, type BrowserUidPool } from './browser-user.js';
+import { joinOwnNetwork, SLIRP4NETNS, startOwnNetwork, tryNetworkInside, type OwnNetwork } from './browser-network.js';
+import { setprivAs, uidOf, type BrowserUidPool } from './browser-user.js';
 import { FOLDER_REMOVAL_MS, removeFolder } from './remove-folder.js';
 import type { TaskCgroup } from './task-cgroups.js';
 
@@ -140,12 +140,16 @@ export class Enclosures {
     const dir = path.join(root, `probe-${randomBytes(4).toString('hex')}`);
     let tried: Enclosure | undefined;
     try {
+      // Or the browser's uid may not make a user namespace or open /dev/net/tun (mode 0666 on
+      // Debian; udev sets it, a machine without udev may not): the attempt says so.
+      if (!existsSync(SLIRP4NETNS)) return `${SLIRP4NETNS} is not installed (npm run setup installs it)`;
       const e = await this.prepare(dir, true);
       tried = e;
-      if (e.ownRoot?.kind === 'root') return await whyNoNetworkFrom(() => this.networkBefore(e, []) ?? Promise.reject(new Error('no network to make')));
-      if (!e.userNamespace) return 'no uid of its own for the browser';
-      const inside = [...this.command(e, undefined), '/bin/sh', '-c', 'echo ready && exec sleep 30'];
-      return await whyNoNetworkInside(inside, e.userNamespace.uid, this.slirpRoot(e), this.slirpDomain(e));
+      const before = this.networkBefore(e, []);
+      if (before) (await before).close();
+      else if (e.userNamespace) await tryNetworkInside([...this.command(e, undefined), '/bin/sh', '-c', 'echo ready && exec sleep 30'], e.userNamespace.uid, this.slirpRoot(e), this.slirpDomain(e));
+      else return 'no uid of its own for the browser';
+      return undefined;
     } catch (err) {
       return (err as Error).message;
     } finally {
@@ -154,9 +158,12 @@ export class Enclosures {
     }
   }
 
-  /** Where the helper made the browser's network: slirp4netns's root of its own, in the browser's user namespace (at fd 4). */
+  /**
+   * Where the helper made the browser's network: slirp4netns's root of its own, in the browser's
+   * user namespace (at fd 4). The helper is there: a user namespace is the Landlock helper's.
+   */
   private slirpRoot(e: Enclosure): string[] {
-    return this.o.confinement ? privateRootCommand(e.dir, this.o.memoryBytes, { enterFd: 4, hidden: this.o.hiddenFiles, devices: ['net/tun'] }) : [];
+    return privateRootCommand(e.dir, this.o.memoryBytes, { enterFd: 4, hidden: this.o.hiddenFiles, devices: ['net/tun'] });
   }
 
   private slirpDomain(e: Enclosure): string[] {

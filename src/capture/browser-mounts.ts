@@ -83,8 +83,7 @@ const PRIVATE_ROOT = [
   // In a network namespace of its own, a /sys of that namespace: its interfaces, not the node's
   // (their names, addresses and traffic counters).
   'if [ "$network" = own ]; then mkdir -p "$new/sys" && mount -t sysfs -o ro,nosuid,nodev,noexec webcast-sys "$new/sys" || exit 96; fi',
-  // Where the namespace was made here (a user namespace with a network of its own), before
-  // slirp4netns gives it an interface: browser-network.ts says why.
+  // No IPv6 in its own network, whichever way it was made (browser-network.ts says why).
   `if [ "$network" = own ]; then ${NO_IPV6} || exit 96; fi`,
   'for d in /tmp /var/tmp; do mount -t tmpfs -o "size=$bytes,mode=1777,nosuid,nodev" webcast-tmp "$new$d" || exit 96; done',
   'mount -t tmpfs -o size=64k,mode=755,nosuid webcast-dev "$new/dev" && mkdir -m 1777 "$new/dev/shm" || exit 96',

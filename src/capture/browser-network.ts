@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { setprivAs } from './browser-user.js';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { setprivAs, uidOf } from './browser-user.js';
+import { procStat } from './proc-stat.js';
 
 /**
  * A network namespace of its own for each browser. In the node's, code that got out of a page's
@@ -96,20 +97,20 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
   const children: ChildProcess[] = [];
   const close = closer(children);
   try {
-    // No IPv6 in it: slirp4netns carries none, and the link-local address its interface would
-    // get gives ICE candidates that lead nowhere.
-    const [file, ...args] = [...join, ...setprivAs(uid, { noNewPrivs: true }), '/usr/bin/unshare', '--user', '--map-root-user', '--net', '--', '/bin/sh', '-c', `${NO_IPV6} && echo ready && exec sleep infinity`];
+    const [file, ...args] = [...join, ...setprivAs(uid, { noNewPrivs: true }), '/usr/bin/unshare', '--user', '--map-root-user', '--net', '--', '/bin/sh', '-c', 'echo ready && exec sleep infinity'];
     const holder = spawn(file ?? '', args, { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
     children.push(holder);
     await readyOn(holder, 1, 'the browser\'s network namespace');
     const pid = holder.pid ?? 0;
     const namespaces = ['user', 'net'].map((kind) => openSync(`/proc/${pid}/ns/${kind}`, 'r'));
+    let slirp: ChildProcess;
     try {
-      children.push(spawnSlirp([...join, ...confine, ...setprivAs(uid, { noNewPrivs: true }), ...domain], namespaces, true));
+      slirp = spawnSlirp([...join, ...confine, ...setprivAs(uid, { noNewPrivs: true }), ...domain], namespaces, true);
+      children.push(slirp);
     } finally {
       for (const fd of namespaces) closeSync(fd);
     }
-    await readyOn(children[1] as ChildProcess, 3, 'slirp4netns');
+    await readyOn(slirp, 3, 'slirp4netns');
     return { netns: `/proc/${pid}/ns/net`, close };
   } catch (err) {
     close();
@@ -128,11 +129,10 @@ export async function startOwnNetwork(uid: number, join: readonly string[], conf
  * `domain` is its Landlock domain.
  */
 export async function joinOwnNetwork(pid: number, uid: number, join: readonly string[], confine: readonly string[], domain: readonly string[]): Promise<OwnNetwork> {
-  const inside = confine.length > 0;
   const slirp = spawnSlirp(
-    [...join, ...setprivAs(uid, { noNewPrivs: true }), '/bin/sh', '-c', OPEN_NAMESPACES, String(pid), ...confine, ...domain, ...(inside ? setprivAs(uid, { noNewPrivs: true, keep: IN_BROWSER_USER_NAMESPACE }) : [])],
+    [...join, ...setprivAs(uid, { noNewPrivs: true }), '/bin/sh', '-c', OPEN_NAMESPACES, String(pid), ...confine, ...domain, ...setprivAs(uid, { noNewPrivs: true, keep: IN_BROWSER_USER_NAMESPACE })],
     [],
-    !inside,
+    false,
   );
   const close = closer([slirp]);
   try {
@@ -150,19 +150,19 @@ function spawnSlirp(prefix: readonly string[], namespaces: readonly number[], jo
   return spawn(file ?? '', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...namespaces], env: {} });
 }
 
-/** Switches IPv6 off in the network namespace it runs in (as its root). */
+/**
+ * Switches IPv6 off in the network namespace it runs in (as its root), for interfaces there and
+ * to come: slirp4netns carries none, and the link-local address its interface gets gives ICE
+ * candidates that lead nowhere.
+ */
 export const NO_IPV6 = 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 || exit 1; fi';
 
-/** Processes under `pid`: its children, theirs, and so on (from each process's PPid). */
-export function descendants(pid: number): number[] {
+/** Processes under `pid`: its children, theirs, and so on. */
+function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const parent = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {
-      // gone
-    }
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number)) {
+    const parent = procStat(entry)?.ppid;
+    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), entry]);
   }
   const found: number[] = [];
   for (let queue = [pid]; queue.length > 0;) {
@@ -173,48 +173,20 @@ export function descendants(pid: number): number[] {
   return found;
 }
 
-/** The uid that owns process `pid`, if it still runs. */
-export function uidOf(pid: number): number | undefined {
-  try {
-    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return uid === undefined ? undefined : Number(uid);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Why a browser's network cannot be made here, when `start` (as a launch makes it, where root
- * does) fails: slirp4netns is not installed, or the browser's uid may not make a user namespace or
- * open /dev/net/tun (mode 0666 on Debian; udev sets it, a machine without udev may not).
+ * Makes and ends a browser's network where the Landlock helper makes it in a user namespace, as
+ * a launch does; throws why it cannot be made. `inside` is the launch's command line with a
+ * program that says "ready" in the place of Chromium, which runs as `uid`; slirp4netns joins it
+ * in its root (`confine`) and Landlock `domain`.
  */
-export async function whyNoNetworkFrom(start: () => Promise<OwnNetwork>): Promise<string | undefined> {
-  if (!existsSync(SLIRP4NETNS)) return `${SLIRP4NETNS} is not installed (npm run setup installs it)`;
-  try {
-    (await start()).close();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
-
-/**
- * The same where the Landlock helper makes the network in a user namespace: `inside` is the
- * launch's command line with a program that says "ready" in the place of Chromium, which runs as
- * `uid`; slirp4netns joins it in its `domain`.
- */
-export async function whyNoNetworkInside(inside: readonly string[], uid: number, confine: readonly string[], domain: readonly string[]): Promise<string | undefined> {
-  if (!existsSync(SLIRP4NETNS)) return `${SLIRP4NETNS} is not installed (npm run setup installs it)`;
+export async function tryNetworkInside(inside: readonly string[], uid: number, confine: readonly string[], domain: readonly string[]): Promise<void> {
   const [file, ...args] = inside;
   const child = spawn(file ?? '', args, { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
   try {
     await readyOn(child, 1, 'a browser\'s namespaces with a network of their own');
     const pid = descendants(child.pid ?? 0).find((p) => uidOf(p) === uid);
-    if (pid === undefined) return 'the process in the browser\'s namespaces was not found';
+    if (pid === undefined) throw new Error('the process in the browser\'s namespaces was not found');
     (await joinOwnNetwork(pid, uid, [], confine, domain)).close();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
   } finally {
     child.kill('SIGKILL');
   }

@@ -31,14 +31,20 @@ export function parseBrowserUids(raw: string): BrowserUids {
 function uidsInUse(): Set<number> {
   const used = new Set<number>();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      if (uid) used.add(Number(uid));
-    } catch {
-      // gone
-    }
+    const uid = uidOf(Number(pid));
+    if (uid !== undefined) used.add(uid);
   }
   return used;
+}
+
+/** The uid that owns process `pid`, if it still runs. */
+export function uidOf(pid: number): number | undefined {
+  try {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return uid === undefined ? undefined : Number(uid);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

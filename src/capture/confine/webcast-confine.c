@@ -193,6 +193,13 @@ static void after_switch(void) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* Root of the user namespace this process is in (which it holds the capabilities of). */
+static int become_root(void) {
+  if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) return -1;
+  after_switch();
+  return 0;
+}
+
 /*
  * In namespaces just made or entered, as their root: mounts made from here on kept from the
  * node's, and the command run under a PID 1 of the new PID namespace.
@@ -222,8 +229,7 @@ static int enter_namespace(const char *fd_text, char **command) {
   }
   if (setns((int)fd, CLONE_NEWUSER) != 0) return fail("enter the user namespace");
   close((int)fd);
-  if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) return fail("switch to the namespace's root");
-  after_switch();
+  if (become_root() != 0) return fail("switch to the namespace's root");
   if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) return fail("unshare");
   return under_init(command);
 }
@@ -252,8 +258,7 @@ static int own_namespaces(const char *uid_text, const char *root_text, int netwo
     after_switch();
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | (network ? CLONE_NEWNET : 0)) != 0) _exit(fail("unshare"));
     if (write(ready[1], &byte, 1) != 1 || read(mapped[0], &byte, 1) != 1) _exit(95);
-    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) _exit(fail("switch to the namespace's root"));
-    after_switch();
+    if (become_root() != 0) _exit(fail("switch to the namespace's root"));
     _exit(under_init(command));
   }
   close(ready[1]);
