@@ -155,7 +155,8 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       // uid's, under the browser firewall), under its seccomp filter, in a root of its own built in
       // the browser's user namespace, where it keeps CAP_SYS_ADMIN and CAP_NET_ADMIN (to join the
       // browser's network and make its interface) and nothing else: no capability of the node's.
-      const slirp = pidsWhere((cmd) => cmd.startsWith(`${SLIRP4NETNS} `)).find((pid) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`webcast-${nodeKey(dataDir)}-`));
+      // Its own, in its cgroup: the warm spare beside it has one too.
+      const slirp = pidsWhere((cmd) => cmd.startsWith(`${SLIRP4NETNS} `)).find((pid) => readFileSync(`/proc/${pid}/cgroup`, 'utf8') === readFileSync(`/proc/${main}/cgroup`, 'utf8'));
       assert.ok(slirp, 'the browser\'s slirp4netns runs in its cgroup');
       assert.equal(uidOf(slirp), uidOf(main));
       assert.equal(ns(slirp, 'net'), ns('self', 'net'), 'slirp4netns is in the node\'s network namespace');
