@@ -78,11 +78,12 @@ export function confineCommand(dir: string, privateTmp: boolean): string[] {
 /**
  * The Landlock domain of a browser's slirp4netns (browser-network.ts), which parses every packet
  * the browser sends: it reads the system's folders (its libraries, the resolver's settings) and
- * opens /dev/net/tun, and nothing else. Not /proc: where it runs in the node's mount namespace
+ * /dev/urandom, and opens /dev/net/tun, and nothing else. Not /proc: where it runs in the node's mount namespace
  * (a service without CAP_SYS_ADMIN), that /proc holds the machine's socket tables and every
  * process's command line. The namespaces it joins are handed to it open (/proc/self/fd).
  */
 export function networkStackDomain(dir: string): string[] {
-  const readOnly = [...SYSTEM_FOLDERS, '/run/systemd/resolve', '/run/resolvconf'];
+  // /dev/urandom: its random numbers (refused, it went on without them, 2026-11-28).
+  const readOnly = [...SYSTEM_FOLDERS, '/run/systemd/resolve', '/run/resolvconf', '/dev/urandom'];
   return [confineHelperIn(dir), ...readOnly.flatMap((p) => ['--ro', p]), '--rw', '/dev/net/tun', '--'];
 }
