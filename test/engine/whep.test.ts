@@ -138,6 +138,27 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     assert.ok((await player.video()).framesDecoded > before, 'frames keep coming after the switch');
   });
 
+  it('lands on the layer asked last when a viewer switches back within a moment of a switch', async () => {
+    // Each switch asks the publisher for a keyframe of the new layer, and its WebRTC drops a
+    // request that comes within 300 ms of the one before: the switch back, 200 ms after the
+    // first one had been made, is asked for in vain the first time.
+    const player = await play(endpoint('stage-bot', 'hall', '?layer=0'), token);
+    await player.waitForVideo((x) => x.width === 320 && x.framesDecoded > 5, 15_000);
+    const switchBack = async (first: string, last: string, width: number) => {
+      await new Promise((r) => setTimeout(r, 1000));
+      await player.selectLayer(first);
+      await new Promise((r) => setTimeout(r, 200));
+      await player.selectLayer(last);
+      const v = await player.waitForVideo((x) => x.width === width, 5_000);
+      assert.equal(v.width, width, `switched to layer ${first}, then back to ${last}: the player decodes ${width} px wide frames within 5 s`);
+    };
+    await switchBack('1', '0', 320);
+    await player.selectLayer('1');
+    await player.waitForVideo((x) => x.width === 640, 5_000);
+    await switchBack('0', '1', 640);
+    await switchBack('0', '1', 640);
+  });
+
   it('plays a player that numbers VP8 otherwise through the media relay, a process whose death ends its viewers and not the node', async () => {
     const player = await play(endpoint(), token, true);
     const v = await player.waitForVideo((x) => x.width === 640 && x.framesDecoded > 10, 15_000);

@@ -14,6 +14,19 @@ const ROOM_EXISTS = 427;
 const PLUGIN_KICKED = 'videoroom_kicked';
 const PLUGIN_LEAVING = 'videoroom_leaving';
 const errorCode = (err: unknown): number | undefined => (err as { _code?: number })._code;
+const PLUGIN_SUBSTREAM = 'videoroom_sc_substream_layer';
+/**
+ * A viewer's switch of simulcast layer waits for a keyframe of the new layer. Janus 1.1 asks the
+ * publisher for one once, when told to switch, and then waits for it for ever; the publisher's
+ * libwebrtc drops a keyframe request that comes within 300 ms of the one before it (its
+ * minimum keyframe interval). So a viewer who switched twice within 300 ms, or after a new
+ * viewer joined, stayed on the old layer until the next keyframe, minutes later with VP8 (seen:
+ * 20 s on end, Janus's three requests in one second, the publisher's third one dropped). Told
+ * again, each time later than that interval, Janus asks again; a layer the publisher does not
+ * send at all is given up on after a few tries.
+ */
+const SWITCH_ASK_AGAIN_MS = 500;
+const SWITCH_ASKS = 6;
 
 /**
  * Rooms on a Janus VideoRoom, signalled through janode over WebSocket. One Janus session holds
@@ -131,7 +144,7 @@ export class JanusRoomBackend implements RoomBackend {
     // Janus 1.1 drops a substream given in the join's legacy feed form; a configure takes it.
     // Its default is the highest layer, ours 1: that one is left to the default, as it always was.
     if (layer !== undefined && layer < 1) await handle.configure({ sc_substream_layer: layer });
-    return new JanusSubscription(handle, joined.jsep.sdp, userId);
+    return new JanusSubscription(handle, joined.jsep.sdp, userId, this.log);
   }
 
   async close(): Promise<void> {
@@ -195,13 +208,18 @@ class JanusSubscription implements Subscription {
   private ended: string | undefined;
   private closed = false;
   private endedListener: ((reason: string) => void) | undefined;
+  /** The layer Janus last said it relays to this viewer. */
+  private relayed: number | undefined;
+  private askAgain: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly handle: VideoRoomHandle,
     readonly offerSdp: string,
     readonly userId: string,
+    private readonly log: Logger,
   ) {
     handle.once(Janode.EVENT.HANDLE_WEBRTCUP, () => (this.connected = true));
+    handle.on(VideoRoomPlugin.EVENT.VIDEOROOM_SC_SUBSTREAM_LAYER ?? PLUGIN_SUBSTREAM, (data: { sc_substream_layer?: number }) => (this.relayed = data.sc_substream_layer));
     const end = (reason: string) => () => this.end(reason);
     // Janus hangs up a subscriber whose viewer left or stopped answering, and every subscriber of a publisher that left.
     handle.once(Janode.EVENT.HANDLE_HANGUP, end('janus hung up: the viewer left, or the publisher did'));
@@ -225,7 +243,22 @@ class JanusSubscription implements Subscription {
   }
 
   async setLayer(layer: number): Promise<void> {
+    clearTimeout(this.askAgain);
+    // Janus says which layer it relays once it switched, or at once when it relays that one already.
+    this.relayed = undefined;
     await this.handle.configure({ sc_substream_layer: layer });
+    let asks = 1;
+    const check = (): void => {
+      if (this.closed || this.relayed === layer) return;
+      if (asks === SWITCH_ASKS) {
+        this.log.warn({ layer, relayed: this.relayed, asks }, 'janus did not switch a viewer to the layer it asked for: the publisher may not send it');
+        return;
+      }
+      asks += 1;
+      this.handle.configure({ sc_substream_layer: layer }).catch(() => undefined);
+      this.askAgain = setTimeout(check, SWITCH_ASK_AGAIN_MS);
+    };
+    this.askAgain = setTimeout(check, SWITCH_ASK_AGAIN_MS);
   }
 
   async trickle(candidates: { candidate: string; mid: string }[], complete: boolean): Promise<void> {
@@ -236,6 +269,7 @@ class JanusSubscription implements Subscription {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.askAgain);
     await this.handle.leave().catch(() => undefined);
     await this.handle.detach().catch(() => undefined);
   }
