@@ -11,6 +11,7 @@ import type { BrowserPool, Stage, TaskBrowser } from './cloud-browser.js';
 import { udpCandidates, type MediaGate } from './browser-firewall.js';
 import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
+import { LayerPauses } from './layer-pauses.js';
 import { SendRate } from './send-rate.js';
 import { startBitrateKbps, withStartBitrate } from './start-bitrate.js';
 import { dressContext } from './user-agent-data.js';
@@ -266,6 +267,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
   readonly plan: CapturePlan;
   /** The big layer's rate, which tells admission when the node's tasks lose frames. */
   private readonly bigLayerRate: SendRate;
+  private readonly layerPauses = new LayerPauses();
 
   private constructor(
     private readonly deps: SessionDeps,
@@ -524,6 +526,7 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
           // A single layer is sent without its rid (the controller names layers only where there are two).
           const big = s.video.find((v) => v.rid === this.plan.layers[0]?.rid) ?? s.video[0];
           if (big) this.bigLayerRate.add(big.framesSent, performance.now(), s.stillAsks);
+          this.tellLayerPauses(s.video);
           if (sent > this.framesCounted) this.deps.onFramesSent?.(sent - this.framesCounted);
           this.framesCounted = sent;
           if (s.state === 'failed' || s.state === 'closed') this.lose(`the WebRTC connection is ${s.state}`);
@@ -538,6 +541,18 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       this.countThrottling();
     }, WATCH_INTERVAL_MS);
     this.watch.unref();
+  }
+
+  private tellLayerPauses(video: readonly LayerStats[]): void {
+    for (const change of this.layerPauses.update(video, performance.now())) {
+      const layer = this.plan.layers.find((l) => l.rid === change.rid);
+      const name = layer ? `${layer.width}x${layer.height}` : change.rid;
+      if (change.kind === 'paused') {
+        this.deps.log.warn({ task: this.spec.label, layer: name, limitation: change.limitation }, 'the browser stopped sending a layer: its viewers get another until it comes back');
+      } else {
+        this.deps.log.info({ task: this.spec.label, layer: name, pausedMs: Math.round(change.pausedMs) }, 'the browser sends the layer again');
+      }
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ACCESS_KEY, SECRET_KEY, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
+import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { viewerFeaturesOff } from '../helpers/subscriber.js';
 
@@ -16,6 +17,7 @@ describe('the web console in a browser', { timeout: 240_000 }, () => {
   let pages: PageServer;
   let browser: Browser;
   let page: Page;
+  printNodeLogsOnFailure(() => t);
   before(async () => {
     pages = await startPageServer();
     // Media is offered on this machine's own network address too, as for viewers on other machines.
