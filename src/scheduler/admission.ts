@@ -136,6 +136,8 @@ export interface AdmissionOptions {
   overloadMs: number;
   /** After an overload, how long a task is expected to cost what the node's tasks measured then, if that is more. */
   learnMs: number;
+  /** How long the gauge takes to no longer count a task that has gone (its averaging window, and a sample more). */
+  settleMs?: number;
   /** Memory kept free for the system and the tasks' peaks. */
   memoryReserveBytes: number;
   /** What this node measured before it restarted (measuredCostFactor), until it measures again. */
@@ -169,7 +171,17 @@ export class Admission {
   private holds: { until: number; cores: number; memory: number }[] = [];
   private overSince: number | undefined;
   /** What one task measured on this node when it was last overloaded: expected of the next ones for a while. */
-  private learned: { cores: number; until: number } | undefined;
+  private learned: { cores: number; until: number; why: string } | undefined;
+  /** The node when it last said it was overloaded: the cores busy and the tasks on air then. */
+  private lastOverload: { busy: number; onAir: number } | undefined;
+  /**
+   * The task moved off at the last overload, on its way off: the cores the node is busy with
+   * once it has gone are what it added, which on a full machine is more than the average task
+   * (CI, 2026-11-28: five light tasks at 1.96 cores, 0.39 each, four at 1.33-1.40 once the
+   * newest had gone: it had added 0.56-0.63, and admitted again at 1.40 + 0.39 it overloaded the
+   * node again, and again, for minutes).
+   */
+  private leaving: { busy: number; onAir: number; at: number; goneAt?: number } | undefined;
   /**
    * What the tasks on air measured against the model, kept after the last of them has ended (the
    * machine is still the machine) until tasks are measured again.
@@ -196,9 +208,12 @@ export class Admission {
    * overload (for a while after it). With the reason when it is more than the model.
    */
   expectedCost(modelCost: number): { cost: number; why?: string } {
-    const learned = this.learned && this.learned.until > this.now() ? this.learned.cores : 0;
+    const learned = this.learned && this.learned.until > this.now() ? this.learned : undefined;
+    // While the task moved off is going, what has gone since is at least what it added.
+    const added = this.leaving ? this.leaving.busy - this.o.gauge.busyCores() : 0;
     const scaled = modelCost * this.factor;
-    if (learned > scaled) return { cost: learned, why: 'what a task took here when the node was last overloaded' };
+    if (learned && added > learned.cores && added > scaled) return { cost: added, why: 'what the task moved off at the last overload added here' };
+    if (learned && learned.cores > scaled) return { cost: learned.cores, why: learned.why };
     if (this.factor > 1) return { cost: scaled, why: `the model's ${modelCost.toFixed(2)} × ${this.factor.toFixed(2)}, what the tasks on air take here against theirs` };
     return { cost: modelCost };
   }
@@ -256,6 +271,7 @@ export class Admission {
   overloaded(onAir: number): boolean {
     const now = this.now();
     const busy = this.o.gauge.busyCores();
+    this.watchLeaving(onAir, busy, now);
     const line = (this.lagging ? this.o.laggingShare : this.o.overloadShare) * this.o.gauge.cores;
     if (busy < line || this.held().cores > 0 || onAir === 0) {
       this.overSince = undefined;
@@ -264,10 +280,43 @@ export class Admission {
     this.overSince ??= now;
     if (now - this.overSince < this.o.overloadMs) return false;
     this.overSince = undefined;
-    this.learned = { cores: busy / onAir, until: now + this.o.learnMs };
+    this.learned = { cores: busy / onAir, until: now + this.o.learnMs, why: 'what a task took here when the node was last overloaded' };
+    this.lastOverload = { busy, onAir };
     return true;
   }
+
+  /**
+   * The engine moved a task off after `overloaded` said so. What the node measures once it has
+   * gone tells what it added, expected of the next task for the rest of `learnMs`; not for a page
+   * over twice its cost (`overCost`), which says nothing of the next one.
+   */
+  movedOff(overCost: boolean): void {
+    const last = this.lastOverload;
+    this.leaving = !overCost && last ? { ...last, at: this.now() } : undefined;
+  }
+
+  private watchLeaving(onAir: number, busy: number, now: number): void {
+    const l = this.leaving;
+    if (!l) return;
+    // Still on its way off (its browser closing), for a while.
+    if (onAir === l.onAir && now - l.at < LEAVING_MS) return;
+    // Gone, and nothing else came or went: wait until the gauge no longer counts it.
+    if (onAir === l.onAir - 1) {
+      l.goneAt ??= now;
+      if (now - l.goneAt < (this.o.settleMs ?? SETTLE_MS)) return;
+      const added = l.busy - busy;
+      if (this.learned && this.learned.until > now && added > this.learned.cores) {
+        this.learned = { ...this.learned, cores: added, why: 'what the task moved off at the last overload added here' };
+      }
+    }
+    this.leaving = undefined;
+  }
 }
+
+/** How long a task moved off may take to go before what it added is no longer measured. */
+const LEAVING_MS = 30_000;
+/** ProcLoadGauge's window (5 s) and a sample more. */
+const SETTLE_MS = 6_000;
 
 /** Cores busy on this machine, from /proc/stat, averaged over the last `windowMs`. */
 export class ProcLoadGauge implements LoadGauge {

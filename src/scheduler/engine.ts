@@ -252,6 +252,7 @@ export class Engine implements TaskRunner {
     if (onAir.length < 2 || this.closing) return;
     const chosen = taskToMoveOff(onAir);
     if (!chosen) return;
+    this.o.admission?.movedOff(chosen.overCost);
     const { slot: moved, cores, cost } = chosen.task;
     const key = keyOf(moved.task);
     const why = chosen.overCost

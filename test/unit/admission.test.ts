@@ -269,6 +269,48 @@ test('after an overload, a task is expected to cost what the node\'s tasks measu
   assert.equal(a.check(light, 3).admit, true);
 });
 
+test('after an overload, the task moved off is expected back at what it added, not at the average task, so it does not overload the node again', () => {
+  const overload = (a: Admission, clock: { now: number }, onAir: number): void => {
+    let overloaded = false;
+    for (let s = 0; s <= 20 && !overloaded; s += 1) {
+      clock.now += 1000;
+      overloaded = a.overloaded(onAir);
+    }
+    assert.ok(overloaded);
+  };
+  const light = taskCost(LIGHT);
+  for (const hog of [false, true]) {
+    const clock = { now: 0 };
+    const gauge = machine(2);
+    const a = admission(gauge, clock);
+    // Five light tasks on a full machine (CI, 2026-11-27): 1.96 of 2 cores, 0.39 each on average.
+    gauge.busy = 1.96;
+    overload(a, clock, 5);
+    a.movedOff(hog);
+    // Its browser closes: still five on air for two seconds, then four, and the gauge follows.
+    for (const [onAir, busy] of [[5, 1.96], [5, 1.96], [4, 1.8], [4, 1.6], [4, 1.45], [4, 1.37], [4, 1.37], [4, 1.37], [4, 1.37]] as const) {
+      clock.now += 1000;
+      gauge.busy = busy;
+      a.overloaded(onAir);
+      if (!hog) assert.equal(a.check(light, onAir).admit, false, `refused at ${busy} cores busy with ${onAir} on air`);
+    }
+    const verdict = a.check(light, 4);
+    if (hog) {
+      // A page over twice its cost says nothing of the next task: the average stands (1.37 + 0.39 fits in 1.80).
+      assert.equal(verdict.admit, true);
+      continue;
+    }
+    assert.equal(verdict.admit, false, 'by the average (1.37 + 0.39 = 1.76 of 1.80) it would be put back, and overload the node again');
+    assert.match(verdict.admit ? '' : verdict.why, /0\.59 more \(what the task moved off at the last overload added here\)/);
+    // Once tasks end and the node has room for what it added, it is admitted; after five minutes the model is trusted again.
+    gauge.busy = 1.2;
+    assert.equal(a.check(light, 3).admit, true);
+    gauge.busy = 1.42;
+    clock.now += 300_001;
+    assert.equal(a.check(light, 3).admit, true);
+  }
+});
+
 test('what the tasks on air take against their model cost: the median, none above twice, never below the model', () => {
   const light = taskCost(LIGHT);
   const on = (cores: number, onAirMs = 30_000) => ({ cores, cost: light, onAirMs });
