@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { confineCommand, confineHelperIn, networkStackDomain, type Confinement } from './browser-confinement.js';
 import { mountFolderInMemory, privateRootCommand, type BrowserMounts } from './browser-mounts.js';
 import { joinOwnNetwork, SLIRP4NETNS, startOwnNetwork, tryNetworkInside, type OwnNetwork } from './browser-network.js';
 import { setprivAs, uidOf, type BrowserUidPool } from './browser-user.js';
+import { processIds } from './proc-stat.js';
 import { FOLDER_REMOVAL_MS, removeFolder } from './remove-folder.js';
 import type { TaskCgroup } from './task-cgroups.js';
 
@@ -47,7 +48,7 @@ export interface Enclosure {
  */
 function browserProcess(dir: string, uid: number, cgroup: TaskCgroup | undefined): number | undefined {
   const flag = `--user-data-dir=${path.join(dir, 'profile')}`;
-  const candidates = cgroup?.pids() ?? readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  const candidates = cgroup?.pids() ?? processIds();
   return candidates.find((pid) => {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { setprivAs, uidOf } from './browser-user.js';
-import { procStat } from './proc-stat.js';
+import { processIds, procStat } from './proc-stat.js';
 
 /**
  * A network namespace of its own for each browser. In the node's, code that got out of a page's
@@ -160,7 +160,7 @@ export const NO_IPV6 = 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/ne
 /** Processes under `pid`: its children, theirs, and so on. */
 function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number)) {
+  for (const entry of processIds()) {
     const parent = procStat(entry)?.ppid;
     if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), entry]);
   }

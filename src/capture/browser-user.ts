@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { canSwitchUsers } from './privileges.js';
+import { processIds } from './proc-stat.js';
 
 /**
  * Chromium must never run as root: its sandbox refuses to, and a page that escaped its renderer
@@ -30,8 +31,8 @@ export function parseBrowserUids(raw: string): BrowserUids {
 /** The uids that own a process on this machine now. */
 function uidsInUse(): Set<number> {
   const used = new Set<number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    const uid = uidOf(Number(pid));
+  for (const pid of processIds()) {
+    const uid = uidOf(pid);
     if (uid !== undefined) used.add(uid);
   }
   return used;

@@ -243,6 +243,26 @@ test('overload below the usual line: a node above 85 % whose tasks lose frames f
   }
 });
 
+/** The node above its overload line, one tick a second, until it says it is overloaded (20 s). */
+function overloadNow(a: Admission, clock: { now: number }, onAir: number): void {
+  let overloaded = false;
+  for (let s = 0; s <= 20 && !overloaded; s += 1) {
+    clock.now += 1000;
+    overloaded = a.overloaded(onAir);
+  }
+  assert.ok(overloaded, 'a node above 94 % for 20 s is overloaded');
+}
+
+/** Lighter pages later measure less, and a light task is admitted; in five minutes the model is trusted again. */
+function admitsLaterAndAfterFiveMinutes(a: Admission, gauge: { busy: number }, clock: { now: number }): void {
+  const light = taskCost(LIGHT);
+  gauge.busy = 1.2;
+  assert.equal(a.check(light, 3).admit, true);
+  gauge.busy = 1.42;
+  clock.now += 300_001;
+  assert.equal(a.check(light, 3).admit, true);
+}
+
 test('after an overload, a task is expected to cost what the node\'s tasks measured then, for five minutes', () => {
   const clock = { now: 0 };
   const gauge = machine(2);
@@ -250,34 +270,16 @@ test('after an overload, a task is expected to cost what the node\'s tasks measu
   const light = taskCost(LIGHT);
   // Four light tasks on a slow day: 1.90 of 2 cores (95 %), above the 94 % line for 20 s.
   gauge.busy = 1.9;
-  let overloaded = false;
-  for (let s = 0; s <= 20 && !overloaded; s += 1) {
-    clock.now += 1000;
-    overloaded = a.overloaded(4);
-  }
-  assert.ok(overloaded, 'a node at 95 % for 20 s is overloaded');
+  overloadNow(a, clock, 4);
   // One moved off: three take 1.42. By the model a fourth would fit (1.42 + 0.38 = 1.80), but here a task took 0.475.
   gauge.busy = 1.42;
   const refused = a.check(light, 3);
   assert.equal(refused.admit, false, 'the task moved off is not put straight back');
   assert.match(refused.admit ? '' : refused.why, /0\.47 more \(what a task took here when the node was last overloaded\)/);
-  // Lighter pages later measure less, and in five minutes the model is trusted again.
-  gauge.busy = 1.2;
-  assert.equal(a.check(light, 3).admit, true);
-  gauge.busy = 1.42;
-  clock.now += 300_001;
-  assert.equal(a.check(light, 3).admit, true);
+  admitsLaterAndAfterFiveMinutes(a, gauge, clock);
 });
 
 test('after an overload, the task moved off is expected back at what it added, not at the average task, so it does not overload the node again', () => {
-  const overload = (a: Admission, clock: { now: number }, onAir: number): void => {
-    let overloaded = false;
-    for (let s = 0; s <= 20 && !overloaded; s += 1) {
-      clock.now += 1000;
-      overloaded = a.overloaded(onAir);
-    }
-    assert.ok(overloaded);
-  };
   const light = taskCost(LIGHT);
   for (const hog of [false, true]) {
     const clock = { now: 0 };
@@ -285,7 +287,7 @@ test('after an overload, the task moved off is expected back at what it added, n
     const a = admission(gauge, clock);
     // Five light tasks on a full machine (CI, 2026-11-27): 1.96 of 2 cores, 0.39 each on average.
     gauge.busy = 1.96;
-    overload(a, clock, 5);
+    overloadNow(a, clock, 5);
     a.movedOff(hog);
     // Its browser closes: still five on air for two seconds, then four, and the gauge follows.
     for (const [onAir, busy] of [[5, 1.96], [5, 1.96], [4, 1.8], [4, 1.6], [4, 1.45], [4, 1.37], [4, 1.37], [4, 1.37], [4, 1.37]] as const) {
@@ -303,11 +305,7 @@ test('after an overload, the task moved off is expected back at what it added, n
     assert.equal(verdict.admit, false, 'by the average (1.37 + 0.39 = 1.76 of 1.80) it would be put back, and overload the node again');
     assert.match(verdict.admit ? '' : verdict.why, /0\.59 more \(what the task moved off at the last overload added here\)/);
     // Once tasks end and the node has room for what it added, it is admitted; after five minutes the model is trusted again.
-    gauge.busy = 1.2;
-    assert.equal(a.check(light, 3).admit, true);
-    gauge.busy = 1.42;
-    clock.now += 300_001;
-    assert.equal(a.check(light, 3).admit, true);
+    admitsLaterAndAfterFiveMinutes(a, gauge, clock);
   }
 });
 
