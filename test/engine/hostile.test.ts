@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { JOIN_AND_EXEC, nodeKey } from '../../src/capture/cloud-browser.js';
 import { BROWSER_MAX_PIDS } from '../../src/capture/task-cgroups.js';
 import { confineCommand, probeConfinement, SCOPED_ABI } from '../../src/capture/browser-confinement.js';
-import { NODE_FROM_BROWSER, SLIRP4NETNS } from '../../src/capture/browser-network.js';
+import { SLIRP4NETNS } from '../../src/capture/browser-network.js';
 import { getTask, sdkClient, startTestNode, waitFor, type TestNode } from '../helpers/node.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
 import { Subscriber } from '../helpers/subscriber.js';
@@ -17,6 +17,7 @@ import { startTestHost, type TestHost } from '../helpers/test-host.js';
 import { chromiumRole, cpuTicks, tree } from '../helpers/procfs.js';
 import { TICKS_PER_SECOND } from '../../src/capture/proc-stat.js';
 import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
+import { loopbackListeners } from '../helpers/loopback-listeners.js';
 
 /**
  * Pages that attack the node, each run beside a benign task of another AppId. Each test checks
@@ -651,37 +652,6 @@ describe('hostile pages beside a benign task of another AppId', { timeout: 600_0
       await waitFor(`${key.TaskId}'s page done`, async () => pages.from('webrtc').includes(`done ${key.TaskId}`), 40_000, 500);
       await sdkClient(node.host).stop(key);
       await waitFor(`${key.TaskId} ended`, async () => (await getTask(node.host, key))?.Status === 3, 15_000);
-    }
-
-    /** A UDP and a TCP listener on each loopback address (127.0.0.1 and ::1), each counting what reaches it. */
-    async function loopbackListeners() {
-      const hits = { udp4: 0, udp6: 0, tcp4: 0, tcp6: 0 };
-      const udp4 = dgram.createSocket('udp4').on('message', () => (hits.udp4 += 1));
-      const udp6 = dgram.createSocket({ type: 'udp6', ipv6Only: true }).on('message', () => (hits.udp6 += 1));
-      await new Promise<void>((r) => udp4.bind(0, '127.0.0.1', r));
-      await new Promise<void>((r) => udp6.bind(0, '::1', r));
-      const tcpOn = async (address: string, family: 'tcp4' | 'tcp6') => {
-        const server = net.createServer((socket) => {
-          hits[family] += 1;
-          socket.destroy();
-        });
-        await new Promise<void>((r) => server.listen(0, address, r));
-        return server;
-      };
-      const [tcp4, tcp6] = [await tcpOn('127.0.0.1', 'tcp4'), await tcpOn('::1', 'tcp6')];
-      const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
-      // From a browser's network of its own, loopback is its own, and the node's is its gateway.
-      return {
-        udp: `127.0.0.1:${udp4.address().port},[::1]:${udp6.address().port},${NODE_FROM_BROWSER}:${udp4.address().port}`,
-        tcp: `127.0.0.1:${port(tcp4)},[::1]:${port(tcp6)},${NODE_FROM_BROWSER}:${port(tcp4)}`,
-        hits: () => ({ ...hits, udp: hits.udp4 + hits.udp6, tcp: hits.tcp4 + hits.tcp6 }),
-        close: () => {
-          udp4.close();
-          udp6.close();
-          tcp4.close();
-          tcp6.close();
-        },
-      };
     }
 
     it('gets nothing of what another node of the machine opens to its own pages', async () => {

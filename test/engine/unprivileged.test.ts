@@ -11,6 +11,7 @@ import { sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { WhepPlayer } from '../helpers/subscriber.js';
 import { spawnService } from '../helpers/process.js';
+import { viewerToken } from '../helpers/viewer-link.js';
 import { allPids, cmdline, pidsWhere } from '../helpers/procfs.js';
 
 /**
@@ -54,12 +55,7 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
 
       // What leaves the browser's network reaches the room: a real player decodes its frames.
       const base = `http://${service.host}`;
-      const consoleHeaders = { 'x-webcast-console': '1', 'content-type': 'application/json' };
-      const session = await fetch(`${base}/console/api/session`, { method: 'POST', headers: consoleHeaders, body: JSON.stringify({ AccessKey: keys.accessKey, SecretKey: keys.secretKey }) });
-      const cookie = (session.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-      const share = await fetch(`${base}/console/api/rooms/app1/room1/share`, { method: 'POST', headers: { ...consoleHeaders, cookie }, body: JSON.stringify({ TtlSeconds: 600 }) });
-      const sharePath = String(((await share.json()) as { Result?: { Path?: string } }).Result?.Path);
-      const player = await WhepPlayer.play(`${base}/whep/app1/room1/u`, sharePath.slice(sharePath.indexOf('#') + 1));
+      const player = await WhepPlayer.play(`${base}/whep/app1/room1/u`, await viewerToken(base, keys, 'app1', 'room1'));
       try {
         const video = await player.waitForVideo((v) => v.framesDecoded >= 20, 30_000);
         assert.ok(video.framesDecoded >= 20, `a viewer decodes the page (${JSON.stringify(video)})`);

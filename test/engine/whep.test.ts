@@ -10,8 +10,7 @@ import { PAGE_COLOR, TONE_HZ, near, startPageServer, type PageServer } from '../
 import { renumberVp8, viewerFeaturesOff, WhepPlayer } from '../helpers/subscriber.js';
 import { viewerChromium } from '../helpers/viewer-priority.js';
 import { printNodeLogsOnFailure } from '../helpers/failure-logs.js';
-
-const CONSOLE = { 'x-webcast-console': '1', 'content-type': 'application/json' };
+import { viewerToken } from '../helpers/viewer-link.js';
 
 interface Envelope {
   ResponseMetadata: { Error?: { Code: string; Message: string } };
@@ -46,12 +45,7 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     });
     assert.equal(started.Result, 'ok', JSON.stringify(started.ResponseMetadata.Error));
     await waitFor('Status 2', async () => (await getTask(t.host, key))?.Status === 2, 60_000);
-    // A viewer link for the room, made as a signed-in user makes one in the console.
-    const session = await fetch(`${t.url}/console/api/session`, { method: 'POST', headers: CONSOLE, body: JSON.stringify({ AccessKey: ACCESS_KEY, SecretKey: SECRET_KEY }) });
-    const cookie = (session.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const share = await fetch(`${t.url}/console/api/rooms/app1/hall/share`, { method: 'POST', headers: { ...CONSOLE, cookie }, body: JSON.stringify({ TtlSeconds: 600 }) });
-    const path = String(((await share.json()) as Envelope).Result?.Path);
-    token = path.slice(path.indexOf('#') + 1);
+    token = await viewerToken(t.url, { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }, 'app1', 'hall');
   });
   after(async () => {
     await Promise.all(players.map((p) => p.close().catch(() => undefined)));
