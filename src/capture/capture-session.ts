@@ -548,7 +548,8 @@ export class CaptureSession extends EventEmitter<{ lost: [SessionLoss] }> {
       const layer = this.plan.layers.find((l) => l.rid === change.rid);
       const name = layer ? `${layer.width}x${layer.height}` : change.rid;
       if (change.kind === 'paused') {
-        this.deps.log.warn({ task: this.spec.label, layer: name, limitation: change.limitation }, 'the browser stopped sending a layer: its viewers get another until it comes back');
+        const untold = change.untold > 0 ? { untoldPauses: change.untold } : {};
+        this.deps.log.warn({ task: this.spec.label, layer: name, limitation: change.limitation, ...untold }, 'the browser stopped sending a layer: its viewers get another until it comes back');
       } else {
         this.deps.log.info({ task: this.spec.label, layer: name, pausedMs: Math.round(change.pausedMs) }, 'the browser sends the layer again');
       }

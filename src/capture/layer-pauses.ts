@@ -1,5 +1,11 @@
 /** A layer that sends no frame this long while another layer does is paused by the browser's encoder. */
 const PAUSED_AFTER_MS = 3_000;
+/**
+ * A layer's pauses are told at most once in this span: a layer that flaps (a page whose load
+ * comes and goes, a link at the edge of its bandwidth) would otherwise fill the log with up to
+ * 20 lines a minute per layer. The next pause told says how many went untold before it.
+ */
+export const PAUSES_TOLD_EVERY_MS = 60_000;
 
 export interface LayerSample {
   rid: string;
@@ -9,8 +15,17 @@ export interface LayerSample {
 }
 
 export type LayerChange =
-  | { kind: 'paused'; rid: string; limitation: string }
+  /** `untold`: the layer's pauses since the last one told, which were not told. */
+  | { kind: 'paused'; rid: string; limitation: string; untold: number }
   | { kind: 'resumed'; rid: string; pausedMs: number };
+
+interface LayerState {
+  frames: number;
+  lastSentAt: number;
+  pausedAt?: number;
+  /** Whether the pause going on now was told (its end is told only if it was). */
+  told?: boolean;
+}
 
 /**
  * Which simulcast layers the browser stopped sending while it sends others. WebRTC turns a
@@ -21,7 +36,8 @@ export type LayerChange =
  * every layer stops at once, which is not a pause of one.
  */
 export class LayerPauses {
-  private readonly layers = new Map<string, { frames: number; lastSentAt: number; pausedAt?: number }>();
+  private readonly layers = new Map<string, LayerState>();
+  private readonly lastTold = new Map<string, { at: number; untold: number }>();
 
   /** The layers' counters at `at` ms on any one clock; returns what changed since the last call. */
   update(samples: readonly LayerSample[], at: number): LayerChange[] {
@@ -39,11 +55,18 @@ export class LayerPauses {
         continue;
       }
       if (s.framesSent > seen.frames) {
-        if (seen.pausedAt !== undefined) changes.push({ kind: 'resumed', rid: s.rid, pausedMs: at - seen.pausedAt });
+        if (seen.pausedAt !== undefined && seen.told) changes.push({ kind: 'resumed', rid: s.rid, pausedMs: at - seen.pausedAt });
         this.layers.set(s.rid, { frames: s.framesSent, lastSentAt: at });
       } else if (seen.pausedAt === undefined && sending.length > 0 && at - seen.lastSentAt >= PAUSED_AFTER_MS) {
         seen.pausedAt = seen.lastSentAt;
-        changes.push({ kind: 'paused', rid: s.rid, limitation: s.limitation || 'none' });
+        const last = this.lastTold.get(s.rid);
+        seen.told = last === undefined || at - last.at >= PAUSES_TOLD_EVERY_MS;
+        if (seen.told) {
+          changes.push({ kind: 'paused', rid: s.rid, limitation: s.limitation || 'none', untold: last?.untold ?? 0 });
+          this.lastTold.set(s.rid, { at, untold: 0 });
+        } else if (last) {
+          last.untold += 1;
+        }
       }
     }
     return changes;

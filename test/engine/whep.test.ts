@@ -270,13 +270,21 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
     assert.match(refused.error?.Message ?? '', /cannot receive this publisher's video: it is sent as VP8 as 96/);
   });
 
-  it('takes no more than 60 layer switches and 300 trickle requests a minute from one address', async () => {
+  it('takes no more than 60 layer switches and 300 trickle requests a minute from one address; a player switching as fast as that stalls no other viewer', async () => {
     const player = await play(endpoint(), token);
     await player.waitForVideo((x) => x.framesDecoded > 5, 15_000);
+    // Another viewer on the big layer: each switch of the player makes Janus ask the publisher
+    // for a keyframe (and the node asks again until the layer lands), which this viewer gets too.
+    const bystander = await play(endpoint(), token);
+    await bystander.waitForVideo((x) => x.width === 640 && x.framesDecoded > 10, 15_000);
     const auth = (i: number): Record<string, string> => (i % 5 === 4 ? {} : { authorization: `Bearer ${token}` });
     // Real switches, to Janus, and some without a token: those count too.
+    const during = bystander.measuredFps(4000);
     const switched = await spend(60, (i) => fetch(`${player.resource}/layer`, { method: 'POST', headers: auth(i), body: JSON.stringify({ encodingId: String(i % 2) }) }), [204, 401], /more than 60 WHEP layer switches a minute/);
     assert.ok(switched >= 50, `only ${switched} layer switches answered`);
+    const fps = await during;
+    assert.ok(fps >= 13.5, `the other viewer kept ${fps.toFixed(1)} of 15 fps while a player switched layers ${switched} times`);
+    assert.equal((await bystander.video()).width, 640, 'the other viewer stays on its layer');
     const trickled = await spend(
       300,
       (i) => fetch(player.resource, { method: 'PATCH', headers: { ...auth(i), 'content-type': 'application/trickle-ice-sdpfrag', 'if-match': '"stale"' }, body: 'a=mid:0\r\na=end-of-candidates\r\n' }),
