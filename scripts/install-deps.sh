@@ -20,6 +20,8 @@ APT_PACKAGES+=(postgresql)
 APT_PACKAGES+=(python3)
 # Each browser's network namespace has slirp4netns as its way out (src/capture/browser-network.ts).
 APT_PACKAGES+=(slirp4netns)
+# A test boots systemd in a container (systemd-nspawn) to start the unit deploy/webcast.service.
+APT_PACKAGES+=(systemd-container)
 # The benchmark's baseline, the classic pipeline: Chromium in Xvfb, PulseAudio, ffmpeg.
 if [ "${1:-}" = "--bench" ]; then
   APT_PACKAGES+=(xvfb pulseaudio ffmpeg)

@@ -8,7 +8,7 @@ import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { ACCESS_KEY, SECRET_KEY, getTask, sdkClient, waitFor } from '../helpers/node.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-pages.js';
 import { loopbackListeners } from '../helpers/loopback-listeners.js';
-import { spawnService, type ServiceProcess } from '../helpers/process.js';
+import { inMountNamespace, spawnService, SYS_AS_SYSTEMD_MOUNTS_IT, type ServiceProcess } from '../helpers/process.js';
 import { pidsWhere } from '../helpers/procfs.js';
 import { WhepPlayer } from '../helpers/subscriber.js';
 import { startTestHost, type TestHost } from '../helpers/test-host.js';
@@ -23,10 +23,7 @@ import { viewerToken } from '../helpers/viewer-link.js';
  */
 
 const notRoot = process.getuid?.() !== 0 && 'needs root, to give the service a /dev/net/tun of its own';
-const WITHOUT_UDEV = [
-  '/usr/bin/unshare', '--mount', '--propagation', 'private', '--',
-  '/bin/sh', '-c', 'mount -t tmpfs -o mode=0755,size=64k no-udev /dev/net && mknod -m 0600 /dev/net/tun c 10 200 && exec "$@"', 'without-udev',
-];
+const WITHOUT_UDEV = inMountNamespace(`mount -t tmpfs -o mode=0755,size=64k no-udev /dev/net && mknod -m 0600 /dev/net/tun c 10 200 && ${SYS_AS_SYSTEMD_MOUNTS_IT}`);
 const PAGES_HOST = '127.0.0.2';
 const FRAME_HOST = '127.0.0.3';
 // The unit's user and capabilities (test/engine/unprivileged.test.ts), with a uid of this file's.

@@ -10,7 +10,7 @@ import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { WhepPlayer } from '../helpers/subscriber.js';
-import { spawnService } from '../helpers/process.js';
+import { inMountNamespace, spawnService, SYS_AS_SYSTEMD_MOUNTS_IT } from '../helpers/process.js';
 import { viewerToken } from '../helpers/viewer-link.js';
 import { allPids, cmdline, pidsWhere } from '../helpers/procfs.js';
 
@@ -45,7 +45,7 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
     const service = await spawnService(
       { WEBCAST_WORKER: 'true', WEBCAST_DATA_DIR: dataDir, WEBCAST_ACCESS_KEY: keys.accessKey, WEBCAST_SECRET_KEY: keys.secretKey, WEBCAST_URL_ALLOWLIST: '127.0.0.1', HOME: dataDir },
       undefined,
-      ['/usr/bin/setpriv', `--reuid=${SERVICE_UID}`, `--regid=${SERVICE_UID}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, '--'],
+      [...inMountNamespace(SYS_AS_SYSTEMD_MOUNTS_IT), '/usr/bin/setpriv', `--reuid=${SERVICE_UID}`, `--regid=${SERVICE_UID}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, '--'],
     );
     try {
       assert.equal(uidOf(service.child.pid ?? 0), SERVICE_UID, 'the service runs as its own unprivileged user');
@@ -90,7 +90,7 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       // The unit's capabilities leave out CAP_SYS_ADMIN: the browser's root of its own is made in a
       // user namespace, and the operator is told.
       assert.match(service.output(), /no CAP_SYS_ADMIN: each browser gets a root and a folder in memory of its own in a user namespace/);
-      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'nothing is mounted in the node\'s namespace for a browser without CAP_SYS_ADMIN');
+      assert.ok(!readFileSync(`/proc/${service.child.pid ?? 0}/mountinfo`, 'utf8').includes(root), 'nothing is mounted in the service\'s namespace for a browser without CAP_SYS_ADMIN');
       for (const kind of ['user', 'mnt', 'ipc', 'pid']) assert.notEqual(ns(main, kind), ns('self', kind), `the browser has a ${kind} namespace of its own`);
       const itsRoot = readdirSync(`/proc/${main}/root`);
       for (const node of ['home', 'root', 'opt', 'srv']) assert.ok(!itsRoot.includes(node), `/${node} is in the browser's root (${itsRoot.join(' ')})`);

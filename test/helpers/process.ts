@@ -18,6 +18,19 @@ export interface ServiceProcess {
   interrupt(): Promise<number | null>;
 }
 
+/**
+ * A prefix that runs the service in a mount namespace of its own, after `script` (a shell
+ * command) changed that namespace's mounts: to try it on a machine set up otherwise than this one.
+ */
+export const inMountNamespace = (script: string): string[] => ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `${script} && exec "$@"`, 'webcast-mounts'];
+
+/**
+ * /sys as a machine that runs systemd mounts it (this one mounts it without nosuid, nodev and
+ * noexec): in a user namespace those flags are locked, and a read-only copy that dropped one
+ * failed, so no browser started under the systemd unit (2026-11-28, found under systemd).
+ */
+export const SYS_AS_SYSTEMD_MOUNTS_IT = 'mount -o remount,bind,nosuid,nodev,noexec /sys';
+
 /** The service as `npm start` runs it, in a process group of its own as a shell gives a command; `prefix` runs it through another command first (setpriv, to start it as another user). */
 function startProcess(env: Record<string, string>, prefix: readonly string[] = []): ChildProcessByStdio<null, Readable, Readable> {
   const [command = process.execPath, ...args] = [...prefix, process.execPath, '--import', 'tsx', 'src/main.ts'];
