@@ -5,7 +5,7 @@ import { BrowserPool, nodeKey } from './capture/cloud-browser.js';
 import { BrowserFirewall, type NodeOpenings } from './capture/browser-firewall.js';
 import { costFactorSaver, loadCostFactor } from './scheduler/cost-factor-file.js';
 import { BrowserUidPool } from './capture/browser-user.js';
-import { probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
+import { CONFINE_HELPER, probeConfinement, SCOPED_ABI } from './capture/browser-confinement.js';
 import { canMakeUserNamespaces, type BrowserMounts } from './capture/browser-mounts.js';
 import { copiesIn, everyoneReads, realPaths, secretFiles } from './secret-files.js';
 import { hasCapabilities } from './capture/privileges.js';
@@ -19,6 +19,7 @@ import { WhipEndpoints } from './rooms/whip/whip-endpoints.js';
 import { WhipRoomBackend } from './rooms/whip/whip-rooms.js';
 import { Engine } from './scheduler/engine.js';
 import { Admission, NODE_ADMISSION, ProcLoadGauge } from './scheduler/admission.js';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { prepareStage } from './capture/capture-session.js';
 import type { Clock, TaskStore } from './tasks/ports.js';
@@ -90,7 +91,8 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
   const { confinement, missing } = await probeConfinement();
   let mounts: BrowserMounts = 'none';
   if (uids.range && hasCapabilities(['SYS_ADMIN'])) mounts = 'root';
-  else if (uids.range && confinement && await canMakeUserNamespaces(confinement.helper, uids.range.first, uids.range.first + 1)) {
+  // The Landlock helper makes the user namespace, with or without Landlock in the kernel.
+  else if (uids.range && existsSync(CONFINE_HELPER) && await canMakeUserNamespaces(CONFINE_HELPER, uids.range.first, uids.range.first + 1)) {
     mounts = 'user-namespace';
     log.info('no CAP_SYS_ADMIN: each browser gets a root and a folder in memory of its own in a user namespace');
   } else if (uids.range) {
@@ -121,6 +123,7 @@ export async function startWorker(config: Config, store: TaskStore, log: Logger,
     ownNetworks: uids.range !== undefined && mounts !== 'none',
     hiddenFiles,
     confinement,
+    namespaceHelper: mounts === 'user-namespace' ? CONFINE_HELPER : undefined,
     warm: config.browserPool,
     prepare: (browser) => prepareStage(browser, config.videoDelayMs),
     look: { locale: config.browserLocale, timezone: config.browserTimezone, userAgent: config.browserUserAgent },

@@ -25,6 +25,8 @@ export interface EnclosureOptions {
   hiddenFiles: readonly string[];
   /** The Landlock domain each browser runs in, where the kernel has one. */
   confinement?: Confinement;
+  /** The program that makes each browser's user namespace (mounts `user-namespace`): the Landlock helper's. */
+  namespaceHelper?: string;
 }
 
 /** One browser's folder and uids, before it is launched. */
@@ -86,8 +88,11 @@ export class Enclosures {
       if (ownRoot?.kind === 'root') await mountFolderInMemory(dir, this.o.memoryBytes, ownRoot.uid);
       for (const s of sub) mkdirSync(path.join(dir, s), { mode: 0o700 });
       if (uid !== undefined) for (const p of [dir, ...sub.map((s) => path.join(dir, s))]) chownSync(p, uid, uid);
-      if (this.o.confinement) {
-        copyFileSync(this.o.confinement.helper, confineHelperIn(dir));
+      // The helper makes the namespaces of a browser without CAP_SYS_ADMIN whether or not the
+      // kernel has Landlock, and its domain where it has.
+      const helper = this.o.confinement?.helper ?? (ownRoot?.kind === 'user-namespace' ? this.o.namespaceHelper : undefined);
+      if (helper) {
+        copyFileSync(helper, confineHelperIn(dir));
         chmodSync(confineHelperIn(dir), 0o755);
       }
     } catch (err) {

@@ -166,6 +166,8 @@ export interface BrowserPoolOptions {
   hiddenFiles: readonly string[];
   /** The Landlock domain each browser runs in (browser-confinement.ts), where the kernel has one. */
   confinement?: Confinement;
+  /** The program that makes each browser's user namespace (mounts `user-namespace`): the Landlock helper's, which needs no Landlock for it. */
+  namespaceHelper?: string;
   /** Browsers launched ahead, ready for the next task. */
   warm: number;
   /** Readies a launched browser for a task (its context and tabs), ahead of need. */
