@@ -50,6 +50,20 @@ for (const landlock of [true, false]) describe(`the systemd unit, started by sys
     return (res?.Result as { WebCastTask?: { Status: number; StopReason: string } } | undefined)?.WebCastTask;
   };
 
+  /** The unit's main process, as this machine numbers it (systemd names it as the container does). */
+  const servicePid = (): number => {
+    const mainPid = inside('systemctl', 'show', '-p', 'MainPID', '--value', 'webcast').trim();
+    const pid = allPids().find((p) => {
+      try {
+        return readlinkSync(`/proc/${p}/ns/pid`) === readlinkSync(`/proc/${init}/ns/pid`) && new RegExp(`^NSpid:\\s.*\\s${mainPid}$`, 'm').test(readFileSync(`/proc/${p}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(pid, `the service's process (${mainPid} in the container)`);
+    return pid;
+  };
+
   before(async () => {
     pages = await startPageServer();
     for (const d of ['upper', 'work', 'root']) mkdirSync(path.join(work, d));
@@ -120,16 +134,7 @@ for (const landlock of [true, false]) describe(`the systemd unit, started by sys
     if (landlock) assert.doesNotMatch(log, /no Landlock/);
     else assert.match(log, /no Landlock domain for the browsers/, 'the service says the kernel has no Landlock');
 
-    // The unit's main process, as the container numbers it, and as this machine does.
-    const mainPid = inside('systemctl', 'show', '-p', 'MainPID', '--value', 'webcast').trim();
-    const service = allPids().find((pid) => {
-      try {
-        return readlinkSync(`/proc/${pid}/ns/pid`) === readlinkSync(`/proc/${init}/ns/pid`) && new RegExp(`^NSpid:\\s.*\\s${mainPid}$`, 'm').test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      } catch {
-        return false;
-      }
-    }) ?? 0;
-    assert.ok(service, `the service's process (${mainPid} in the container)`);
+    const service = servicePid();
     const field = (pid: number, name: string) => new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
     const webcastUid = Number(inside('id', '-u', 'webcast').trim());
     assert.equal(Number(field(service, 'Uid')), webcastUid, 'the service runs as webcast');
@@ -169,5 +174,12 @@ for (const landlock of [true, false]) describe(`the systemd unit, started by sys
     await waitFor('ended', async () => (await status(key))?.Status === 3, 15_000);
     assert.equal((await status(key))?.StopReason, 'StopByAPI');
     assert.ok(!journal().includes(keys.secretKey), 'the secret key is not in the journal');
+
+    // systemctl stop leaves nothing of the service running: its warm browser, slirp4netns, Janus.
+    const processes = tree([servicePid()]);
+    assert.ok(processes.some((pid) => /chromium/.test(cmdline(pid))) && processes.some((pid) => /janus/.test(cmdline(pid))), 'the service runs a browser and Janus (the check works)');
+    inside('systemctl', 'stop', 'webcast');
+    const left = processes.filter((pid) => existsSync(`/proc/${pid}`));
+    assert.deepEqual(left.map((pid) => cmdline(pid).slice(0, 80)), [], 'processes of the service outlived its stop');
   });
 });
