@@ -1,9 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { BrowserUids } from './browser-user.js';
+import { processIds } from './proc-stat.js';
 
 /**
  * A page's own WebRTC (UDP, and TCP candidates) does not go through the HTTP proxy, so the
@@ -141,11 +142,81 @@ export const processAlive = (pid: number): boolean => {
  */
 export class BrowserUidsInUse extends Error {}
 
-/** The pid in a rule's node tag ("webcast-node:KEY:PID", alone or before ":media…"). */
-const tagPid = (line: string): number | undefined => {
-  const pid = /"webcast-node:[^:"]+:(\d+)(?::[^"]*)?"/.exec(line)?.[1];
-  return pid === undefined ? undefined : Number(pid);
-};
+/**
+ * A rule's node, by its tag: "webcast-node:KEY:PID:PIDNS", alone or before ":media…", where
+ * PIDNS is the inode of the node's PID namespace (absent in tags of earlier versions).
+ */
+export function tagOf(line: string): { pid: number; pidNamespace?: number } | undefined {
+  const m = /"webcast-node:[^:"]+:(\d+)(?::(\d+))?(?::media\d+)?"/.exec(line);
+  if (!m) return undefined;
+  return { pid: Number(m[1]), ...(m[2] === undefined ? {} : { pidNamespace: Number(m[2]) }) };
+}
+
+/** The initial PID namespace's inode (PROC_PID_INIT_INO): from there, every process of the machine is seen. */
+const INITIAL_PID_NAMESPACE = 0xeffffffc;
+
+/**
+ * The inode of a process's PID namespace; 'hidden' when it is not ours to see (another user's
+ * process, without CAP_SYS_PTRACE); undefined when the process is gone or has none (a zombie).
+ */
+export function pidNamespaceOf(pid: number | 'self'): number | 'hidden' | undefined {
+  try {
+    return Number(/^pid:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/ns/pid`))?.[1]);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? 'hidden' : undefined;
+  }
+}
+
+/** What this machine's processes say of a process `pid` of PID namespace `ns`, as seen from ours. */
+export interface NamespaceView {
+  /** The PID namespace this node runs in. */
+  own: number;
+  /** Each process: the inode of its PID namespace ('hidden': in another, not ours to see) and its pid in that namespace. */
+  processes(): { pidNamespace: number | 'hidden'; pidThere: number }[];
+}
+
+/**
+ * Whether the node of a tag from another PID namespace runs: 'live' when its process is seen,
+ * 'dead' when its namespace is seen without it or, from the initial namespace (which sees every
+ * process), is gone, else 'unknown': a node in a container of its own on the same network, which
+ * another container cannot see. Nodes on one network (containers with the host's network) share
+ * the firewall's chains; a node must never take a live one's rules for a dead node's: its
+ * browsers would lose their confinement.
+ */
+export function foreignNodeState(pid: number, ns: number, view: NamespaceView): 'live' | 'dead' | 'unknown' {
+  let seen = false;
+  let maybe = false;
+  for (const p of view.processes()) {
+    if (p.pidNamespace === ns) {
+      if (p.pidThere === pid) return 'live';
+      seen = true;
+    } else if (p.pidNamespace === 'hidden' && p.pidThere === pid) {
+      maybe = true;
+    }
+  }
+  if (maybe) return 'unknown';
+  return seen || view.own === INITIAL_PID_NAMESPACE ? 'dead' : 'unknown';
+}
+
+/** This machine's processes as /proc shows them: each one's PID namespace and its pid there (NSpid's last field). */
+const machineView = (own: number): NamespaceView => ({
+  own,
+  processes: () => processIds().flatMap((pid) => {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      return [];
+    }
+    // NSpid: its pid in each namespace from ours down to its own; one alone, it is in ours.
+    const nspid = (/^NSpid:\s+(.*)$/m.exec(status)?.[1] ?? String(pid)).trim().split(/\s+/);
+    const pidThere = Number(nspid.at(-1));
+    const pidNamespace = pidNamespaceOf(pid);
+    if (pidNamespace === undefined) return [];
+    return [{ pidNamespace: pidNamespace === 'hidden' && nspid.length === 1 ? own : pidNamespace, pidThere }];
+  }),
+});
 
 /** `first-last` (or one uid) as iptables prints an owner match. */
 function parseOwnerRange(line: string): BrowserUids | undefined {
@@ -154,8 +225,12 @@ function parseOwnerRange(line: string): BrowserUids | undefined {
   return { first: Number(m[1]), last: Number(m[2] ?? m[1]) };
 }
 
+/** Whose a rule is: this node's, a node's that runs or may run ('unknown': in a PID namespace this node cannot see), a killed node's, or no node's tag. */
+type RuleOwner = 'mine' | 'live' | 'unknown' | 'dead' | 'untagged';
+
 export class BrowserFirewall implements MediaGate {
   private readonly tag: string;
+  private readonly pidNamespace: number;
   private gates = 0;
 
   private constructor(
@@ -164,7 +239,9 @@ export class BrowserFirewall implements MediaGate {
     private readonly openings: NodeOpenings,
     private readonly families: Family[],
   ) {
-    this.tag = `webcast-node:${nodeKey}:${process.pid}`;
+    const own = pidNamespaceOf('self');
+    this.pidNamespace = typeof own === 'number' ? own : INITIAL_PID_NAMESPACE;
+    this.tag = `webcast-node:${nodeKey}:${process.pid}:${this.pidNamespace}`;
   }
 
   /**
@@ -215,12 +292,17 @@ export class BrowserFirewall implements MediaGate {
   private async refuseSharedUids(): Promise<void> {
     const listing = (await run('ipv4', ['-S', 'OUTPUT'])) ?? '';
     for (const line of listing.split('\n')) {
-      if (!line.includes(`-j ${MAIN}`) || this.whose(line) !== 'live') continue;
+      if (!line.includes(`-j ${MAIN}`)) continue;
+      const whose = this.whose(line);
+      if (whose !== 'live' && whose !== 'unknown') continue;
       const theirs = parseOwnerRange(line);
       if (!theirs || theirs.last < this.uids.first || this.uids.last < theirs.first) continue;
-      const pid = tagPid(line);
+      const tag = tagOf(line);
+      const who = whose === 'live'
+        ? `another webcast node running on this machine (pid ${tag?.pid})`
+        : `a webcast node in another PID namespace (pid ${tag?.pid} there, namespace ${tag?.pidNamespace}), which this node cannot see: if that node is gone, delete its rules (iptables -S OUTPUT and iptables -S ${ALLOW}, tagged with that pid and namespace)`;
       throw new BrowserUidsInUse(
-        `WEBCAST_BROWSER_UIDS ${this.range} overlaps ${theirs.first}-${theirs.last}, the browser uids of another webcast node running on this machine (pid ${pid}): ` +
+        `WEBCAST_BROWSER_UIDS ${this.range} overlaps ${theirs.first}-${theirs.last}, the browser uids of ${who}: ` +
           'give each node of a machine a range of its own, or one node\'s firewall openings (its proxy, its WEBCAST_URL_ALLOWLIST) would be open to the other node\'s pages',
       );
     }
@@ -248,18 +330,20 @@ export class BrowserFirewall implements MediaGate {
   }
 
   /** Deletes the rules of `chain` that `stale` picks, told whose each rule is by its tag. */
-  private async removeRules(f: Family, chain: string, stale: (line: string, whose: 'mine' | 'dead' | 'live' | 'untagged') => boolean): Promise<void> {
+  private async removeRules(f: Family, chain: string, stale: (line: string, whose: RuleOwner) => boolean): Promise<void> {
     const listing = (await run(f, ['-S', chain])) ?? '';
     const lines = listing.split('\n').filter((line) => line.startsWith(`-A ${chain} `) && stale(line, this.whose(line)));
     await restore(f, lines.map((line) => line.replace(/^-A /, '-D ')));
   }
 
   /** A rule's node, by its comment: this node's tag, alone or before ":media…". */
-  private whose(line: string): 'mine' | 'dead' | 'live' | 'untagged' {
-    const pid = tagPid(line);
-    if (pid === undefined) return 'untagged';
+  private whose(line: string): RuleOwner {
+    const tag = tagOf(line);
+    if (tag === undefined) return 'untagged';
     if (line.includes(`"${this.tag}"`) || line.includes(`"${this.tag}:`)) return 'mine';
-    return processAlive(pid) ? 'live' : 'dead';
+    // A pid says something only in the namespace it was counted in (tags of earlier versions: ours).
+    if (tag.pidNamespace === undefined || tag.pidNamespace === this.pidNamespace) return processAlive(tag.pid) ? 'live' : 'dead';
+    return foreignNodeState(tag.pid, tag.pidNamespace, machineView(this.pidNamespace));
   }
 
   async open(targets: readonly MediaTarget[], uid: number | undefined): Promise<() => Promise<void>> {

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { BrowserFirewall, BrowserUidsInUse } from '../../src/capture/browser-firewall.js';
+import { procStat } from '../../src/capture/proc-stat.js';
+import { waitFor } from '../helpers/node.js';
+import { allPids } from '../helpers/procfs.js';
 
 /**
  * The netfilter rules for the browsers' uids, with real processes of those uids sending real
@@ -41,6 +47,28 @@ async function sendAs(uid: number, address: string, port: number): Promise<void>
   await run('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'bash', '-c', script]);
   await sleep(200);
 }
+
+const FIREWALL_NODE = path.join(path.dirname(fileURLToPath(import.meta.url)), '../helpers/firewall-node.ts');
+
+/**
+ * A node's firewall in a PID namespace of its own, on this network: as a node in a container
+ * with the host's network runs. Resolves once it printed its first line ("ready" or "refused: …").
+ */
+async function nodeInOwnPidNamespace(key: string, first: number, last: number): Promise<{ child: ChildProcess; said: string }> {
+  // --kill-child: the node is the namespace's PID 1; a SIGKILL of unshare ends it and its namespace.
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', '--', process.execPath, '--import', 'tsx', FIREWALL_NODE, key, String(first), String(last)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const said = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+    });
+    child.once('exit', (code) => reject(new Error(`the node exited with ${code}: ${out}`)));
+  });
+  return { child, said };
+}
+
+const rulesTagged = async (key: string): Promise<number> => (await run('iptables', ['-w', '-S'])).stdout.split('\n').filter((l) => l.includes(`"webcast-node:${key}:`)).length;
 
 const hasIpv6 = async (): Promise<boolean> => run('ip6tables', ['-w', '-S', 'OUTPUT']).then(() => true, () => false);
 
@@ -110,5 +138,43 @@ describe('the browser firewall with real processes of the browsers\' uids', { sk
         assert.ok(!rules.includes(`firewall-test-twin-${'ab'[i]}`), 'a node that backed out left rules behind');
       }
     }
+  });
+
+  it('leaves the rules of a node in another PID namespace on the same network while it runs, and takes them away once it is gone', async () => {
+    // Before 2026-11-28 a node in a PID namespace of its own took this node's rules for a dead
+    // node's (their pid is not in its namespace) and deleted them: this node's browsers were
+    // then confined by nothing.
+    const container = await nodeInOwnPidNamespace('firewall-test-container', 2001000200, 2001000249);
+    try {
+      assert.equal(container.said, 'ready');
+      assert.ok((await rulesTagged('firewall-test')) >= 2, 'this node\'s jump and openings are still in place');
+      const media = await listen('udp4', '127.0.0.1');
+      try {
+        await sendAs(TASK_A, '127.0.0.1', media.port);
+        assert.equal(media.hits(), 0, 'this node\'s browsers are still confined');
+      } finally {
+        media.close();
+      }
+      // A node of this namespace, starting, sees the other node's process: it leaves its rules.
+      const here = await BrowserFirewall.install({ first: 2001000300, last: 2001000349 }, 'firewall-test-host', { proxyPort: 2, allowlist: [] }, quiet);
+      assert.ok((await rulesTagged('firewall-test-container')) >= 2, 'a node here took the running node of the other namespace for dead');
+      await here?.remove();
+      // A node of a third namespace, whose range overlaps this node's, cannot see this node: it
+      // does not start, and says why.
+      const overlapping = await nodeInOwnPidNamespace('firewall-test-overlap', 2000999950, 2000999960);
+      overlapping.child.kill('SIGKILL');
+      assert.match(overlapping.said, /^refused: WEBCAST_BROWSER_UIDS 2000999950-2000999960 overlaps 2000999900-2000999999, the browser uids of a webcast node in another PID namespace/);
+    } finally {
+      // The node (unshare's child, the namespace's PID 1) dies after unshare: wait for it too.
+      const inside = allPids().filter((pid) => procStat(pid)?.ppid === container.child.pid);
+      container.child.kill('SIGKILL');
+      await waitFor('the node and its namespace gone', async () => inside.every((pid) => !existsSync(`/proc/${pid}`)), 5000, 50);
+    }
+    // Killed with its namespace, it left its rules; the next node of this namespace, which sees
+    // every process of the machine, takes them away.
+    assert.ok((await rulesTagged('firewall-test-container')) >= 2, 'the killed node left its rules (the check works)');
+    const next = await BrowserFirewall.install({ first: 2001000300, last: 2001000349 }, 'firewall-test-host', { proxyPort: 2, allowlist: [] }, quiet);
+    await next?.remove();
+    assert.equal(await rulesTagged('firewall-test-container'), 0, 'the dead node\'s rules stayed');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ipaddr from 'ipaddr.js';
-import { nonPublicRanges, udpCandidates } from '../../src/capture/browser-firewall.js';
+import { foreignNodeState, nonPublicRanges, tagOf, udpCandidates } from '../../src/capture/browser-firewall.js';
 import { EgressPolicy } from '../../src/capture/egress-policy.js';
 
 describe('the browser firewall\'s rules', () => {
@@ -46,5 +46,34 @@ describe('the browser firewall\'s rules', () => {
       { address: 'fd00::2', port: 34433 },
       { address: 'fe80::fc:ff:fe00:1', port: 28441 },
     ]);
+  });
+
+  it('reads a rule\'s node from its tag, with its PID namespace where the tag has one', () => {
+    const rule = (tag: string) => `-A OUTPUT -m owner --uid-owner 1-2 -m comment --comment "${tag}" -j WEBCAST-BROWSER`;
+    assert.deepEqual(tagOf(rule('webcast-node:abc:123:4026531836')), { pid: 123, pidNamespace: 4026531836 });
+    assert.deepEqual(tagOf(rule('webcast-node:abc:123:4026531836:media7')), { pid: 123, pidNamespace: 4026531836 });
+    // Tags of earlier versions: no namespace.
+    assert.deepEqual(tagOf(rule('webcast-node:abc:123')), { pid: 123 });
+    assert.deepEqual(tagOf(rule('webcast-node:abc:123:media2')), { pid: 123 });
+    assert.equal(tagOf(rule('something else')), undefined);
+  });
+
+  it('takes a node of another PID namespace for dead only when it can see that it is gone', () => {
+    const INITIAL = 0xeffffffc;
+    const CONTAINER = 4026532999;
+    const view = (own: number, processes: { pidNamespace: number | 'hidden'; pidThere: number }[]) => ({ own, processes: () => processes });
+    // Its process is seen: it runs.
+    assert.equal(foreignNodeState(7, CONTAINER, view(INITIAL, [{ pidNamespace: CONTAINER, pidThere: 7 }])), 'live');
+    // Its namespace is seen, without it: it was killed, its container lives on.
+    assert.equal(foreignNodeState(7, CONTAINER, view(INITIAL, [{ pidNamespace: CONTAINER, pidThere: 1 }])), 'dead');
+    // From the initial namespace, which sees every process, its namespace is gone.
+    assert.equal(foreignNodeState(7, CONTAINER, view(INITIAL, [{ pidNamespace: INITIAL, pidThere: 7 }])), 'dead');
+    // ...unless a process of another namespace, not ours to see (no CAP_SYS_PTRACE), has its pid there: it may be it.
+    assert.equal(foreignNodeState(7, CONTAINER, view(INITIAL, [{ pidNamespace: 'hidden', pidThere: 7 }])), 'unknown');
+    assert.equal(foreignNodeState(7, CONTAINER, view(INITIAL, [{ pidNamespace: 'hidden', pidThere: 9 }])), 'dead');
+    // From a container of its own, another container's processes are not seen: a node on the
+    // host's network there must not take the host's node for dead, whatever runs as that pid here.
+    assert.equal(foreignNodeState(123456, INITIAL, view(CONTAINER, [{ pidNamespace: CONTAINER, pidThere: 1 }])), 'unknown');
+    assert.equal(foreignNodeState(1, INITIAL, view(CONTAINER, [{ pidNamespace: CONTAINER, pidThere: 1 }])), 'unknown');
   });
 });
