@@ -12,13 +12,12 @@ cd "$(dirname "$0")/.."
 # busy machine's encoder may drop the big layer; beside the publish file the WHEP player got the
 # small layer where it asked for the big one, 20 s on end, 2026-11-27, which may have been the
 # dropped keyframe request found on 2026-11-28), the machine's CPU load (admission), six tasks at
-# once that fill both cores (resilience), seconds off air in a failover (cluster); and the node
-# systemd starts in a container (systemd-unit), whose PID namespace is its own: nodes that share
-# a network namespace tell a dead node's firewall rules by its pid. (The firewall test keeps to
-# uids no other test gives a node: it runs beside the others.)
+# once that fill both cores (resilience), seconds off air in a failover (cluster). (The firewall
+# test keeps to uids no other test gives a node: it runs beside the others. So does the node
+# systemd starts in a container, in a PID namespace of its own: nodes tell each other's firewall
+# rules by pid and PID namespace.)
 ALONE=(
   test/engine/admission.test.ts
-  test/engine/systemd-unit.test.ts
   test/engine/codec.test.ts
   test/cluster/cluster.test.ts
   test/engine/resilience.test.ts

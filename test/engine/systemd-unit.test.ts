@@ -19,9 +19,9 @@ import { viewerToken } from '../helpers/viewer-link.js';
  * shares the machine's network (the test reaches the service on loopback) and gets
  * /dev/net/tun. What is the container's and not the unit's: nspawn's system call filter lacks
  * Landlock's calls (added here, but for the run that plays a kernel without Landlock), and it
- * mounts /proc/sys read-only (writable here, as on a machine). It runs alone in CI: its node
- * has a PID namespace of its own, and nodes that share a network namespace tell dead nodes'
- * firewall rules by pid.
+ * mounts /proc/sys read-only (writable here, as on a machine). Its node has a PID namespace
+ * of its own on the machine's network, beside the other test files' nodes: none takes another's
+ * firewall rules for a dead node's (browser-firewall.ts).
  */
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
