@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { tagOf } from '../../src/capture/browser-firewall.js';
 import { mountsUnder } from '../../src/capture/browser-mounts.js';
 import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { sdkClient, waitFor } from '../helpers/node.js';
@@ -14,7 +15,7 @@ import { pidsWhere } from '../helpers/procfs.js';
 const keys = { accessKey: 'AKLEFTOVERS000001', secretKey: 'leftovers-test-secret-key-000001' };
 /** The OUTPUT rules that send a node's browser uids into the browsers' chain, by the node's pid. */
 const jumpsOf = (pid: number | undefined): string[] =>
-  execFileSync('iptables', ['-S', 'OUTPUT'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('-j WEBCAST-BROWSER') && l.includes(`:${pid ?? -1}"`));
+  execFileSync('iptables', ['-S', 'OUTPUT'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('-j WEBCAST-BROWSER') && tagOf(l)?.pid === pid);
 
 describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
   let pages: PageServer;

@@ -142,11 +142,14 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       const hexPort = `:${Number(new URL(`http://${service.host}`).port).toString(16).toUpperCase().padStart(4, '0')} `;
       const tables = 'cat /proc/net/tcp /proc/net/tcp6 /proc/net/unix';
       assert.ok(execFileSync('/bin/sh', ['-c', tables]).toString().includes(hexPort), 'the node\'s tables list where the service listens (the check works)');
-      const inside = inItsNamespaces(true, `${tables}; ls /sys/class/net; cat /proc/net/if_inet6`);
+      const inside = inItsNamespaces(true, `${tables}; ls /sys/class/net`);
       assert.equal(inside.status, 0, inside.stderr);
       assert.ok(!inside.stdout.includes(hexPort), 'the service\'s listening socket is in the browser\'s socket tables');
       for (const name of Object.keys(networkInterfaces()).filter((i) => i !== 'lo')) assert.ok(!inside.stdout.includes(name), `the node's interface ${name} is seen: ${inside.stdout}`);
-      assert.ok(!/fe80|::1/.test(inside.stdout), 'the browser\'s network has no IPv6');
+      // Its IPv6 addresses, one a line (a socket table's kernel addresses may hold "fe80" too:
+      // 2026-11-28, a false alarm when the check read every file at once).
+      const ipv6 = inItsNamespaces(true, 'cat /proc/net/if_inet6 2>/dev/null; true');
+      assert.equal(ipv6.stdout.trim(), '', `the browser's network has IPv6 addresses: ${ipv6.stdout}`);
       // Its way out: slirp4netns as its uid in the node's network namespace (its sockets are the
       // uid's, under the browser firewall), under its seccomp filter, in a root of its own built in
       // the browser's user namespace, where it keeps CAP_SYS_ADMIN and CAP_NET_ADMIN (to join the

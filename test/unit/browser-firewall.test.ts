@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ipaddr from 'ipaddr.js';
-import { foreignNodeState, nonPublicRanges, tagOf, udpCandidates } from '../../src/capture/browser-firewall.js';
+import { nonPublicRanges, tagOf, udpCandidates } from '../../src/capture/browser-firewall.js';
+import { foreignNodeState } from '../../src/capture/pid-namespaces.js';
 import { EgressPolicy } from '../../src/capture/egress-policy.js';
 
 describe('the browser firewall\'s rules', () => {
