@@ -68,7 +68,9 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       // then setpriv), which run as the service until setpriv drops to the browser's uid.
       const browsers = pidsWhere((cmd) => cmd.includes(root) && !cmd.startsWith('/bin/sh -c') && !cmd.startsWith('/usr/bin/setpriv') && !cmd.includes('/.webcast-confine'));
       assert.ok(browsers.length >= 3, 'the task\'s browser runs');
-      const main = browsers.find((pid) => !cmdline(pid).includes('--type='));
+      // Chromium's browser process: not its crash handler, which names the folder too (ci116 took
+      // it for the browser when the pids had wrapped round and it came first).
+      const main = browsers.find((pid) => /\/chromium$/.test(cmdline(pid).split(' ')[0] ?? '') && !cmdline(pid).includes('--type='));
       assert.ok(main, 'the browser process runs');
       const ns = (pid: number | 'self', kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`);
       let outside = 0;
