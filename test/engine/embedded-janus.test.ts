@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
-import { EmbeddedJanus } from '../../src/rooms/janus/embedded-janus.js';
+import { EmbeddedJanus, freePort } from '../../src/rooms/janus/embedded-janus.js';
 
 describe('the embedded Janus\'s log', () => {
   const dirs: string[] = [];
@@ -56,5 +57,26 @@ describe('the embedded Janus\'s log', () => {
     await janus.stop();
     assert.match(readFileSync(path.join(dir, 'janus.log'), 'utf8'), /^\s*-+\s*Starting Meetecho Janus|^Janus version/);
     assert.equal(readFileSync(path.join(dir, 'janus.log.1'), 'utf8').length, 10 * 2 ** 20 + 1);
+  });
+
+  it('starts on other ports when a port picked for it was taken before it could listen, and says so', async () => {
+    // Another process holds a port; the first start is handed it for the WebSocket transport,
+    // the second for HTTP: as when an outgoing connection takes a picked port in between.
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const taken = (holder.address() as AddressInfo).port;
+    let picks = 0;
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', destination: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream });
+    const janus = new EmbeddedJanus({ dataDir: dataDir(), log, pickPort: async () => ((picks += 1) === 1 || picks === 4 ? taken : freePort()) });
+    try {
+      const urls = await janus.start();
+      assert.ok(!urls.wsUrl.includes(`:${taken}/`) && !urls.httpUrl.includes(`:${taken}/`), `janus listens on ports of its own (${urls.wsUrl}, ${urls.httpUrl})`);
+      assert.equal((await fetch(`${urls.httpUrl}/info`)).ok, true, 'and answers');
+      assert.equal(lines.filter((l) => l.includes('was taken before janus could listen on it')).length, 2, 'each taken port is logged');
+    } finally {
+      await janus.stop();
+      holder.close();
+    }
   });
 });

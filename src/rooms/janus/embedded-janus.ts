@@ -17,6 +17,8 @@ export interface EmbeddedJanusOptions {
   /** 0 = a free port. */
   wsPort?: number;
   httpPort?: number;
+  /** Picks a free port, for those left 0 (default: one the system hands out; a test may hand out one in use). */
+  pickPort?: () => Promise<number>;
   /** UDP ports for media, as Janus writes them: "20000-40000". */
   rtpPortRange?: string;
   /** Janus's api_secret: every request must carry it (default: a new random one at each start). */
@@ -43,6 +45,14 @@ const LOG_ROTATE_BYTES = 10 * 2 ** 20;
 
 /** How much of what the running Janus said last is kept, for an error that must say why. */
 const LAST_WORDS_BYTES = 2048;
+
+/** What Janus says when it cannot listen on a port it was given (its HTTP and WebSocket transports). */
+const PORT_TAKEN = /Couldn't start webserver on port|Error creating vhost for/;
+/** Starts on freshly picked ports, when a port picked was taken before Janus bound it. */
+const START_ATTEMPTS = 3;
+
+/** Janus could not listen on a port it was given. */
+class PortTaken extends Error {}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -175,29 +185,49 @@ export class EmbeddedJanus {
   }
 
   async start(): Promise<JanusEndpoints> {
-    const wsPort = this.o.wsPort || (await freePort());
-    const httpPort = this.o.httpPort || (await freePort());
     mkdirSync(this.configDir, { recursive: true });
-    const files = janusConfigFiles({ libDir: this.o.libDir ?? defaultLibDir(), wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000',
-      iceInterfaces: this.o.iceInterfaces,
-      publicIp: this.o.publicIp,
-      apiSecret: this.apiSecret,
-    });
-    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.configDir, name), text);
-    this.endpoints = { wsUrl: `ws://127.0.0.1:${wsPort}/`, httpUrl: `http://127.0.0.1:${httpPort}/janus` };
     if (!this.logFile) {
       const file = this.logPath;
       if (existsSync(file) && statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
       this.logFile = createWriteStream(file, { flags: 'a' });
     }
-    try {
-      await this.spawnAndWait();
-    } catch (err) {
-      await this.stop();
-      throw err;
+    for (let attempt = 1; ; attempt += 1) {
+      const pick = this.o.pickPort ?? freePort;
+      const wsPort = this.o.wsPort || (await pick());
+      const httpPort = this.o.httpPort || (await pick());
+      const files = janusConfigFiles({ libDir: this.o.libDir ?? defaultLibDir(), wsPort, httpPort, rtpPortRange: this.o.rtpPortRange ?? '20000-40000',
+        iceInterfaces: this.o.iceInterfaces,
+        publicIp: this.o.publicIp,
+        apiSecret: this.apiSecret,
+      });
+      for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.configDir, name), text);
+      this.endpoints = { wsUrl: `ws://127.0.0.1:${wsPort}/`, httpUrl: `http://127.0.0.1:${httpPort}/janus` };
+      try {
+        await this.spawnAndWait();
+        break;
+      } catch (err) {
+        // A free port is picked before Janus binds it, and another process may take it in
+        // between (any outgoing connection's local port): pick again, where the ports are ours to pick.
+        if (err instanceof PortTaken && attempt < START_ATTEMPTS && !this.o.wsPort && !this.o.httpPort) {
+          this.o.log.warn({ wsPort, httpPort, attempt }, 'a port picked for janus was taken before janus could listen on it: starting it on others');
+          await this.killChild();
+          continue;
+        }
+        await this.stop();
+        throw err;
+      }
     }
     this.started = true;
-    return this.endpoints;
+    return this.urls;
+  }
+
+  /** Ends a Janus that did not start (onExit leaves a death before the start alone). */
+  private async killChild(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const closed = new Promise((r) => child.once('close', r));
+    child.kill('SIGKILL');
+    await closed;
   }
 
   private async spawnAndWait(): Promise<void> {
@@ -232,6 +262,10 @@ export class EmbeddedJanus {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`janus exited with ${child.exitCode} while starting${this.lastWords()}`);
+      if (PORT_TAKEN.test(this.said)) {
+        child.kill('SIGKILL');
+        throw new PortTaken(`janus could not listen on its port${this.lastWords()}`);
+      }
       try {
         const res = await fetch(`${this.urls.httpUrl}/info`, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return;
