@@ -32,7 +32,15 @@ export function postgresBin(program: string): string {
   return program;
 }
 
+let held = 0;
 async function freePort(): Promise<number> {
+  if (held === 0) {
+    const h = createServer();
+    await new Promise<void>((r) => h.listen(0, '127.0.0.1', r));
+    held = (h.address() as { port: number }).port;
+    console.log('HANDING OUT HELD PORT', held);
+    return held;
+  }
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
@@ -49,16 +57,8 @@ function asServerUser(dir: string): string[] {
   return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--pdeathsig=TERM', '--'];
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'webcast-pg-'));
-  const data = path.join(dir, 'data');
-  const prefix = asServerUser(dir);
-  const run = (args: string[]) => {
-    const [cmd = '', ...rest] = [...prefix, ...args];
-    execFileSync(cmd, rest, { stdio: 'pipe', cwd: dir });
-  };
-  run([postgresBin('initdb'), '-D', data, '-U', 'webcast', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
-  const port = await freePort();
+/** Starts the server on `port` and waits until it takes connections; or what it said when it exited. */
+async function startServer(prefix: string[], data: string, dir: string, port: number): Promise<{ server: ChildProcess } | { log: string }> {
   const [cmd = '', ...rest] = [
     ...prefix,
     postgresBin('postgres'),
@@ -71,17 +71,44 @@ export async function startPostgres(): Promise<TestPostgres> {
   const admin = `postgres://webcast@127.0.0.1:${port}/postgres`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const c = new pg.Client(admin);
+    // A process that took the port may take a connection and never answer.
+    const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 2000 });
     try {
       await c.connect();
       await c.end();
-      break;
+      return { server };
     } catch (err) {
       await c.end().catch(() => undefined);
-      if (server.exitCode !== null || Date.now() > deadline) throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
+      if (server.exitCode !== null) return { log: `${(err as Error).message}\n${log}` };
+      if (Date.now() > deadline) {
+        server.kill('SIGKILL');
+        throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'webcast-pg-'));
+  const data = path.join(dir, 'data');
+  const prefix = asServerUser(dir);
+  const run = (args: string[]) => {
+    const [cmd = '', ...rest] = [...prefix, ...args];
+    execFileSync(cmd, rest, { stdio: 'pipe', cwd: dir });
+  };
+  run([postgresBin('initdb'), '-D', data, '-U', 'webcast', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
+  // A free port is picked before PostgreSQL binds it, and another process may take it in between
+  // (another test file's connections run beside): then it is started again on another.
+  let port = 0;
+  let server: ChildProcess | undefined;
+  for (let attempt = 1; !server; attempt += 1) {
+    port = await freePort();
+    const started = await startServer(prefix, data, dir, port);
+    if ('server' in started) server = started.server;
+    else if (!/could not bind|could not create any TCP\/IP sockets|Address already in use/.test(started.log) || attempt === 3) throw new Error(`PostgreSQL did not start: ${started.log}`);
+  }
+  const admin = `postgres://webcast@127.0.0.1:${port}/postgres`;
   let databases = 0;
   const newDatabase = async (): Promise<string> => {
     const name = `webcast_${++databases}`;
