@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { BrowserUids } from './browser-user.js';
-import { foreignNodeState, INITIAL_PID_NAMESPACE, machineView, pidNamespaceOf } from './pid-namespaces.js';
+import { foreignNodeState, INITIAL_PID_NAMESPACE, machineView, pidNamespaceOf, type NamespaceView } from './pid-namespaces.js';
 
 /**
  * A page's own WebRTC (UDP, and TCP candidates) does not go through the HTTP proxy, so the
@@ -225,9 +225,10 @@ export class BrowserFirewall implements MediaGate {
   /** Throws BrowserUidsInUse when a live node of this machine has jumps for uids of our range. */
   private async refuseSharedUids(): Promise<void> {
     const listing = (await run('ipv4', ['-S', 'OUTPUT'])) ?? '';
+    const view = machineView(this.pidNamespace);
     for (const line of listing.split('\n')) {
       if (!line.includes(`-j ${MAIN}`)) continue;
-      const whose = this.whose(line);
+      const whose = this.whose(line, view);
       if (whose !== 'live' && whose !== 'unknown') continue;
       const theirs = parseOwnerRange(line);
       if (!theirs || theirs.last < this.uids.first || this.uids.last < theirs.first) continue;
@@ -266,18 +267,19 @@ export class BrowserFirewall implements MediaGate {
   /** Deletes the rules of `chain` that `stale` picks, told whose each rule is by its tag. */
   private async removeRules(f: Family, chain: string, stale: (line: string, whose: RuleOwner) => boolean): Promise<void> {
     const listing = (await run(f, ['-S', chain])) ?? '';
-    const lines = listing.split('\n').filter((line) => line.startsWith(`-A ${chain} `) && stale(line, this.whose(line)));
+    const view = machineView(this.pidNamespace);
+    const lines = listing.split('\n').filter((line) => line.startsWith(`-A ${chain} `) && stale(line, this.whose(line, view)));
     await restore(f, lines.map((line) => line.replace(/^-A /, '-D ')));
   }
 
-  /** A rule's node, by its comment: this node's tag, alone or before ":media…". */
-  private whose(line: string): RuleOwner {
+  /** A rule's node, by its comment: this node's tag, alone or before ":media…"; `view`: the machine's processes, read once a listing. */
+  private whose(line: string, view: NamespaceView): RuleOwner {
     const tag = tagOf(line);
     if (tag === undefined) return 'untagged';
     if (line.includes(`"${this.tag}"`) || line.includes(`"${this.tag}:`)) return 'mine';
     // A pid says something only in the namespace it was counted in (tags of earlier versions: ours).
     if (tag.pidNamespace === undefined || tag.pidNamespace === this.pidNamespace) return processAlive(tag.pid) ? 'live' : 'dead';
-    return foreignNodeState(tag.pid, tag.pidNamespace, machineView(this.pidNamespace));
+    return foreignNodeState(tag.pid, tag.pidNamespace, view);
   }
 
   async open(targets: readonly MediaTarget[], uid: number | undefined): Promise<() => Promise<void>> {

@@ -65,11 +65,14 @@ const PRIVATE_ROOT = [
   'dir=$1; bytes=$2; folder=$3; network=$4; devices=$5; shift 5',
   'cd "$dir" || exit 96',
   'umask 022',
-  // Makes a bind mount read-only, without setuid and devices, keeping what its source's mount
-  // locks in a user namespace: its noexec and its atime rule, which a remount there may not
-  // drop (a standard machine mounts /sys and /run noexec; "mount --bind -o ro" dropped it, and
-  // under the systemd unit no browser could start).
-  'read_only() { o=ro,nosuid,nodev; for f in $(findmnt -n -f -o VFS-OPTIONS --mountpoint "$1" | tr , " "); do case $f in noexec|noatime|nodiratime|relatime|strictatime) o=$o,$f;; esac; done; mount -o "remount,bind,$o" "$1"; }',
+  // Binds $1 at $2 read-only, without setuid and devices. In a user namespace a remount may not
+  // drop what the source's mount has (locked): its noexec and its atime rule. A standard machine
+  // mounts /sys and /run noexec, and "mount --bind -o ro" dropped it: under the systemd unit no
+  // browser could start. Where that fails, the bind (or, with mounts under it that a plain bind
+  // would uncover, the recursive one) is made read-only keeping those; asked of findmnt only
+  // then, as it costs two processes a path (about 4 ms; a dozen paths a launch).
+  'bind_ro() { mount --bind -o ro,nosuid,nodev "$1" "$2" 2>/dev/null && return; mountpoint -q "$2" || mount --bind "$1" "$2" 2>/dev/null || mount --rbind "$1" "$2" || return 1',
+  '  o=ro,nosuid,nodev; for f in $(findmnt -n -f -o VFS-OPTIONS --mountpoint "$2" | tr , " "); do case $f in noexec|noatime|nodiratime|relatime|strictatime) o=$o,$f;; esac; done; mount -o "remount,bind,$o" "$2"; }',
   // Built on the node's /tmp, which the new root hides anyway.
   'new=/tmp',
   'mount -t tmpfs -o size=1m,mode=755,nosuid,nodev webcast-root "$new" || exit 96',
@@ -78,8 +81,8 @@ const PRIVATE_ROOT = [
   // bound with them in a user namespace, which would otherwise uncover what they hide.
   'while [ "$1" != -- ]; do p=$1; shift',
   '  if [ -L "$p" ]; then mkdir -p "$new${p%/*}" && ln -s "$(readlink "$p")" "$new$p" || exit 96',
-  '  elif [ -d "$p" ]; then mkdir -p "$new$p" && { mount --bind "$p" "$new$p" 2>/dev/null || mount --rbind "$p" "$new$p"; } && read_only "$new$p" || exit 96',
-  '  elif [ -e "$p" ]; then mkdir -p "$new${p%/*}" && : > "$new$p" && mount --bind "$p" "$new$p" && read_only "$new$p" || exit 96',
+  '  elif [ -d "$p" ]; then mkdir -p "$new$p" && bind_ro "$p" "$new$p" || exit 96',
+  '  elif [ -e "$p" ]; then mkdir -p "$new${p%/*}" && : > "$new$p" && bind_ro "$p" "$new$p" || exit 96',
   '  fi; done; shift',
   // The node's files of secrets, which an operator may have left readable by everyone in /etc:
   // empty in this root (the arguments up to the second "--").
@@ -99,7 +102,7 @@ const PRIVATE_ROOT = [
   // A world-writable lock folder as on the node, and the resolver's file where /etc/resolv.conf
   // points into /run (systemd-resolved, resolvconf).
   'mount -t tmpfs -o "size=$bytes,mode=755,nosuid,nodev" webcast-run "$new/run" && mkdir -m 1777 "$new/run/lock" || exit 96',
-  'resolv=$(readlink -f /etc/resolv.conf); case "$resolv" in /run/*) mkdir -p "$new${resolv%/*}" && : > "$new$resolv" && mount --bind "$resolv" "$new$resolv" && read_only "$new$resolv" || exit 96;; esac',
+  'resolv=$(readlink -f /etc/resolv.conf); case "$resolv" in /run/*) mkdir -p "$new${resolv%/*}" && : > "$new$resolv" && bind_ro "$resolv" "$new$resolv" || exit 96;; esac',
   // Its folder: the service's tmpfs, or where the service could not make one (a user
   // namespace), one made here from what the service put in it, which the node does not see.
   'mkdir -p "$new$dir" || exit 96',

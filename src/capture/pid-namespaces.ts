@@ -54,10 +54,17 @@ export function foreignNodeState(pid: number, ns: number, view: NamespaceView): 
   return seen || view.own === INITIAL_PID_NAMESPACE ? 'dead' : 'unknown';
 }
 
-/** This machine's processes as /proc shows them: each one's PID namespace and its pid there (NSpid's last field). */
-export const machineView = (own: number): NamespaceView => ({
-  own,
-  processes: () => processIds().flatMap((pid) => {
+/**
+ * This machine's processes as /proc shows them: each one's PID namespace and its pid there
+ * (NSpid's last field). Read once, when first asked: one view serves every rule of a listing.
+ */
+export function machineView(own: number): NamespaceView {
+  let seen: ReturnType<NamespaceView['processes']> | undefined;
+  return { own, processes: () => (seen ??= readProcesses(own)) };
+}
+
+const readProcesses = (own: number): ReturnType<NamespaceView['processes']> =>
+  processIds().flatMap((pid) => {
     let status: string;
     try {
       status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -70,5 +77,4 @@ export const machineView = (own: number): NamespaceView => ({
     const pidNamespace = pidNamespaceOf(pid);
     if (pidNamespace === undefined) return [];
     return [{ pidNamespace: pidNamespace === 'hidden' && nspid.length === 1 ? own : pidNamespace, pidThere }];
-  }),
-});
+  });
