@@ -1,4 +1,7 @@
+import http from 'node:http';
+import https from 'node:https';
 import type { Logger } from 'pino';
+import { NameLookup } from '../name-lookup.js';
 import type { Clock, StoredCallback, TaskStore } from '../tasks/ports.js';
 import type { CallbackEndpoints } from './endpoints.js';
 import { callbackSignature, type CallbackBody } from './signature.js';
@@ -52,6 +55,7 @@ export class CallbackDispatcher {
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
     private readonly onResult: (result: 'delivered' | 'retried' | 'failed' | 'skipped') => void = () => undefined,
+    private readonly names: NameLookup = new NameLookup(),
   ) {}
 
   start(): void {
@@ -105,21 +109,14 @@ export class CallbackDispatcher {
     }
     let error: string;
     try {
-      const res = await fetch(endpoint.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(callbackBody(cb, endpoint.secret)),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-        redirect: 'manual',
-      });
-      await res.body?.cancel();
-      if (res.status === 200) {
+      const status = await postJson(endpoint.url, JSON.stringify(callbackBody(cb, endpoint.secret)), this.names);
+      if (status === 200) {
         await this.store.recordDelivery(cb.id, { state: 'delivered', at: this.clock() });
         this.onResult('delivered');
         this.log.info({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempt: cb.attempts + 1 }, 'callback delivered');
         return;
       }
-      error = `HTTP ${res.status}`;
+      error = `HTTP ${status}`;
     } catch (err) {
       error = (err as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (err as Error).message;
     }
@@ -135,4 +132,30 @@ export class CallbackDispatcher {
     this.onResult('retried');
     this.log.warn({ task, event: cb.event.EventType, eventId: cb.event.EventId, attempt, error, retryInMs: wait }, 'callback delivery failed; will retry');
   }
+}
+
+/**
+ * POSTs the body and resolves with the answer's status (no redirect followed), or rejects with
+ * why not: a TimeoutError after TIMEOUT_MS, the lookup's or the connection's error otherwise.
+ * The endpoint's name is looked up by `names`, off libuv's threads (name-lookup.ts): fetch()
+ * would use dns.lookup, and one endpoint whose DNS hangs, with its PER_ENDPOINT deliveries in
+ * flight, would hold all four threads and every file the node opens.
+ */
+function postJson(url: string, body: string, names: NameLookup): Promise<number> {
+  const target = new URL(url);
+  const request = target.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      target,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, lookup: names.lookup, signal: AbortSignal.timeout(TIMEOUT_MS) },
+      (res) => {
+        // Only the status counts: the answer's body is not read (fetch's body.cancel() before).
+        res.on('error', () => undefined);
+        res.destroy();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', (err: Error) => reject(err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err));
+    req.end(body);
+  });
 }

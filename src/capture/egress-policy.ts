@@ -1,5 +1,5 @@
-import { lookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
+import { NameLookup } from '../name-lookup.js';
 
 /**
  * Which addresses a cloud browser may reach. By default only public unicast addresses:
@@ -11,7 +11,10 @@ export class EgressPolicy {
   private readonly hosts = new Set<string>();
   private readonly ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
 
-  constructor(allowlist: readonly string[] = []) {
+  constructor(
+    allowlist: readonly string[] = [],
+    private readonly names: NameLookup = new NameLookup(),
+  ) {
     for (const raw of allowlist.map((s) => s.trim()).filter(Boolean)) {
       if (raw.includes('/')) this.ranges.push(ipaddr.parseCIDR(raw));
       else if (ipaddr.isValid(raw)) this.ranges.push(ipaddr.parseCIDR(`${raw}/${ipaddr.parse(raw).kind() === 'ipv4' ? 32 : 128}`));
@@ -20,12 +23,12 @@ export class EgressPolicy {
   }
 
   /** Throws with the reason when the allowlist entry is not a host, an address or a CIDR. */
-  static parseList(raw: string | undefined): EgressPolicy {
+  static parseList(raw: string | undefined, names?: NameLookup): EgressPolicy {
     const entries = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     for (const e of entries) {
       if (e.includes('/') && !ipaddr.isValidCIDR(e)) throw new Error(`WEBCAST_URL_ALLOWLIST: "${e}" is not a valid CIDR`);
     }
-    return new EgressPolicy(entries);
+    return new EgressPolicy(entries, names);
   }
 
   private inAllowedRange(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
@@ -52,7 +55,7 @@ export class EgressPolicy {
     if (ipaddr.isValid(bare)) addresses = [bare];
     else {
       try {
-        addresses = (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
+        addresses = await this.names.addresses(bare);
       } catch (err) {
         return { failed: `DNS lookup of ${bare} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
       }

@@ -9,6 +9,7 @@ import { freePort } from '../../src/rooms/janus/embedded-janus.js';
 import { sdkClient, startTestNode, validStart, waitFor, type TestNode } from '../helpers/node.js';
 import { spawnService } from '../helpers/process.js';
 import { CallbackReceiver } from '../helpers/receiver.js';
+import { startServiceDns } from '../helpers/dns-server.js';
 import { transition } from '../../src/tasks/state-machine.js';
 import { StopReason } from '../../src/tasks/types.js';
 
@@ -179,6 +180,58 @@ describe('callbacks across a crash', () => {
     } finally {
       await second.stop();
       await receiver.close();
+    }
+  });
+});
+
+describe('callbacks to an endpoint whose name DNS never answers', { skip: process.getuid?.() !== 0 && 'needs root, to give the service a resolv.conf of its own and a DNS server on port 53' }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'webcast-silent-hooks-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Before 2026-11-28 the node looked such names up with getaddrinfo on libuv's four threads
+  // (fetch does): one endpoint's four deliveries in flight held them all, each for about 10 s,
+  // and another customer's endpoint, named by a host name too, waited behind them.
+  it('delivers another customer\'s callbacks at their pace, and says why the silent one\'s failed', async (ctx) => {
+    const { dns, prefix } = await startServiceDns({ names: { 'hooks.test': ['127.0.0.1'] }, silent: (n) => n.endsWith('.silent.test') }, dir);
+    const receiver = new CallbackReceiver();
+    const healthy = new URL(await receiver.listen());
+    healthy.hostname = 'hooks.test';
+    const file = path.join(dir, 'callbacks.json');
+    writeFileSync(file, JSON.stringify({ callbacks: [
+      { appId: 'slow', url: 'http://hooks.silent.test/callbacks', secret: SECRET },
+      { appId: 'fast', url: healthy.href, secret: SECRET },
+    ] }), { mode: 0o600 });
+    const env = { WEBCAST_WORKER: 'false', WEBCAST_DATA_DIR: path.join(dir, 'data'), WEBCAST_ACCESS_KEY: 'AKHOOKS0000000001', WEBCAST_SECRET_KEY: 'silent-hooks-secret-0000000001', WEBCAST_CALLBACKS_FILE: file };
+    const service = await spawnService(env, undefined, prefix);
+    try {
+      const api = sdkClient(service.host, { accessKey: env.WEBCAST_ACCESS_KEY, secretKey: env.WEBCAST_SECRET_KEY });
+      const stop = async (AppId: string, TaskId: string) => {
+        await api.start(validStart({ AppId, TaskId }));
+        await api.stop({ AppId, RoomId: 'room1', TaskId });
+        return Date.now();
+      };
+      for (let i = 0; i < 12; i += 1) await stop('slow', `s${i}`);
+      await waitFor('the silent endpoint looked up', async () => dns.asked((n) => n === 'hooks.silent.test') >= 4, 5000, 50);
+      const stoppedAt = new Map<string, number>();
+      for (let i = 0; i < 6; i += 1) {
+        stoppedAt.set(`f${i}`, await stop('fast', `f${i}`));
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await waitFor('every fast callback', async () => receiver.events().length === 6, 30_000);
+      const arrived = new Map<string, number>();
+      receiver.received.forEach((b, i) => {
+        const task = String((JSON.parse(b.EventData) as { TaskId: string }).TaskId);
+        if (!arrived.has(task)) arrived.set(task, receiver.arrivedAt[i] ?? Infinity);
+      });
+      const delays = [...stoppedAt].map(([task, at]) => (arrived.get(task) ?? Infinity) - at);
+      ctx.diagnostic(`endpoint named hooks.test, stop → callback: ${delays.join(', ')} ms`);
+      assert.ok(Math.max(...delays) < 1500, `the healthy endpoint's callbacks arrived after ${delays.join(', ')} ms`);
+      const line = await waitFor('the retry logged', async () => service.output().split('\n').find((l) => l.includes('callback delivery failed; will retry') && l.includes('slow/')), 15_000);
+      assert.match(line, /looking up hooks\.silent\.test: DNS did not answer/, 'the log says why');
+    } finally {
+      await service.stop();
+      await receiver.close();
+      dns.close();
     }
   });
 });

@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { EgressPolicy } from '../../src/capture/egress-policy.js';
 import { EGRESS_HEADER, EgressProxy } from '../../src/capture/egress-proxy.js';
+import { NameLookup } from '../../src/name-lookup.js';
+import { startDnsServer } from '../helpers/dns-server.js';
 
 const log = pino({ level: 'silent' });
 
@@ -105,5 +107,23 @@ describe('the egress policy and proxy (SSRF guard)', () => {
     assert.equal(res.status, 502);
     assert.equal(res.egress, 'failed');
     assert.match(proxies.at(-1)?.failureFor('no-such-host.invalid') ?? '', /DNS lookup of no-such-host\.invalid failed/);
+  });
+
+  it('serves a named site while 64 requests wait on names DNS never answers, and then says so', async () => {
+    const dns = await startDnsServer({ names: { 'site.test': ['127.0.0.1'] }, silent: (n) => n.endsWith('.silent.test') });
+    try {
+      const names = new NameLookup({ servers: [dns.server], hostsFile: '/dev/null', tryMs: 1000, tries: 1 });
+      const proxy = new EgressProxy(new EgressPolicy(['site.test'], names), log);
+      proxies.push(proxy);
+      const url = await proxy.listen();
+      let settled = 0;
+      const waiting = Array.from({ length: 64 }, (_, i) => viaProxy(url, `http://n${i}.silent.test/`).finally(() => (settled += 1)));
+      const site = await viaProxy(url, `http://site.test:${sitePort}/`);
+      assert.deepEqual([site.status, site.body, settled], [200, 'hello from the site', 0], 'the named site answered before any silent name gave up');
+      const silent = await Promise.all(waiting);
+      silent.forEach((r, i) => assert.deepEqual([r.status, r.egress, r.body.trim()], [502, 'failed', `DNS lookup of n${i}.silent.test failed (ETIMEOUT)`]));
+    } finally {
+      dns.close();
+    }
   });
 });

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startServiceDns, type DnsServer } from '../helpers/dns-server.js';
+import { ACCESS_KEY, getTask, SECRET_KEY, sdkClient, waitFor } from '../helpers/node.js';
+import { startPageServer, type PageServer } from '../helpers/pages.js';
+import { spawnService, type ServiceProcess } from '../helpers/process.js';
+import { WhepPlayer } from '../helpers/subscriber.js';
+import { viewerToken } from '../helpers/viewer-link.js';
+
+/**
+ * Names the node looks up for a page (its requests through the egress proxy) whose DNS never
+ * answers must hold up nobody else. Before 2026-11-28 the node
+ * looked them up with getaddrinfo on libuv's four threads, which its file system calls share:
+ * a page fetching random names of a silent domain held all four, and another AppId's task
+ * failed to start (StartTaskFailed). The service runs with a resolv.conf of its own, naming a DNS
+ * server of this file's that answers benign.test and is silent for every name under silent.test.
+ * (A customer's callback server with such a name: test/api/callbacks.test.ts.)
+ */
+const notRoot = process.getuid?.() !== 0 && 'needs root, to give the service a resolv.conf of its own and a DNS server on port 53';
+const BENIGN = { AppId: 'benign', RoomId: 'hall', TaskId: 'named' };
+const ATTACKER = { AppId: 'attacker', RoomId: 'den', TaskId: 'names' };
+
+/** Fetches random names under silent.test without end, as many at once as the browser lets it. */
+const FLOOD_PAGE = `<!doctype html><body style="background:#345"><script>
+const one = () => fetch('http://n' + Math.random().toString(36).slice(2) + '.silent.test/', { mode: 'no-cors' }).catch(() => undefined).finally(one);
+for (let i = 0; i < 64; i++) one();
+</script>`;
+
+describe('a page that asks for names DNS never answers', { timeout: 180_000, skip: notRoot }, () => {
+  let dns: DnsServer;
+  let pages: PageServer;
+  let flood: http.Server;
+  let service: ServiceProcess | undefined;
+  const dir = mkdtempSync(path.join(tmpdir(), 'webcast-slow-dns-'));
+
+  before(async () => {
+    const served = await startServiceDns({ names: { 'benign.test': ['127.0.0.1'] }, silent: (n) => n.endsWith('.silent.test') }, dir);
+    dns = served.dns;
+    pages = await startPageServer();
+    flood = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(FLOOD_PAGE));
+    await new Promise<void>((r) => flood.listen(0, '127.0.0.1', r));
+    service = await spawnService(
+      {
+        WEBCAST_WORKER: 'true',
+        WEBCAST_DATA_DIR: path.join(dir, 'data'),
+        WEBCAST_ACCESS_KEY: ACCESS_KEY,
+        WEBCAST_SECRET_KEY: SECRET_KEY,
+        WEBCAST_URL_ALLOWLIST: '127.0.0.1,benign.test',
+      },
+      undefined,
+      served.prefix,
+    );
+  });
+  after(async () => {
+    const code = await service?.stop();
+    await pages.close();
+    flood.close();
+    dns.close();
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0, 'the service stops cleanly');
+  });
+
+  const start = async (key: typeof BENIGN, url: string, layer: { Width: number; Height: number; FrameRate: number }) => {
+    if (!service) throw new Error('no service');
+    const res = await sdkClient(service.host).start({ ...key, UserId: `${key.AppId}-${key.TaskId}`, SourceURL: url, VideoSolutions: [layer] });
+    assert.equal(res.Result, 'ok', JSON.stringify(res.ResponseMetadata.Error));
+    await waitFor(`${key.TaskId} on air`, async () => {
+      const task = await getTask(service?.host ?? '', key);
+      if (task && task.Status > 2) throw new Error(`${key.TaskId} ended: ${JSON.stringify(task)}`);
+      return task?.Status === 2;
+    }, 30_000);
+  };
+
+  it('puts another AppId\'s page, named by a host name, on air at its size', async () => {
+    if (!service) throw new Error('no service');
+    await start(ATTACKER, `http://127.0.0.1:${(flood.address() as AddressInfo).port}/`, { Width: 320, Height: 180, FrameRate: 10 });
+    // Four names at once (an A and an AAAA query each) held every thread before.
+    await waitFor('the page asking for silent names', async () => dns.asked((n) => n.endsWith('.silent.test')) >= 8, 20_000);
+    const askedBefore = dns.asked((n) => n.endsWith('.silent.test'));
+
+    await start(BENIGN, `http://benign.test:${new URL(pages.url).port}/tone`, { Width: 640, Height: 360, FrameRate: 15 });
+    const base = `http://${service.host}`;
+    const player = await WhepPlayer.play(`${base}/whep/${BENIGN.AppId}/${BENIGN.RoomId}/${BENIGN.AppId}-${BENIGN.TaskId}`, await viewerToken(base, { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }, BENIGN.AppId, BENIGN.RoomId));
+    try {
+      const video = await player.waitForVideo((v) => v.framesDecoded >= 20 && v.width === 640, 30_000);
+      assert.equal(video.height, 360, `a viewer decodes the page at its size (${JSON.stringify(video)})`);
+    } finally {
+      await player.close();
+    }
+    assert.ok(dns.asked((n) => n.endsWith('.silent.test')) > askedBefore, 'the page went on asking meanwhile');
+  });
+});
