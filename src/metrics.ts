@@ -33,6 +33,7 @@ export class Metrics {
   });
   readonly pageCrashes = new Counter({ name: 'webcast_page_crashes_total', help: 'Pages that crashed (cause=crash), went over WEBCAST_PAGE_MEMORY_MB (cause=memory), crashed at the most threads and processes a browser may have (cause=threads) or stopped answering while put on air (cause=hang); each is rescheduled', labelNames: ['cause'] as const, registers: [this.registry] });
   readonly cpuThrottled = new Counter({ name: 'webcast_task_cpu_throttled_seconds_total', help: 'Seconds tasks\' browsers were held back by their CPU ceiling (WEBCAST_TASK_CPU_MILLICORES), all tasks together', registers: [this.registry] });
+  readonly egressRefusals = new Counter({ name: 'webcast_egress_refusals_total', help: 'Requests of pages the egress proxy refused (the SSRF guard): every one, though the log tells a host at most once a minute', registers: [this.registry] });
   readonly framesPublished = new Counter({ name: 'webcast_frames_published_total', help: 'Video frames sent into rooms, all tasks and simulcast layers together', registers: [this.registry] });
 
   constructor(countByStatus?: StatusCounter, clock: () => number = Date.now) {

@@ -68,7 +68,7 @@ async function openRooms(config: Config, log: Logger): Promise<{ rooms: RoomBack
 
 export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock, metrics: Metrics): Promise<Worker> {
   const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
-  const proxy = new EgressProxy(policy, log.child({ module: 'egress' }));
+  const proxy = new EgressProxy(policy, log.child({ module: 'egress' }), () => metrics.egressRefusals.inc());
   const proxyUrl = await proxy.listen();
   const door = new ClosedDoor();
   const ownProxyUrl = await door.listen();

@@ -3,6 +3,7 @@ import net, { type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { redactUrl } from '../log.js';
 import type { EgressPolicy } from './egress-policy.js';
+import { ToldRefusals } from './told-refusals.js';
 
 /** Set on answers the proxy makes itself, so a 403 or 502 of ours is not taken for the site's. */
 export const EGRESS_HEADER = 'x-webcast-egress';
@@ -28,10 +29,14 @@ export class EgressProxy {
   private readonly sockets = new Set<Socket>();
   /** The latest refusal or failure per host, so a task that cannot open its page can say why. */
   private readonly failures = new Map<string, string>();
+  private readonly toldRefusals = new ToldRefusals();
 
   constructor(
     private readonly policy: EgressPolicy,
     private readonly log: Logger,
+    /** Every refusal, told in the log or not (a metric). */
+    private readonly onRefused: () => void = () => undefined,
+    private readonly clock: () => number = Date.now,
   ) {
     // Whatever a page or a server sends, a fault stays with that one request: nothing thrown
     // while serving it may reach the process.
@@ -78,8 +83,11 @@ export class EgressProxy {
     if ('address' in result) return result;
     const reason = 'refused' in result ? result.refused : result.failed;
     this.remember(host, reason);
-    if ('refused' in result) this.log.info({ host, reason }, 'cloud browser request refused');
-    else this.log.debug({ host, reason }, 'cloud browser request failed');
+    if ('refused' in result) {
+      this.onRefused();
+      const tell = this.toldRefusals.refused(hostKey(host), this.clock());
+      if (tell) this.log.info({ host, reason, ...(tell.untold ? { untold: tell.untold } : {}) }, 'cloud browser request refused');
+    } else this.log.debug({ host, reason }, 'cloud browser request failed');
     return { status: 'refused' in result ? 403 : 502, reason };
   }
 

@@ -13,30 +13,35 @@ import { WhepPlayer } from '../helpers/subscriber.js';
 import { viewerToken } from '../helpers/viewer-link.js';
 
 /**
- * Names the node looks up for a page (its requests through the egress proxy) whose DNS never
- * answers must hold up nobody else. Before 2026-11-28 the node
+ * A page that abuses the egress proxy, which every task's pages share, beside a benign task of
+ * another AppId. Names the node looks up for a page whose DNS never answers must hold up
+ * nobody else. Before 2026-11-28 the node
  * looked them up with getaddrinfo on libuv's four threads, which its file system calls share:
  * a page fetching random names of a silent domain held all four, and another AppId's task
  * failed to start (StartTaskFailed). The service runs with a resolv.conf of its own, naming a DNS
  * server of this file's that answers benign.test and is silent for every name under silent.test.
- * (A customer's callback server with such a name: test/api/callbacks.test.ts.)
+ * (A customer's callback server with such a name: test/api/callbacks.test.ts.) And refusals,
+ * which a page makes as many of as it likes, must not fill the node's log: before, one page
+ * wrote 280 lines a second.
  */
 const notRoot = process.getuid?.() !== 0 && 'needs root, to give the service a resolv.conf of its own and a DNS server on port 53';
 const BENIGN = { AppId: 'benign', RoomId: 'hall', TaskId: 'named' };
 const ATTACKER = { AppId: 'attacker', RoomId: 'den', TaskId: 'names' };
 
-/** Fetches random names under silent.test without end, as many at once as the browser lets it. */
+/** Fetches random names under silent.test, and random private addresses, without end, as many at once as the browser lets it. */
 const FLOOD_PAGE = `<!doctype html><body style="background:#345"><script>
-const one = () => fetch('http://n' + Math.random().toString(36).slice(2) + '.silent.test/', { mode: 'no-cors' }).catch(() => undefined).finally(one);
-for (let i = 0; i < 64; i++) one();
+const any = () => Math.floor(Math.random() * 250);
+const names = () => fetch('http://n' + Math.random().toString(36).slice(2) + '.silent.test/', { mode: 'no-cors' }).catch(() => undefined).finally(names);
+const refused = () => fetch('http://10.' + any() + '.' + any() + '.' + any() + '/', { mode: 'no-cors' }).catch(() => undefined).finally(refused);
+for (let i = 0; i < 32; i++) { names(); refused(); }
 </script>`;
 
-describe('a page that asks for names DNS never answers', { timeout: 180_000, skip: notRoot }, () => {
+describe('a page that asks for names DNS never answers, and for private addresses, without end', { timeout: 180_000, skip: notRoot }, () => {
   let dns: DnsServer;
   let pages: PageServer;
   let flood: http.Server;
   let service: ServiceProcess | undefined;
-  const dir = mkdtempSync(path.join(tmpdir(), 'webcast-slow-dns-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'webcast-egress-abuse-'));
 
   before(async () => {
     const served = await startServiceDns({ names: { 'benign.test': ['127.0.0.1'] }, silent: (n) => n.endsWith('.silent.test') }, dir);
@@ -93,5 +98,17 @@ describe('a page that asks for names DNS never answers', { timeout: 180_000, ski
       await player.close();
     }
     assert.ok(dns.asked((n) => n.endsWith('.silent.test')) > askedBefore, 'the page went on asking meanwhile');
+  });
+
+  it('tells the refusals in a few lines, and counts them all', async (ctx) => {
+    if (!service) throw new Error('no service');
+    const refusedSoFar = async () => Number(/^webcast_egress_refusals_total(?:\{[^}]*\})? (\d+)/m.exec(await (await fetch(`http://${service?.host ?? ''}/metrics`)).text())?.[1] ?? 0);
+    const many = await waitFor('hundreds of refusals', async () => { const n = await refusedSoFar(); return n >= 500 && n; }, 30_000, 500);
+    const lines = service.output().split('\n').filter((l) => l.includes('cloud browser request refused'));
+    ctx.diagnostic(`${lines.length} lines for ${many} refusals`);
+    // The whole test takes under a minute: one span.
+    assert.ok(lines.length <= 20, `${lines.length} lines for ${many} refusals`);
+    assert.ok(lines.length > 0, 'refusals are told');
+    assert.match(lines[0] ?? '', /"host":"10\.\d+\.\d+\.\d+".*private address/, 'a line says which host and why');
   });
 });
