@@ -48,9 +48,12 @@ function browserNetworkPids(): number[] {
   return pidsWhere((c) => c.startsWith(`${SLIRP4NETNS} `) || c === 'sleep infinity ').filter((pid) => procStat(pid)?.ppid === process.pid);
 }
 
-/** Our side's processes: the cloud Chromium and its children, their networks, Janus, and this Node process itself. */
+/** The egress proxy's process (egress-proxy-process.ts), a child of this process. */
+const egressPids = (): number[] => pidsWhere((c) => c.includes('egress-process.ts')).filter((pid) => procStat(pid)?.ppid === process.pid);
+
+/** Our side's processes: the cloud Chromium and its children, their networks, Janus, the egress proxy, and this Node process itself. */
 function ourPids(): number[] {
-  return [...chromiumPids(), ...browserNetworkPids(), ...janusPids(), process.pid];
+  return [...chromiumPids(), ...browserNetworkPids(), ...janusPids(), ...egressPids(), process.pid];
 }
 
 async function startNode(codec: string, maxTasks: number, env: Record<string, string> = {}): Promise<void> {

@@ -11,7 +11,7 @@ import { copiesIn, everyoneReads, realPaths, secretFiles } from './secret-files.
 import { hasCapabilities } from './capture/privileges.js';
 import { ClosedDoor } from './capture/closed-door.js';
 import { EgressPolicy } from './capture/egress-policy.js';
-import { EgressProxy } from './capture/egress-proxy.js';
+import { EgressProxyProcess } from './capture/egress-proxy-process.js';
 import { EmbeddedJanus } from './rooms/janus/embedded-janus.js';
 import { JanusRoomBackend } from './rooms/janus/janus-rooms.js';
 import type { RoomBackend } from './rooms/room-backend.js';
@@ -67,8 +67,9 @@ async function openRooms(config: Config, log: Logger): Promise<{ rooms: RoomBack
 }
 
 export async function startWorker(config: Config, store: TaskStore, log: Logger, clock: Clock, metrics: Metrics): Promise<Worker> {
-  const policy = EgressPolicy.parseList(config.urlAllowlist.join(','));
-  const proxy = new EgressProxy(policy, log.child({ module: 'egress' }), () => metrics.egressRefusals.inc());
+  // Its allowlist is checked here, where a bad entry stops the start with its reason.
+  EgressPolicy.parseList(config.urlAllowlist.join(','));
+  const proxy = new EgressProxyProcess({ allowlist: config.urlAllowlist, log: log.child({ module: 'egress' }), onRefused: () => metrics.egressRefusals.inc() });
   const proxyUrl = await proxy.listen();
   const door = new ClosedDoor();
   const ownProxyUrl = await door.listen();

@@ -9,7 +9,7 @@ import { FREEZE_MAX_MEAN_DIFF, HitCounter, SAMPLE_HEIGHT, SAMPLE_WIDTH, isBlank,
 import { redactUrl } from '../log.js';
 import type { BrowserPool, Stage, TaskBrowser } from './cloud-browser.js';
 import { udpCandidates, type MediaGate } from './browser-firewall.js';
-import { EGRESS_HEADER, type EgressProxy } from './egress-proxy.js';
+import { EGRESS_HEADER, type EgressFailures } from './egress-proxy.js';
 import { planCapture, type CapturePlan } from './layers.js';
 import { LayerPauses } from './layer-pauses.js';
 import { SendRate } from './send-rate.js';
@@ -77,7 +77,7 @@ export interface SessionDeps {
   /** The memory limit of one task's browser, for the reason a page over it is given. */
   memoryLimitMb: number;
   rooms: RoomBackend;
-  proxy: EgressProxy;
+  proxy: EgressFailures;
   log: Logger;
   /** Counts each monitor finding that led to an action. */
   onMonitor?(check: 'blank' | 'freeze' | 'crash', action: 'refresh' | 'reschedule'): void;

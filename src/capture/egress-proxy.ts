@@ -1,6 +1,5 @@
 import http, { type IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
-import type { Logger } from 'pino';
 import { redactUrl } from '../log.js';
 import type { EgressPolicy } from './egress-policy.js';
 import { ToldRefusals } from './told-refusals.js';
@@ -8,15 +7,47 @@ import { ToldRefusals } from './told-refusals.js';
 /** Set on answers the proxy makes itself, so a 403 or 502 of ours is not taken for the site's. */
 export const EGRESS_HEADER = 'x-webcast-egress';
 
-/** Listens on a free loopback port, and names it as the browsers' proxy: `http://127.0.0.1:PORT`. */
-export async function listenAsProxy(server: net.Server, what: string): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/** Listens on a loopback port (by default a free one), and names it as the browsers' proxy: `http://127.0.0.1:PORT`. */
+export async function listenAsProxy(server: net.Server, what: string, port = 0): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error(`${what} has no port`);
   return `http://127.0.0.1:${address.port}`;
 }
 
-const hostKey = (host: string): string => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+export const hostKey = (host: string): string => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+
+/** What the proxy logs through: pino's logger, or the egress process's line to the service. */
+export interface EgressLog {
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+  debug(fields: Record<string, unknown>, msg: string): void;
+}
+
+/** Why a page's request to a host failed, for a task that cannot open its page to say why. */
+export interface EgressFailures {
+  failureFor(host: string): string | undefined;
+}
+
+export interface EgressHooks {
+  /** Every refusal, told in the log or not (a metric). */
+  onRefused?: () => void;
+  /** Every failure remembered for `failureFor`, for the service when the proxy runs in a process of its own. */
+  onFailure?: (host: string, reason: string) => void;
+  clock?: () => number;
+}
+
+/** Keeps the latest failure per host, and at most about a thousand hosts. */
+export function rememberFailure(failures: Map<string, string>, host: string, reason: string): void {
+  if (failures.size > 1000) failures.clear();
+  failures.set(hostKey(host), reason);
+}
 
 /**
  * The only way out of the cloud browser's pages: an HTTP proxy on loopback that checks, on every
@@ -24,7 +55,7 @@ const hostKey = (host: string): string => host.toLowerCase().replace(/^\[(.*)\]$
  * connects to the very address it checked. Every task's browser context is made with it as its
  * proxy, with no implicit loopback bypass (the browser's own requests go to the ClosedDoor).
  */
-export class EgressProxy {
+export class EgressProxy implements EgressFailures {
   private readonly server = http.createServer();
   private readonly sockets = new Set<Socket>();
   /** The latest refusal or failure per host, so a task that cannot open its page can say why. */
@@ -33,10 +64,8 @@ export class EgressProxy {
 
   constructor(
     private readonly policy: EgressPolicy,
-    private readonly log: Logger,
-    /** Every refusal, told in the log or not (a metric). */
-    private readonly onRefused: () => void = () => undefined,
-    private readonly clock: () => number = Date.now,
+    private readonly log: EgressLog,
+    private readonly hooks: EgressHooks = {},
   ) {
     // Whatever a page or a server sends, a fault stays with that one request: nothing thrown
     // while serving it may reach the process.
@@ -59,8 +88,8 @@ export class EgressProxy {
     });
   }
 
-  listen(): Promise<string> {
-    return listenAsProxy(this.server, 'the egress proxy');
+  listen(port = 0): Promise<string> {
+    return listenAsProxy(this.server, 'the egress proxy', port);
   }
 
   private fault(err: unknown, end: () => void): void {
@@ -74,8 +103,8 @@ export class EgressProxy {
   }
 
   private remember(host: string, reason: string): void {
-    if (this.failures.size > 1000) this.failures.clear();
-    this.failures.set(hostKey(host), reason);
+    rememberFailure(this.failures, host, reason);
+    this.hooks.onFailure?.(hostKey(host), reason);
   }
 
   private async check(host: string): Promise<{ address: string } | { status: number; reason: string }> {
@@ -84,8 +113,8 @@ export class EgressProxy {
     const reason = 'refused' in result ? result.refused : result.failed;
     this.remember(host, reason);
     if ('refused' in result) {
-      this.onRefused();
-      const tell = this.toldRefusals.refused(hostKey(host), this.clock());
+      this.hooks.onRefused?.();
+      const tell = this.toldRefusals.refused(hostKey(host), (this.hooks.clock ?? Date.now)());
       if (tell) this.log.info({ host, reason, ...(tell.untold ? { untold: tell.untold } : {}) }, 'cloud browser request refused');
     } else this.log.debug({ host, reason }, 'cloud browser request failed');
     return { status: 'refused' in result ? 403 : 502, reason };

@@ -9,6 +9,7 @@ import { startServiceDns, type DnsServer } from '../helpers/dns-server.js';
 import { ACCESS_KEY, getTask, SECRET_KEY, sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { spawnService, type ServiceProcess } from '../helpers/process.js';
+import { measureCores } from '../helpers/procfs.js';
 import { WhepPlayer } from '../helpers/subscriber.js';
 import { viewerToken } from '../helpers/viewer-link.js';
 
@@ -28,6 +29,8 @@ const notRoot = process.getuid?.() !== 0 && 'needs root, to give the service a r
 const BENIGN = { AppId: 'benign', RoomId: 'hall', TaskId: 'named' };
 const ATTACKER = { AppId: 'attacker', RoomId: 'den', TaskId: 'names' };
 
+const PULLER = { AppId: 'attacker', RoomId: 'den', TaskId: 'bytes' };
+
 /** Fetches random names under silent.test, and random private addresses, without end, as many at once as the browser lets it. */
 const FLOOD_PAGE = `<!doctype html><body style="background:#345"><script>
 const any = () => Math.floor(Math.random() * 250);
@@ -35,11 +38,18 @@ const names = () => fetch('http://n' + Math.random().toString(36).slice(2) + '.s
 const refused = () => fetch('http://10.' + any() + '.' + any() + '.' + any() + '/', { mode: 'no-cors' }).catch(() => undefined).finally(refused);
 for (let i = 0; i < 32; i++) { names(); refused(); }
 </script>`;
+/** Pulls a big file of its own server without end, six at a time. */
+const PULL_PAGE = `<!doctype html><body style="background:#543"><script>
+const pull = () => fetch('/blob?' + Math.random()).then((r) => r.arrayBuffer()).catch(() => undefined).finally(pull);
+for (let i = 0; i < 6; i++) pull();
+</script>`;
 
 describe('a page that asks for names DNS never answers, and for private addresses, without end', { timeout: 180_000, skip: notRoot }, () => {
   let dns: DnsServer;
   let pages: PageServer;
   let flood: http.Server;
+  /** 32 MiB files the page pulled through the proxy. */
+  let pulled = 0;
   let service: ServiceProcess | undefined;
   const dir = mkdtempSync(path.join(tmpdir(), 'webcast-egress-abuse-'));
 
@@ -47,7 +57,13 @@ describe('a page that asks for names DNS never answers, and for private addresse
     const served = await startServiceDns({ names: { 'benign.test': ['127.0.0.1'] }, silent: (n) => n.endsWith('.silent.test') }, dir);
     dns = served.dns;
     pages = await startPageServer();
-    flood = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(FLOOD_PAGE));
+    const blob = Buffer.alloc(32 << 20, 7);
+    flood = http.createServer((req, res) => {
+      if (req.url?.startsWith('/blob')) {
+        pulled += 1;
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' }).end(blob);
+      } else res.writeHead(200, { 'content-type': 'text/html' }).end(req.url?.startsWith('/pull') ? PULL_PAGE : FLOOD_PAGE);
+    });
     await new Promise<void>((r) => flood.listen(0, '127.0.0.1', r));
     service = await spawnService(
       {
@@ -56,6 +72,9 @@ describe('a page that asks for names DNS never answers, and for private addresse
         WEBCAST_ACCESS_KEY: ACCESS_KEY,
         WEBCAST_SECRET_KEY: SECRET_KEY,
         WEBCAST_URL_ALLOWLIST: '127.0.0.1,benign.test',
+        // The attacker's pages spin the CPU: admission by cost would hold the third task back.
+        WEBCAST_ADMISSION: 'count',
+        WEBCAST_MAX_TASKS: '3',
       },
       undefined,
       served.prefix,
@@ -110,5 +129,29 @@ describe('a page that asks for names DNS never answers, and for private addresse
     assert.ok(lines.length <= 20, `${lines.length} lines for ${many} refusals`);
     assert.ok(lines.length > 0, 'refusals are told');
     assert.match(lines[0] ?? '', /"host":"10\.\d+\.\d+\.\d+".*private address/, 'a line says which host and why');
+  });
+
+  it('keeps the bytes a page pulls through the proxy, as fast as it can, off the service\'s own process', async (ctx) => {
+    if (!service) throw new Error('no service');
+    await start(PULLER, `http://127.0.0.1:${(flood.address() as AddressInfo).port}/pull`, { Width: 320, Height: 180, FrameRate: 10 });
+    await waitFor('the page pulling', async () => pulled >= 6, 20_000);
+    const before = pulled;
+    const started = Date.now();
+    const took: number[] = [];
+    // The service's own process: the bytes are not its work.
+    const serviceCpu = measureCores(() => [service?.child.pid ?? 0], 6000);
+    while (Date.now() - started < 6000) {
+      const t0 = performance.now();
+      await getTask(service.host, BENIGN);
+      took.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { cores } = await serviceCpu;
+    const mbps = ((pulled - before) * 32) / ((Date.now() - started) / 1000);
+    took.sort((a, b) => a - b);
+    ctx.diagnostic(`${mbps.toFixed(0)} MiB/s through the proxy; the service's process ${cores.toFixed(2)} cores; GetWebCastTask median ${took[took.length >> 1]?.toFixed(1)} ms, slowest ${took.at(-1)?.toFixed(1)} ms`);
+    assert.ok(mbps > 20, `the page pulled ${mbps.toFixed(0)} MiB/s (the check works)`);
+    assert.ok(cores < 0.15, `the service's process took ${cores.toFixed(2)} cores while the page pulled ${mbps.toFixed(0)} MiB/s`);
+    assert.equal((await getTask(service.host, BENIGN))?.Status, 2, 'the benign task is still on air');
   });
 });

@@ -12,7 +12,7 @@ import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { WhepPlayer } from '../helpers/subscriber.js';
 import { inMountNamespace, spawnService, SYS_AS_SYSTEMD_MOUNTS_IT } from '../helpers/process.js';
 import { viewerToken } from '../helpers/viewer-link.js';
-import { allPids, cmdline, pidsWhere } from '../helpers/procfs.js';
+import { allPids, cmdline, pidsWhere, tree } from '../helpers/procfs.js';
 
 /**
  * The service as the systemd unit runs it: an unprivileged user of its own, with only the
@@ -88,6 +88,11 @@ describe('the service as an unprivileged user with capabilities', { timeout: 120
       }
       assert.ok(outside >= 2, 'the browser process and its helpers outside the sandbox were checked');
       assert.ok(execFileSync('iptables', ['-w', '-S', 'WEBCAST-BROWSER-ALLOW']).toString().includes(`webcast-node:${nodeKey(dataDir)}`), 'its firewall openings are in place');
+      // The egress proxy's process, which parses every page's requests, drops the unit's ambient capabilities.
+      const egress = pidsWhere((cmd) => cmd.includes('egress-process.ts') && !cmd.startsWith('/usr/bin/setpriv')).filter((pid) => tree([service?.child.pid ?? 0]).includes(pid));
+      assert.equal(egress.length, 1, 'the egress proxy runs in a process of its own');
+      for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) assert.equal(BigInt(`0x${field(egress[0] ?? 0, set)}`), 0n, `the egress proxy keeps no capability (${set})`);
+      assert.equal(field(egress[0] ?? 0, 'NoNewPrivs'), '1', 'and can gain none');
       assert.doesNotMatch(service.output(), /not confined|not bounded|can not run browsers|cannot be made|no Landlock domain/);
       // The unit's capabilities leave out CAP_SYS_ADMIN: the browser's root of its own is made in a
       // user namespace, and the operator is told.

@@ -197,6 +197,11 @@ describe('watching a publisher with any WHEP player', { timeout: 180_000 }, () =
       const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
       assert.equal(uid, '65534', 'a service started as root relays as nobody');
     }
+    // No capability of the service's (under the unit they are ambient: test/engine/unprivileged.test.ts
+    // checks the same drop for the egress proxy's process), and none to gain.
+    const relayStatus = readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.match(relayStatus, /^CapEff:\s+0+$/m, 'the relay holds no capability');
+    assert.match(relayStatus, /^NoNewPrivs:\s+1$/m, 'the relay can gain none');
     process.kill(pid, 'SIGKILL');
     await waitFor('the relayed session to end', async () => (await fetch(player.resource, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status === 404, 10_000);
     assert.equal((await getTask(t.host, key))?.Status, 2, 'the node and its task live on');

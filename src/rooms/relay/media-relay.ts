@@ -1,9 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { unprivilegedNode, unreadableByNobody } from '../../child-user.js';
 import type { Subscription } from '../room-backend.js';
 import type { FromRelay, RelaySettings, ToRelay } from './relay-protocol.js';
 
@@ -12,22 +11,7 @@ const START_TIMEOUT_MS = 30_000;
 const OPEN_TIMEOUT_MS = 10_000;
 /** The relay's heap: a few hundred viewers' buffers; a leak ends the relay, not the service. */
 const RELAY_HEAP_MB = 256;
-/** nobody/nogroup on Debian. */
-const NOBODY = 65534;
 const RELAY_SCRIPT = fileURLToPath(new URL('./relay-process.ts', import.meta.url));
-
-/** The file and every folder above it may be read (and the folders entered) by any user. */
-function readableByAnyone(file: string): boolean {
-  try {
-    if ((statSync(file).mode & 0o004) === 0) return false;
-    for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
-      if ((statSync(dir).mode & 0o005) !== 0o005) return false;
-      if (dir === path.dirname(dir)) return true;
-    }
-  } catch {
-    return false;
-  }
-}
 
 interface Opening {
   resolve: (answers: { backendAnswer: string; playerAnswer: string }) => void;
@@ -63,7 +47,7 @@ export class MediaRelay {
   private asNobody(): boolean {
     if (process.getuid?.() !== 0) return false;
     const code = [RELAY_SCRIPT, fileURLToPath(import.meta.resolve('tsx')), fileURLToPath(import.meta.resolve('werift'))];
-    const unreadable = code.find((file) => !readableByAnyone(file));
+    const unreadable = unreadableByNobody(code);
     if (unreadable === undefined) return true;
     if (!this.warned) this.log.warn({ file: unreadable }, 'the media relay runs as the service\'s own user: nobody cannot read its code');
     this.warned = true;
@@ -73,14 +57,12 @@ export class MediaRelay {
   private process(): { child: ChildProcess; ready: Promise<void> } {
     if (this.current?.child.connected) return this.current;
     const started = performance.now();
-    const child = fork(RELAY_SCRIPT, [], {
-      // Only the TypeScript loader: not the parent's other flags (a test runner's --test, say).
-      execArgv: ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${RELAY_HEAP_MB}`],
+    // Only the TypeScript loader: not the parent's other flags (a test runner's --test, say).
+    const { command, args } = unprivilegedNode(RELAY_SCRIPT, ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${RELAY_HEAP_MB}`], this.asNobody());
+    const child = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', WEBCAST_RELAY_SETTINGS: JSON.stringify(this.settings) },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
-      // Started as root, the service gives the relay no privilege of its own: it needs none to send UDP.
-      ...(this.asNobody() ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     child.stderr?.on('data', (d: Buffer) => this.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the media relay wrote to stderr'));
     child.on('message', (m: FromRelay) => this.received(m));

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { EgressProxyProcess } from '../../src/capture/egress-proxy-process.js';
+import { waitFor } from '../helpers/node.js';
+
+/** A GET through the proxy as Chromium makes it (an absolute URL); the status, or the connection's error code. */
+function viaProxy(proxy: string, url: string): Promise<number | string> {
+  const p = new URL(proxy);
+  return new Promise((resolve) => {
+    const req = http.request({ host: p.hostname, port: p.port, method: 'GET', path: url, headers: { host: new URL(url).host } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+}
+
+const status = (pid: number): string => readFileSync(`/proc/${pid}/status`, 'utf8');
+
+describe('the egress proxy in a process of its own (egress-proxy-process.ts)', () => {
+  let site: http.Server;
+  let siteUrl = '';
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  let refusals = 0;
+  const proxy = new EgressProxyProcess({ allowlist: ['127.0.0.1'], log, onRefused: () => (refusals += 1) });
+  let url = '';
+  before(async () => {
+    site = http.createServer((_req, res) => res.end('hello'));
+    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+    url = await proxy.listen();
+  });
+  after(async () => {
+    await proxy.close();
+    site.close();
+  });
+
+  it('forwards what the policy allows, refuses the rest, and tells the service of both', async () => {
+    assert.equal(await viaProxy(url, siteUrl), 200);
+    assert.equal(await viaProxy(url, 'http://10.1.2.3/'), 403);
+    assert.equal(await viaProxy(url, 'http://10.1.2.3/again'), 403);
+    await waitFor('the refusals counted', async () => refusals === 2, 5000, 20);
+    assert.match(proxy.failureFor('10.1.2.3') ?? '', /10\.1\.2\.3 is a private address/);
+    const told = lines.filter((l) => l.msg === 'cloud browser request refused');
+    assert.equal(told.length, 1, 'the log tells the host once');
+  });
+
+  it('holds no capability, cannot gain one, and is not root', () => {
+    const pid = proxy.pid;
+    assert.ok(pid, 'the process runs');
+    const s = status(pid);
+    assert.match(s, /^CapEff:\s+0+$/m);
+    assert.match(s, /^CapAmb:\s+0+$/m);
+    assert.match(s, /^NoNewPrivs:\s+1$/m);
+    if (process.getuid?.() === 0) assert.match(s, /^Uid:\s+65534\s/m, 'as root, it runs as nobody');
+  });
+
+  it('is started again on the same port when it dies, and ends with close()', async () => {
+    const first = proxy.pid;
+    assert.ok(first);
+    process.kill(first, 'SIGKILL');
+    await waitFor('the proxy back', async () => proxy.pid !== undefined && proxy.pid !== first && (await viaProxy(url, siteUrl)) === 200, 20_000, 100);
+    assert.ok(lines.some((l) => l.msg.startsWith('the egress proxy stopped')), 'the stop is logged');
+    const second = proxy.pid;
+    await proxy.close();
+    assert.equal(proxy.pid, undefined);
+    assert.throws(() => process.kill(second ?? 0, 0), 'the process is gone');
+    assert.equal(await viaProxy(url, siteUrl), 'ECONNREFUSED');
+  });
+});
