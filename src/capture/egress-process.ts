@@ -20,8 +20,11 @@ const line = (level: 'debug' | 'info' | 'warn') => (fields: Record<string, unkno
 };
 const log: EgressLog = { debug: line('debug'), info: line('info'), warn: line('warn') };
 
-// The service is this process's only reason to be: it ends with it (setpriv's --pdeathsig too).
+// The service is this process's only reason to be: it ends with it (setpriv's --pdeathsig too),
+// and only by it: Ctrl-C in a terminal reaches the whole process group, while the service is still
+// finishing its tasks, whose pages need their proxy to the end.
 process.on('disconnect', () => process.exit(0));
+process.on('SIGINT', () => undefined);
 
 const proxy = new EgressProxy(EgressPolicy.parseList((settings.allowlist ?? []).join(',')), log, {
   onRefused: () => send({ type: 'refused' }),

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { unprivilegedNode, unreadableByNobody } from '../child-user.js';
 import { hostKey, rememberFailure, type EgressFailures } from './egress-proxy.js';
-import type { EgressSettings, FromEgress } from './egress-protocol.js';
+import { parseFromEgress, type EgressSettings, type FromEgress } from './egress-protocol.js';
 
 const SCRIPT = fileURLToPath(new URL('./egress-process.ts', import.meta.url));
 /** Loading its TypeScript takes about a second; on a busy node many more. */
@@ -77,25 +77,23 @@ export class EgressProxyProcess implements EgressFailures {
     });
     this.child = child;
     child.stderr?.on('data', (d: Buffer) => this.o.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the egress proxy wrote to stderr'));
-    let wasReady = false;
-    child.on('message', (m: FromEgress) => {
-      if (m.type === 'ready') wasReady = true;
-      this.received(m);
-    });
     child.on('error', (err) => this.o.log.warn({ err }, 'the egress proxy process failed'));
+    let wasReady = false;
     const ready = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new Error(`the egress proxy did not start within ${START_TIMEOUT_MS / 1000} s`));
         child.kill('SIGKILL');
       }, START_TIMEOUT_MS);
-      child.on('message', (m: FromEgress) => {
-        if (m.type === 'ready') {
+      child.on('message', (message: unknown) => {
+        const m = parseFromEgress(message);
+        if (m?.type === 'ready') {
+          wasReady = true;
           clearTimeout(timer);
           resolve(m.port);
-        } else if (m.type === 'failed') {
+        } else if (m?.type === 'failed') {
           clearTimeout(timer);
           reject(new Error(`the egress proxy cannot listen: ${m.message}`));
-        }
+        } else if (m) this.received(m);
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);

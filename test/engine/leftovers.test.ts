@@ -10,12 +10,16 @@ import { nodeKey } from '../../src/capture/cloud-browser.js';
 import { sdkClient, waitFor } from '../helpers/node.js';
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { runToExit, spawnService } from '../helpers/process.js';
+import { procStat } from '../../src/capture/proc-stat.js';
 import { pidsWhere } from '../helpers/procfs.js';
 
 const keys = { accessKey: 'AKLEFTOVERS000001', secretKey: 'leftovers-test-secret-key-000001' };
 /** The OUTPUT rules that send a node's browser uids into the browsers' chain, by the node's pid. */
 const jumpsOf = (pid: number | undefined): string[] =>
   execFileSync('iptables', ['-S', 'OUTPUT'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('-j WEBCAST-BROWSER') && tagOf(l)?.pid === pid);
+
+/** The egress proxy's process of the service `pid` (its child: the service starts it through setpriv, which execs). */
+const egressOf = (pid: number | undefined): number[] => pidsWhere((cmd) => cmd.includes('egress-process.ts')).filter((p) => procStat(p)?.ppid === pid);
 
 describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
   let pages: PageServer;
@@ -41,8 +45,11 @@ describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
     }, 30_000);
     const folders = readdirSync(browsersRoot);
     assert.ok(ours().length >= 4, 'Chromium and Janus run');
+    const egress = egressOf(first.child.pid);
+    assert.equal(egress.length, 1, 'the egress proxy runs in a process of its own');
     await first.stop('SIGKILL');
     await waitFor('every Chromium and Janus gone', async () => ours().length === 0, 5000, 100);
+    await waitFor('the egress proxy gone', async () => pidsWhere((cmd) => cmd.includes('egress-process.ts')).every((pid) => !egress.includes(pid)), 5000, 100);
 
     // Its firewall jump for its browsers' uids outlives it, until the next start of any node.
     const killedPid = first.child.pid;
@@ -63,9 +70,12 @@ describe('a worker killed with SIGKILL', { timeout: 120_000 }, () => {
   it('stops cleanly on Ctrl-C: nothing is logged as having died, nothing is left running', async () => {
     const service = await spawnService(env);
     assert.ok(ours().length >= 2, 'Chromium and Janus run');
+    const egress = egressOf(service.child.pid);
     assert.equal(await service.interrupt(), 0);
-    const errors = service.output().split('\n').filter((l) => /"level":50|died/.test(l));
+    // Ctrl-C reaches the egress proxy's process too, which must serve the pages to the end.
+    const errors = service.output().split('\n').filter((l) => /"level":50|died|proxy stopped/.test(l));
     assert.deepEqual(errors, []);
+    assert.ok(pidsWhere((cmd) => cmd.includes('egress-process.ts')).every((pid) => !egress.includes(pid)), 'the egress proxy is gone');
     await waitFor('every Chromium and Janus gone', async () => ours().length === 0, 5000, 100);
     assert.deepEqual(mountsUnder(browsersRoot), [], 'no browser folder\'s tmpfs is left mounted');
   });

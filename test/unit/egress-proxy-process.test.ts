@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { EgressProxyProcess } from '../../src/capture/egress-proxy-process.js';
+import { parseFromEgress } from '../../src/capture/egress-protocol.js';
 import { waitFor } from '../helpers/node.js';
 
 /** A GET through the proxy as Chromium makes it (an absolute URL); the status, or the connection's error code. */
@@ -72,5 +73,19 @@ describe('the egress proxy in a process of its own (egress-proxy-process.ts)', (
     assert.equal(proxy.pid, undefined);
     assert.throws(() => process.kill(second ?? 0, 0), 'the process is gone');
     assert.equal(await viaProxy(url, siteUrl), 'ECONNREFUSED');
+  });
+
+  it('takes from the process only what it may say, cut to size: a process made to say otherwise is not listened to', () => {
+    assert.deepEqual(parseFromEgress({ type: 'log', level: 'info', fields: { host: 'h' }, msg: 'cloud browser request refused' }), { type: 'log', level: 'info', fields: { host: 'h' }, msg: 'cloud browser request refused' });
+    assert.equal(parseFromEgress({ type: 'log', level: 'child', fields: {}, msg: 'x' }), undefined, 'a method of the logger that is no level');
+    assert.equal(parseFromEgress({ type: 'log', level: 'fatal', fields: {}, msg: 'x' }), undefined, 'nor a level it never logs at');
+    assert.equal(parseFromEgress({ type: 'log', level: 'info', fields: null, msg: 'x' }), undefined);
+    assert.equal(parseFromEgress({ type: 'log', level: 'info', fields: [], msg: 'x' }), undefined);
+    assert.equal(parseFromEgress({ type: 'failure', host: 'h'.repeat(301), reason: 'r' }), undefined);
+    assert.equal(parseFromEgress({ type: 'ready', port: 70_000 }), undefined);
+    assert.equal(parseFromEgress({ type: 'exit' }), undefined);
+    for (const junk of [null, 7, 'ready', [], {}]) assert.equal(parseFromEgress(junk), undefined);
+    const long = parseFromEgress({ type: 'log', level: 'warn', fields: {}, msg: 'm'.repeat(10_000) });
+    assert.equal(long?.type === 'log' && long.msg.length, 200);
   });
 });

@@ -138,4 +138,6 @@ process.on('message', (message: ToRelay) => {
 });
 // The service went away: so does its relay.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal reaches the whole process group: the service ends this process itself.
+process.on('SIGINT', () => undefined);
 send({ type: 'ready' });
