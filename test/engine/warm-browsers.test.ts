@@ -8,10 +8,13 @@ import { workerSuite } from '../helpers/worker-suite.js';
 const small = { VideoSolutions: [{ Width: 320, Height: 180, FrameRate: 10 }] };
 
 /** Kills every process (its cgroup's) of the browser launched last or first of those under `folder`, and says how many. */
+/** The browsers of the node's folder, by their launch's number. */
+const browsersOf = (folder: string): { pid: number; n: number }[] =>
+  pidsWhere((cmd) => cmd.includes(`--user-data-dir=${folder}/`) && !cmd.includes('--type='))
+    .map((pid) => ({ pid, n: Number(new RegExp(`--user-data-dir=${folder}/(\\d+)-`).exec(cmdline(pid))?.[1] ?? -1) }));
+
 function killBrowser(folder: string, which: 'newest' | 'oldest'): number {
-  const launches = pidsWhere((cmd) => cmd.includes(`--user-data-dir=${folder}/`) && !cmd.includes('--type='))
-    .map((pid) => ({ pid, n: Number(new RegExp(`--user-data-dir=${folder}/(\\d+)-`).exec(cmdline(pid))?.[1] ?? -1) }))
-    .sort((a, b) => (which === 'newest' ? b.n - a.n : a.n - b.n));
+  const launches = browsersOf(folder).sort((a, b) => (which === 'newest' ? b.n - a.n : a.n - b.n));
   const chosen = launches[0];
   if (!chosen) return 0;
   const group = /:memory:(\S+)/.exec(readFileSync(`/proc/${chosen.pid}/cgroup`, 'utf8'))?.[1];
@@ -66,6 +69,9 @@ describe('warm browsers that die while they are readied', { timeout: 180_000, sk
     const folder = s.t.node.worker?.browsers.folder;
     assert.ok(folder);
     for (const [i, afterLoadMs] of [undefined, 0, 100, 200].entries()) {
+      // The task before's browser may still be closing, and would be the oldest (ci122 killed it
+      // instead of the task's, which went on air untouched): only the warm spare is left first.
+      await waitFor('the task before\'s browser closed', async () => browsersOf(folder).length <= 1, 20_000, 50);
       const key = { AppId: 'app1', RoomId: `dies${i}`, TaskId: `dies${i}` };
       const retriesBefore = s.t.logs.filter((l) => l.includes('trying again') && l.includes(key.TaskId)).length;
       assert.equal((await sdkClient(s.t.host).start({ ...key, UserId: `dies${i}`, SourceURL: `${s.pages.url}/held?on=dies${i}`, ...small })).Result, 'ok');
