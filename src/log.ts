@@ -1,15 +1,7 @@
 import pino, { type Logger } from 'pino';
 
-/**
- * SourceURLs often carry auth tokens in their query or fragment, and userinfo in their
- * authority: logs keep only scheme, host and path.
- */
-export function redactUrl(raw: string): string {
-  if (!URL.canParse(raw)) return '[unparseable URL]';
-  const url = new URL(raw);
-  const hidden = url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
-  return `${url.protocol}//${url.host}${url.pathname}${hidden ? '?[redacted]' : ''}`;
-}
+// Here too, as every module that logs a URL has always found it.
+export { redactUrl } from './redact-url.js';
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(

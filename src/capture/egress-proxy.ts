@@ -1,6 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
-import { redactUrl } from '../log.js';
+import { redactUrl } from '../redact-url.js';
 import type { EgressPolicy } from './egress-policy.js';
 import { ToldRefusals } from './told-refusals.js';
 
