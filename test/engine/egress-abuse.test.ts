@@ -10,8 +10,7 @@ import { ACCESS_KEY, getTask, SECRET_KEY, sdkClient, waitFor } from '../helpers/
 import { startPageServer, type PageServer } from '../helpers/pages.js';
 import { spawnService, type ServiceProcess } from '../helpers/process.js';
 import { measureCores } from '../helpers/procfs.js';
-import { WhepPlayer } from '../helpers/subscriber.js';
-import { viewerToken } from '../helpers/viewer-link.js';
+import { decodedByViewer } from '../helpers/viewer-link.js';
 
 /**
  * A page that abuses the egress proxy, which every task's pages share, beside a benign task of
@@ -108,14 +107,8 @@ describe('a page that asks for names DNS never answers, and for private addresse
     const askedBefore = dns.asked((n) => n.endsWith('.silent.test'));
 
     await start(BENIGN, `http://benign.test:${new URL(pages.url).port}/tone`, { Width: 640, Height: 360, FrameRate: 15 });
-    const base = `http://${service.host}`;
-    const player = await WhepPlayer.play(`${base}/whep/${BENIGN.AppId}/${BENIGN.RoomId}/${BENIGN.AppId}-${BENIGN.TaskId}`, await viewerToken(base, { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }, BENIGN.AppId, BENIGN.RoomId));
-    try {
-      const video = await player.waitForVideo((v) => v.framesDecoded >= 20 && v.width === 640, 30_000);
-      assert.equal(video.height, 360, `a viewer decodes the page at its size (${JSON.stringify(video)})`);
-    } finally {
-      await player.close();
-    }
+    const video = await decodedByViewer(service.host, { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }, BENIGN, `${BENIGN.AppId}-${BENIGN.TaskId}`, 640);
+    assert.equal(video.height, 360, `a viewer decodes the page at its size (${JSON.stringify(video)})`);
     assert.ok(dns.asked((n) => n.endsWith('.silent.test')) > askedBefore, 'the page went on asking meanwhile');
   });
 

@@ -10,9 +10,8 @@ import { startHostileServer, type HostileServer } from '../helpers/hostile-pages
 import { loopbackListeners } from '../helpers/loopback-listeners.js';
 import { inMountNamespace, spawnService, SYS_AS_SYSTEMD_MOUNTS_IT, type ServiceProcess } from '../helpers/process.js';
 import { pidsWhere } from '../helpers/procfs.js';
-import { WhepPlayer } from '../helpers/subscriber.js';
 import { startTestHost, type TestHost } from '../helpers/test-host.js';
-import { viewerToken } from '../helpers/viewer-link.js';
+import { decodedByViewer } from '../helpers/viewer-link.js';
 
 /**
  * Where a browser cannot have a network of its own, the node says why at start and runs its
@@ -74,14 +73,8 @@ for (const asUnit of [false, true]) describe(`a node ${asUnit ? 'run as the unit
     assert.doesNotMatch(service.output(), /each browser gets a network namespace of its own/);
 
     await start(BENIGN, '/steady', { Width: 640, Height: 360, FrameRate: 15 });
-    const base = `http://${service.host}`;
-    const player = await WhepPlayer.play(`${base}/whep/${BENIGN.AppId}/${BENIGN.RoomId}/${BENIGN.AppId}-${BENIGN.TaskId}`, await viewerToken(base, { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }, BENIGN.AppId, BENIGN.RoomId));
-    try {
-      const video = await player.waitForVideo((v) => v.framesDecoded >= 20 && v.width === 640, 30_000);
-      assert.equal(video.height, 360, `a viewer decodes the page at its size (${JSON.stringify(video)})`);
-    } finally {
-      await player.close();
-    }
+    const video = await decodedByViewer(service.host, { accessKey: ACCESS_KEY, secretKey: SECRET_KEY }, BENIGN, `${BENIGN.AppId}-${BENIGN.TaskId}`, 640);
+    assert.equal(video.height, 360, `a viewer decodes the page at its size (${JSON.stringify(video)})`);
 
     // The fallback is what runs: the browser is in the node's network namespace, and still
     // its own uid, not root.
