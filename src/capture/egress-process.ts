@@ -26,10 +26,8 @@ const log: EgressLog = { debug: line('debug'), info: line('info'), warn: line('w
 process.on('disconnect', () => process.exit(0));
 process.on('SIGINT', () => undefined);
 
-const proxy = new EgressProxy(EgressPolicy.parseList((settings.allowlist ?? []).join(',')), log, {
-  onRefused: () => send({ type: 'refused' }),
-  onFailure: (host, reason) => send({ type: 'failure', host, reason }),
-});
+// Each refusal and failure once, to the service, which remembers them for its tasks and counts the refusals.
+const proxy = new EgressProxy(EgressPolicy.parseList((settings.allowlist ?? []).join(',')), log, (host, reason, refused) => send({ type: 'failure', host, reason, refused }));
 proxy.listen(settings.port ?? 0).then(
   (url) => send({ type: 'ready', port: Number(new URL(url).port) }),
   (err: unknown) => {

@@ -7,8 +7,8 @@ export type FromEgress =
   /** It cannot listen (the port it was given is taken): it exits after this. */
   | { type: 'failed'; message: string }
   | { type: 'log'; level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; msg: string }
-  | { type: 'failure'; host: string; reason: string }
-  | { type: 'refused' };
+  /** A page's request it refused (the SSRF guard) or could not serve, and why. */
+  | { type: 'failure'; host: string; reason: string; refused: boolean };
 
 /** How the process is told its settings (argv would show them in ps). */
 export interface EgressSettings {
@@ -29,8 +29,7 @@ const fromEgress = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), port: z.number().int().min(1).max(65535) }),
   z.object({ type: z.literal('failed'), message: z.string().transform((s) => s.slice(0, 1000)) }),
   z.object({ type: z.literal('log'), level: z.enum(['debug', 'info', 'warn']), fields: z.record(z.string(), z.unknown()), msg: z.string().transform((s) => s.slice(0, 200)) }),
-  z.object({ type: z.literal('failure'), host: z.string().max(300), reason: z.string().transform((s) => s.slice(0, 1000)) }),
-  z.object({ type: z.literal('refused') }),
+  z.object({ type: z.literal('failure'), host: z.string().max(300), reason: z.string().transform((s) => s.slice(0, 1000)), refused: z.boolean() }),
 ]);
 
 export function parseFromEgress(m: unknown): FromEgress | undefined {

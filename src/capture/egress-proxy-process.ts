@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { unprivilegedNode, unreadableByNobody } from '../child-user.js';
-import { hostKey, rememberFailure, type EgressFailures } from './egress-proxy.js';
+import { spawnHelper, unreadableByNobody } from '../child-user.js';
+import { FailureMemory, type EgressFailures } from './egress-proxy.js';
 import { parseFromEgress, type EgressSettings, type FromEgress } from './egress-protocol.js';
 
 const SCRIPT = fileURLToPath(new URL('./egress-process.ts', import.meta.url));
@@ -36,7 +36,7 @@ export class EgressProxyProcess implements EgressFailures {
   private closed = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
-  private readonly failures = new Map<string, string>();
+  private readonly failures = new FailureMemory();
   private warnedAsSelf = false;
 
   constructor(private readonly o: EgressProxyProcessOptions) {}
@@ -50,7 +50,7 @@ export class EgressProxyProcess implements EgressFailures {
   }
 
   failureFor(host: string): string | undefined {
-    return this.failures.get(hostKey(host));
+    return this.failures.failureFor(host);
   }
 
   /** The process's pid, while it runs. */
@@ -69,12 +69,7 @@ export class EgressProxyProcess implements EgressFailures {
 
   private start(): Promise<number> {
     const settings: EgressSettings = { allowlist: [...this.o.allowlist], port: this.port, logLevel: this.o.log.level };
-    const { command, args } = unprivilegedNode(SCRIPT, ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${HEAP_MB}`], this.asNobody());
-    const child = spawn(command, args, {
-      env: { PATH: process.env.PATH ?? '', WEBCAST_EGRESS_SETTINGS: JSON.stringify(settings) },
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
+    const child = spawnHelper(SCRIPT, { heapMb: HEAP_MB, asNobody: this.asNobody(), env: { WEBCAST_EGRESS_SETTINGS: JSON.stringify(settings) } });
     this.child = child;
     child.stderr?.on('data', (d: Buffer) => this.o.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the egress proxy wrote to stderr'));
     child.on('error', (err) => this.o.log.warn({ err }, 'the egress proxy process failed'));
@@ -131,10 +126,8 @@ export class EgressProxyProcess implements EgressFailures {
         this.o.log[m.level](m.fields, m.msg);
         break;
       case 'failure':
-        rememberFailure(this.failures, m.host, m.reason);
-        break;
-      case 'refused':
-        this.o.onRefused?.();
+        this.failures.remember(m.host, m.reason);
+        if (m.refused) this.o.onRefused?.();
         break;
     }
   }

@@ -21,7 +21,7 @@ export async function listenAsProxy(server: net.Server, what: string, port = 0):
   return `http://127.0.0.1:${address.port}`;
 }
 
-export const hostKey = (host: string): string => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+const hostKey = (host: string): string => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
 
 /** What the proxy logs through: pino's logger, or the egress process's line to the service. */
 export interface EgressLog {
@@ -35,19 +35,22 @@ export interface EgressFailures {
   failureFor(host: string): string | undefined;
 }
 
-export interface EgressHooks {
-  /** Every refusal, told in the log or not (a metric). */
-  onRefused?: () => void;
-  /** Every failure remembered for `failureFor`, for the service when the proxy runs in a process of its own. */
-  onFailure?: (host: string, reason: string) => void;
-  clock?: () => number;
+/** The latest failure per host (an IPv6 host with or without its brackets), at most about a thousand hosts. */
+export class FailureMemory implements EgressFailures {
+  private readonly byHost = new Map<string, string>();
+
+  remember(host: string, reason: string): void {
+    if (this.byHost.size > 1000) this.byHost.clear();
+    this.byHost.set(hostKey(host), reason);
+  }
+
+  failureFor(host: string): string | undefined {
+    return this.byHost.get(hostKey(host));
+  }
 }
 
-/** Keeps the latest failure per host, and at most about a thousand hosts. */
-export function rememberFailure(failures: Map<string, string>, host: string, reason: string): void {
-  if (failures.size > 1000) failures.clear();
-  failures.set(hostKey(host), reason);
-}
+/** Where each refused or failed request goes: by default the proxy's own FailureMemory. */
+export type FailureSink = (host: string, reason: string, refused: boolean) => void;
 
 /**
  * The only way out of the cloud browser's pages: an HTTP proxy on loopback that checks, on every
@@ -59,13 +62,14 @@ export class EgressProxy implements EgressFailures {
   private readonly server = http.createServer();
   private readonly sockets = new Set<Socket>();
   /** The latest refusal or failure per host, so a task that cannot open its page can say why. */
-  private readonly failures = new Map<string, string>();
+  private readonly failures = new FailureMemory();
   private readonly toldRefusals = new ToldRefusals();
 
   constructor(
     private readonly policy: EgressPolicy,
     private readonly log: EgressLog,
-    private readonly hooks: EgressHooks = {},
+    /** Elsewhere (the service, when the proxy runs in a process of its own) instead of its own memory. */
+    private readonly sink: FailureSink = (host, reason) => this.failures.remember(host, reason),
   ) {
     // Whatever a page or a server sends, a fault stays with that one request: nothing thrown
     // while serving it may reach the process.
@@ -99,22 +103,16 @@ export class EgressProxy implements EgressFailures {
 
   /** Why the last request to `host` failed; an IPv6 host with or without its brackets (URL.hostname keeps them). */
   failureFor(host: string): string | undefined {
-    return this.failures.get(hostKey(host));
-  }
-
-  private remember(host: string, reason: string): void {
-    rememberFailure(this.failures, host, reason);
-    this.hooks.onFailure?.(hostKey(host), reason);
+    return this.failures.failureFor(host);
   }
 
   private async check(host: string): Promise<{ address: string } | { status: number; reason: string }> {
     const result = await this.policy.resolve(host);
     if ('address' in result) return result;
     const reason = 'refused' in result ? result.refused : result.failed;
-    this.remember(host, reason);
+    this.sink(host, reason, 'refused' in result);
     if ('refused' in result) {
-      this.hooks.onRefused?.();
-      const tell = this.toldRefusals.refused(hostKey(host), (this.hooks.clock ?? Date.now)());
+      const tell = this.toldRefusals.refused(hostKey(host), Date.now());
       if (tell) this.log.info({ host, reason, ...(tell.untold ? { untold: tell.untold } : {}) }, 'cloud browser request refused');
     } else this.log.debug({ host, reason }, 'cloud browser request failed');
     return { status: 'refused' in result ? 403 : 502, reason };
@@ -164,7 +162,7 @@ export class EgressProxy implements EgressFailures {
 
   /** The request could not be served from upstream: remembered for the task, answered with a 502 of ours. */
   private upstreamFailed(res: http.ServerResponse, target: URL, reason: string): void {
-    this.remember(target.hostname, reason);
+    this.sink(target.hostname, reason, false);
     this.log.debug({ url: redactUrl(target.href), reason }, 'upstream failed');
     if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain', [EGRESS_HEADER]: 'failed' }).end(`${reason}\n`);
     else res.destroy();
@@ -194,7 +192,7 @@ export class EgressProxy implements EgressFailures {
       client.pipe(upstream);
     });
     upstream.on('error', (err) => {
-      this.remember(host, `connecting to ${host}:${port} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`);
+      this.sink(host, `connecting to ${host}:${port} failed (${(err as NodeJS.ErrnoException).code ?? err.message})`, false);
       if (client.writable) client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
     });
     client.on('close', () => upstream.destroy());

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { unprivilegedNode, unreadableByNobody } from '../../child-user.js';
+import { spawnHelper, unreadableByNobody } from '../../child-user.js';
 import type { Subscription } from '../room-backend.js';
 import type { FromRelay, RelaySettings, ToRelay } from './relay-protocol.js';
 
@@ -57,13 +57,7 @@ export class MediaRelay {
   private process(): { child: ChildProcess; ready: Promise<void> } {
     if (this.current?.child.connected) return this.current;
     const started = performance.now();
-    // Only the TypeScript loader: not the parent's other flags (a test runner's --test, say).
-    const { command, args } = unprivilegedNode(RELAY_SCRIPT, ['--import', import.meta.resolve('tsx'), `--max-old-space-size=${RELAY_HEAP_MB}`], this.asNobody());
-    const child = spawn(command, args, {
-      env: { PATH: process.env.PATH ?? '', WEBCAST_RELAY_SETTINGS: JSON.stringify(this.settings) },
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
+    const child = spawnHelper(RELAY_SCRIPT, { heapMb: RELAY_HEAP_MB, asNobody: this.asNobody(), env: { WEBCAST_RELAY_SETTINGS: JSON.stringify(this.settings) } });
     child.stderr?.on('data', (d: Buffer) => this.log.warn({ output: d.toString('utf8').slice(0, 2000) }, 'the media relay wrote to stderr'));
     child.on('message', (m: FromRelay) => this.received(m));
     child.on('error', (err) => this.log.warn({ err }, 'the media relay failed'));
