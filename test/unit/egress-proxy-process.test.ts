@@ -72,7 +72,9 @@ describe('the egress proxy in a process of its own (egress-proxy-process.ts)', (
     await proxy.close();
     assert.equal(proxy.pid, undefined);
     assert.throws(() => process.kill(second ?? 0, 0), 'the process is gone');
-    assert.equal(await viaProxy(url, siteUrl), 'ECONNREFUSED');
+    // Nothing of ours serves the port any more. (Not "refused": once free, another process may
+    // take the port, as one did in ci126, and reset the connection.)
+    assert.notEqual(await viaProxy(url, siteUrl), 200, 'the proxy no longer serves its port');
   });
 
   it('takes from the process only what it may say, cut to size: a process made to say otherwise is not listened to', () => {
